@@ -1,0 +1,280 @@
+"""Model directories and training checkpoints: the one place that writes and reads trained models.
+
+A **model directory** holds ``config.json`` (the :class:`~sketchrnn.model.ModelConfig`, the data's
+scale factor and typical extent, the category names, the training step) and ``weights.npz`` (one
+float32 array per weight, keyed by the weight's path; plain NumPy, no pickle). A **checkpoint** is a
+model directory plus ``optimizer.npz`` and ``state.json`` (data position, elapsed time).
+
+Every directory is written under a temporary name and renamed into place, so a kill during a save
+never leaves a half-written model where a good one was. A run directory looks like::
+
+    runs/NAME/train.json               the training settings (for --resume)
+    runs/NAME/checkpoints/ckpt-000500  complete checkpoints (the newest few)
+    runs/NAME/checkpoints/latest       name of the newest checkpoint (atomically replaced)
+    runs/NAME/best/                    model directory with the best validation loss so far
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from sketchrnn.strokes import DataStats
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "weights.npz"
+OPTIMIZER_FILE = "optimizer.npz"
+STATE_FILE = "state.json"
+KEEP_CHECKPOINTS = 2
+FORMAT_VERSION = 1
+
+
+@dataclass
+class TrainedModel:
+    """A built Keras model with everything needed to use it: config, data statistics, categories."""
+
+    network: object  # sketchrnn.model.SketchRNN
+    config: object  # sketchrnn.model.ModelConfig
+    stats: DataStats
+    categories: list[str]
+    step: int = 0
+    name: str = ""
+    path: Path | None = None
+    metadata: dict = field(default_factory=dict)  # free-form facts (data sources, losses) from config.json
+
+    def category_id(self, category: str | None) -> int:
+        """Index of a category name; ``None`` means the first (or only) category."""
+        if category is None:
+            return 0
+        if category not in self.categories:
+            raise ValueError(f"unknown category {category!r}; this model draws: {', '.join(self.categories)}")
+        return self.categories.index(category)
+
+    def numpy_weights(self) -> dict[str, np.ndarray]:
+        """The weights as NumPy arrays keyed by weight path (for the fast NumPy sampler)."""
+        return {weight_key(weight): np.asarray(weight.numpy()) for weight in self.network.weights}
+
+
+def weight_key(weight) -> str:
+    """A weight's path without the model's (auto-numbered) name: ``lstm/kernel``, ``mixture_head/bias``."""
+    return weight.path.split("/", 1)[-1]
+
+
+def build_network(config):
+    """Create a :class:`SketchRNN` for ``config`` and build its weights with one dummy step."""
+    import tensorflow as tf
+
+    from sketchrnn.model import SketchRNN
+
+    network = SketchRNN(config)
+    dummy = tf.zeros([1, 2, 5])
+    network((dummy, tf.zeros([1], tf.int32)) if config.num_categories > 1 else dummy)
+    return network
+
+
+def _atomic_directory(final: Path, write) -> Path:
+    """Write a directory under a temporary name with ``write(tmp_dir)``, fsync, and rename it to ``final``."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    temporary = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+    try:
+        write(temporary)
+        for item in temporary.iterdir():
+            with open(item, "rb") as handle:
+                os.fsync(handle.fileno())
+        if final.exists():
+            retired = final.parent / f".{final.name}.old"
+            shutil.rmtree(retired, ignore_errors=True)
+            os.replace(final, retired)
+            os.replace(temporary, final)
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            os.replace(temporary, final)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    return final
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    """Replace a small text file atomically."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    with open(temporary, "w") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+def _write_model_files(directory: Path, model: TrainedModel) -> None:
+    """config.json and weights.npz of a model into ``directory``."""
+    config = {
+        "format_version": FORMAT_VERSION,
+        "model": model.config.to_dict(),
+        "stats": {
+            "scale_factor": model.stats.scale_factor,
+            "typical_extent": model.stats.typical_extent,
+            "median_length": model.stats.median_length,
+        },
+        "categories": list(model.categories),
+        "step": int(model.step),
+        "name": model.name,
+        "metadata": model.metadata,
+    }
+    (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
+    np.savez(directory / WEIGHTS_FILE, **model.numpy_weights())
+
+
+def save_model(model: TrainedModel, directory) -> Path:
+    """Write a model directory atomically (replacing any model already there)."""
+    return _atomic_directory(Path(directory), lambda tmp: _write_model_files(tmp, model))
+
+
+def _read_config(directory: Path) -> dict:
+    """Parse and check config.json of a model directory."""
+    config_path = directory / CONFIG_FILE
+    if not config_path.is_file():
+        raise ValueError(f"{directory} is not a model directory: {CONFIG_FILE} is missing")
+    try:
+        config = json.loads(config_path.read_text())
+        _ = config["model"], config["stats"]["scale_factor"], config["stats"]["typical_extent"], config["categories"]
+    except (json.JSONDecodeError, KeyError, TypeError) as error:
+        raise ValueError(f"{config_path} is corrupt or incomplete ({error}); re-export or retrain the model") from None
+    if config.get("format_version") != FORMAT_VERSION:
+        raise ValueError(f"{config_path} has format_version {config.get('format_version')}, expected {FORMAT_VERSION}")
+    return config
+
+
+def _read_arrays(path: Path, what: str) -> dict[str, np.ndarray]:
+    """Load every array of an .npz without pickle; a damaged file becomes a ValueError."""
+    if not path.is_file():
+        raise ValueError(f"{path.parent} is incomplete: {path.name} ({what}) is missing")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return {key: archive[key] for key in archive.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
+        raise ValueError(f"{path} ({what}) is corrupt: {error}") from None
+
+
+def _assign_weights(network, arrays: dict[str, np.ndarray], source: Path) -> None:
+    """Copy saved arrays into the network's weights, checking names and shapes."""
+    expected = {weight_key(weight): weight for weight in network.weights}
+    if set(expected) != set(arrays):
+        raise ValueError(
+            f"{source} does not match the model in config.json: missing {sorted(set(expected) - set(arrays))}, "
+            f"unexpected {sorted(set(arrays) - set(expected))}"
+        )
+    for name, weight in expected.items():
+        if tuple(weight.shape) != arrays[name].shape or not np.all(np.isfinite(arrays[name])):
+            raise ValueError(f"{source}: weight {name} has shape {arrays[name].shape} or non-finite values, "
+                             f"expected finite {tuple(weight.shape)}")
+        weight.assign(arrays[name])
+
+
+def resolve_model_dir(path) -> Path:
+    """Find the model directory a user means: a model dir, a run's ``best/``, or its latest checkpoint."""
+    path = Path(path)
+    if not path.exists():
+        raise ValueError(f"model path {path} does not exist; pass a model directory (with {CONFIG_FILE}) or a run directory")
+    if (path / CONFIG_FILE).exists():
+        return path
+    if (path / "best" / CONFIG_FILE).exists():
+        return path / "best"
+    latest = latest_checkpoint(path)
+    if latest is not None:
+        return latest
+    raise ValueError(f"{path} holds no model: expected {CONFIG_FILE}, a best/ model or checkpoints/")
+
+
+def load_model(path) -> TrainedModel:
+    """Load a trained model from a model directory, a run directory or a checkpoint (the one loader)."""
+    from sketchrnn.model import ModelConfig
+
+    directory = resolve_model_dir(path)
+    config = _read_config(directory)
+    try:
+        model_config = ModelConfig.from_dict(config["model"])
+        model_config.validate()
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{directory / CONFIG_FILE}: bad model settings ({error})") from None
+    network = build_network(model_config)
+    _assign_weights(network, _read_arrays(directory / WEIGHTS_FILE, "weights"), directory / WEIGHTS_FILE)
+    stats = DataStats(**config["stats"])
+    if not (np.isfinite(stats.scale_factor) and stats.scale_factor > 0):
+        raise ValueError(f"{directory / CONFIG_FILE}: scale_factor must be a positive number")
+    return TrainedModel(
+        network=network,
+        config=model_config,
+        stats=stats,
+        categories=list(config["categories"]),
+        step=int(config.get("step", 0)),
+        name=config.get("name") or directory.name,
+        path=directory,
+        metadata=config.get("metadata", {}),
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# Training checkpoints
+
+
+def save_checkpoint(run_dir, model: TrainedModel, optimizer, state: dict) -> Path:
+    """Write ``checkpoints/ckpt-STEP`` atomically, point ``latest`` at it, prune old ones."""
+    checkpoints = Path(run_dir) / "checkpoints"
+
+    def write(directory: Path) -> None:
+        _write_model_files(directory, model)
+        np.savez(directory / OPTIMIZER_FILE, **{f"{i:04d}": np.asarray(v.numpy()) for i, v in enumerate(optimizer.variables)})
+        (directory / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n")
+
+    final = _atomic_directory(checkpoints / f"ckpt-{model.step:08d}", write)
+    _atomic_write_text(checkpoints / "latest", final.name + "\n")
+    for old in sorted(checkpoints.glob("ckpt-*"))[:-KEEP_CHECKPOINTS]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def latest_checkpoint(run_dir) -> Path | None:
+    """The newest complete checkpoint of a run (``latest`` pointer, else the highest step), or None."""
+    checkpoints = Path(run_dir) / "checkpoints"
+    pointer = checkpoints / "latest"
+    if pointer.is_file():
+        named = checkpoints / pointer.read_text().strip()
+        if named.name.startswith("ckpt-") and (named / STATE_FILE).is_file():
+            return named
+    complete = [c for c in sorted(checkpoints.glob("ckpt-*")) if (c / STATE_FILE).is_file()]
+    return complete[-1] if complete else None
+
+
+def restore_optimizer(optimizer, checkpoint: Path, trainable_variables) -> None:
+    """Rebuild the optimizer's variables and fill them from a checkpoint's optimizer.npz."""
+    arrays = _read_arrays(checkpoint / OPTIMIZER_FILE, "optimizer state")
+    optimizer.build(trainable_variables)
+    variables = optimizer.variables
+    if len(arrays) != len(variables):
+        raise ValueError(f"{checkpoint}: optimizer state has {len(arrays)} arrays, expected {len(variables)}")
+    for i, variable in enumerate(variables):
+        value = arrays[f"{i:04d}"]
+        if tuple(variable.shape) != value.shape:
+            raise ValueError(f"{checkpoint}: optimizer array {i} has shape {value.shape}, expected {tuple(variable.shape)}")
+        variable.assign(value)
+
+
+def read_state(checkpoint: Path) -> dict:
+    """The training state (step, data position, elapsed time) stored in a checkpoint."""
+    try:
+        return json.loads((checkpoint / STATE_FILE).read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise ValueError(f"{checkpoint / STATE_FILE} is unreadable ({error})") from None
+
+
+def bundled_model_dirs(root=None) -> list[Path]:
+    """Model directories shipped with the project under ``data/models/`` (sorted by name)."""
+    root = Path(root) if root is not None else Path(__file__).resolve().parent.parent / "data" / "models"
+    return sorted(p for p in root.iterdir() if (p / CONFIG_FILE).is_file()) if root.is_dir() else []

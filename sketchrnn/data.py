@@ -1,0 +1,1063 @@
+"""Quick, Draw! datasets: safe loading, the download cache, cleaning and deterministic splits.
+
+Sources (:func:`load_dataset` takes several; each is a path or a bare category name):
+
+* **Sketch-RNN ``.npz``** -- either the official layout (arrays ``train``, ``valid``, ``test``; the
+  file's own split is kept) or a single array ``sketches`` (split here; ``pix_count`` and any other
+  member is ignored). Each array holds int16 stroke-3 drawings ``[N, 3]`` as a NumPy object array,
+  which is read by :func:`load_npz_safely` without ``allow_pickle`` (no code from the file runs).
+* **ndjson** (``.ndjson``, ``.json``, either optionally ``.gz``): one JSON object a line, with
+  ``drawing`` = a list of strokes ``[[x...], [y...], ...]``; rows after ``y`` are ignored. How the
+  points are treated is the ``ndjson_format`` of :func:`load_dataset`:
+
+  - ``"simplified"`` -- the official simplified files: 0-255 frame, RDP already applied; used as is.
+  - ``"dense"`` -- dense points already in the 0-255 frame (the SPG files, ``[x, y, part_label]``):
+    Ramer-Douglas-Peucker with epsilon 2.0 (``strokes.RDP_EPSILON``) is applied.
+  - ``"raw"`` -- the official raw files (``[x, y, t]``, canvas pixels): each drawing is aligned to a
+    minimum of 0 and scaled uniformly so its longer side is 255, then RDP with epsilon 2.0, as the
+    official simplification pipeline does (its 1-pixel resampling step is not repeated here).
+  - ``"auto"`` (default) -- per file: strokes of only ``[x, y]`` are ``simplified``; strokes with more
+    rows are ``dense`` when every coordinate of the file lies in the 0-255 frame give or take
+    ``FRAME_MARGIN`` (the SPG files stray to -7..277), else ``raw``. A small raw file whose drawings
+    all fit in 0-255 is read as dense: pass ``ndjson_format="raw"`` for it.
+
+  The category of a drawing is its ``word`` field, else the file name (see
+  :func:`category_from_filename`). Records are de-duplicated on ``key_id`` across every source
+  loaded (the first occurrence wins) when each record of a file has one. Drawings without points
+  are skipped.
+* **A bare category name** (``pig``): the official Sketch-RNN ``.npz`` in the cache
+  (:func:`cache_path`), fetched by :func:`download_category` only when asked to.
+
+Category names are canonical: underscores become spaces (``alarm_clock`` and the ``word``
+``alarm clock`` are one category), as in the official category list.
+
+Pipeline of every drawing: read -> stroke-3 (``strokes.polylines_to_stroke3(origin=None)``
+semantics for ndjson) -> refuse NaN/inf or absurd coordinates -> optional uniform rescale
+(``rescale_to``) -> ``strokes.clean_stroke3`` (clamp offsets to +-1000, drop repeated points) ->
+split -> ``strokes.cap_length`` (drawings longer than ``max_length`` points are dropped). The steps
+run vectorised over all drawings of a source at once.
+
+Splits: a source without its own split is split per category with
+``numpy.random.default_rng([seed, crc32(category)]).permutation``, applied to the category's drawings
+in ``key_id`` order (file order when the file has no key_ids); valid and test get
+``floor(count * fraction)`` drawings (at least one each once a category has 3), train the rest. So
+a drawing's split depends only on the seed, its category and the set of that source's drawings of
+that category -- not on the file order, on the other sources or categories loaded, or on
+``max_length`` (the cap is applied after splitting). ``Split.keys`` records which drawing went where.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import http.client
+import io
+import json
+import os
+import pickle
+import re
+import struct
+import sys
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+from numpy.lib import format as npy_format
+
+from sketchrnn import strokes
+
+SPLIT_NAMES = ("train", "valid", "test")
+NDJSON_FORMATS = ("auto", "simplified", "dense", "raw")
+FRAME = 255.0  # the official simplified frame: a drawing's longer side spans 0-255
+FRAME_MARGIN = 32.0  # "auto" reads dense points within [-32, 287] as already in the 0-255 frame
+ABSURD_COORDINATE = 1e5  # |coordinate| or |offset| beyond this is refused as corrupt data
+DEFAULT_BASE_URL = "https://storage.googleapis.com/quickdraw_dataset"
+DOWNLOAD_KINDS = {"npz": ("sketchrnn", ".npz"), "simplified": ("full/simplified", ".ndjson")}  # kind -> (URL dir, suffix)
+NPZ_SUFFIXES = (".npz",)
+NDJSON_SUFFIXES = (".ndjson.gz", ".json.gz", ".ndjson", ".json")
+FILE_PREFIXES = ("quickdraw_sketchrnn_", "quickdraw_simplified_", "quickdraw_raw_", "full_simplified_", "full_raw_", "sketchrnn_")
+CATEGORY_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _-]*")  # letters, digits, spaces, _ and - (t-shirt)
+DOWNLOAD_CHUNK = 1 << 20
+
+ProgressCallback = Callable[[str, int, "int | None", bool], None]  # (file name, bytes so far, total, done)
+
+
+# ----------------------------------------------------------------------------------------------
+# The public dataset
+
+
+@dataclass
+class Split:
+    """One split: cleaned, length-capped stroke-3 drawings and their category ids."""
+
+    drawings: list[np.ndarray]  # each float32 [N, 3] (dx, dy, pen_lifted) in the source's units
+    category_ids: np.ndarray  # int64 [len(drawings)], index into Dataset.categories
+    keys: list[str] = field(default_factory=list)  # per drawing: its key_id, or "<file name>:<where in the file>"
+
+    def __len__(self) -> int:
+        return len(self.drawings)
+
+
+@dataclass
+class Dataset:
+    """Drawings of one or more sources, by split, with their category names."""
+
+    categories: list[str]
+    splits: dict[str, Split]  # keys "train", "valid", "test"
+    sources: list[str]  # what was loaded, for model cards
+    options: dict = field(default_factory=dict)  # the load_dataset settings, for model cards
+
+    def stats(self) -> strokes.DataStats:
+        """Normalisation statistics (scale factor, typical extent, median length) of the train split."""
+        return strokes.compute_stats(self.splits["train"].drawings)
+
+
+@dataclass
+class _Batch:
+    """Many drawings of one source concatenated: the unit the vectorised pipeline works on."""
+
+    path: str
+    stroke3: np.ndarray  # [P, 3] every drawing's rows one after another
+    lengths: np.ndarray  # int64 [D] rows per drawing, each > 0
+    categories: np.ndarray  # object [D] canonical category name per drawing
+    keys: np.ndarray  # object [D] key_id, or "<file name>:<location>"
+    locations: np.ndarray  # object [D] where the drawing is in the file ("line 12", "train[3]")
+    keyed: bool  # keys are key_ids: de-duplicate on them and order splits by them
+    given_splits: np.ndarray | None = None  # int8 [D] index into SPLIT_NAMES for files with their own split
+
+
+def load_dataset(
+    sources: Sequence[str],
+    *,
+    max_length: int = strokes.MAX_LENGTH,
+    seed: int = 0,
+    rescale_to: float | None = None,
+    cache_dir=None,
+    download: bool = False,
+    split_fractions=(0.9, 0.05, 0.05),
+    categories=None,
+    ndjson_format: str = "auto",
+) -> Dataset:
+    """Load, clean, split and length-cap drawings from files or cached categories.
+
+    Args:
+        sources: paths (``.npz``, ``.ndjson``, ``.ndjson.gz``, ``.json``) or bare category names
+            (``"pig"``: the official Sketch-RNN file in ``cache_dir``).
+        max_length: drawings with more points (after cleaning) are dropped.
+        seed: seed of the split of sources without their own split (see the module docstring).
+        rescale_to: if given, every drawing is scaled uniformly so max(width, height) == rescale_to
+            (255 is the official simplified frame; Sketch-RNN ``.npz`` files use a larger one).
+        cache_dir: where bare category names are looked up (default :func:`default_cache_dir`).
+        download: fetch a bare category that is not in the cache.
+        split_fractions: (train, valid, test) fractions for sources without their own split.
+        categories: keep only these category names (ValueError for a name no source has).
+        ndjson_format: "auto", "simplified", "dense" or "raw" (see the module docstring).
+
+    Raises ValueError naming the file and what is wrong for anything unreadable or unusable.
+    """
+    sources = [sources] if isinstance(sources, (str, os.PathLike)) else list(sources)
+    _check_options(sources, max_length, seed, rescale_to, split_fractions, ndjson_format)
+    wanted = _wanted_categories(categories)
+    batches, available = _read_sources(sources, wanted, cache_dir, download, ndjson_format)
+    _check_wanted(wanted, available)
+    batches = [batch for batch in _deduplicate(batches) if len(batch.lengths)]
+    if not batches:
+        raise ValueError(f"no drawings found in {', '.join(map(str, sources))}: the dataset is empty")
+    batches = [_prepare(batch, rescale_to) for batch in batches]
+    names, splits, uncapped = _assemble(batches, seed, split_fractions, max_length)
+    _check_splits(splits, uncapped, split_fractions, max_length, batches)
+    options = dict(max_length=max_length, seed=seed, rescale_to=rescale_to, split_fractions=list(split_fractions),
+                   categories=None if wanted is None else sorted(wanted), ndjson_format=ndjson_format)
+    return Dataset(categories=names, splits=splits, sources=[os.fspath(s) for s in sources], options=options)
+
+
+def _check_options(sources, max_length, seed, rescale_to, split_fractions, ndjson_format) -> None:
+    """Refuse settings load_dataset cannot honour, saying what is accepted."""
+    if not sources:
+        raise ValueError("no sources given: pass .npz / .ndjson paths or category names such as 'pig'")
+    if not isinstance(max_length, (int, np.integer)) or max_length < 1:
+        raise ValueError(f"max_length must be a positive integer, got {max_length!r}")
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    if rescale_to is not None and not (np.isfinite(rescale_to) and rescale_to > 0):
+        raise ValueError(f"rescale_to must be a positive number or None, got {rescale_to!r}")
+    fractions = np.asarray(split_fractions, dtype=np.float64)
+    if fractions.shape != (3,) or (fractions < 0).any() or fractions[0] <= 0 or abs(fractions.sum() - 1) > 1e-6:
+        raise ValueError(f"split_fractions must be three non-negative numbers (train > 0) summing to 1, got {split_fractions!r}")
+    if ndjson_format not in NDJSON_FORMATS:
+        raise ValueError(f"ndjson_format must be one of {', '.join(NDJSON_FORMATS)}, got {ndjson_format!r}")
+
+
+def _wanted_categories(categories) -> set[str] | None:
+    """The canonical names of the requested categories, or None for all."""
+    if categories is None:
+        return None
+    if isinstance(categories, str):
+        categories = [categories]
+    return {canonical_category(name) for name in categories}
+
+
+def _check_wanted(wanted: set[str] | None, available: set[str]) -> None:
+    """ValueError listing the available categories if a requested one is in no source."""
+    if wanted is None:
+        return
+    unknown = sorted(wanted - available)
+    if unknown:
+        raise ValueError(
+            f"unknown categor{'y' if len(unknown) == 1 else 'ies'} {', '.join(map(repr, unknown))}; "
+            f"the sources have: {', '.join(sorted(available))}"
+        )
+
+
+# ----------------------------------------------------------------------------------------------
+# Category names and sources
+
+
+def canonical_category(name) -> str:
+    """The canonical spelling of a category: underscores become spaces, whitespace is collapsed."""
+    return " ".join(str(name).replace("_", " ").split())
+
+
+def category_from_filename(path) -> str:
+    """The category a file name stands for, decorations removed.
+
+    ``quickdraw_sketchrnn_pig_2200.npz``, ``spg/pig.ndjson.gz``, ``pig.npz`` -> ``pig``;
+    ``quickdraw_simplified_eye_4488.ndjson`` -> ``eye``; ``alarm_clock.npz`` -> ``alarm clock``.
+    """
+    name = Path(path).name
+    suffix = _source_suffix(name)
+    if suffix:
+        name = name[: -len(suffix)]
+    for prefix in FILE_PREFIXES:
+        if name.lower().startswith(prefix):
+            name = name[len(prefix) :]
+            break
+    return canonical_category(re.sub(r"_\d+$", "", name))
+
+
+def validate_category(name: str) -> str:
+    """Check a category name is safe to put in a URL or file name; return its canonical form."""
+    if not isinstance(name, str) or not CATEGORY_PATTERN.fullmatch(name.strip()):
+        raise ValueError(
+            f"invalid category name {name!r}: use letters, digits, spaces, underscores or hyphens, "
+            "e.g. 'pig', 'alarm clock', 'alarm_clock'"
+        )
+    return canonical_category(name)
+
+
+def _source_suffix(name: str) -> str | None:
+    """The known file suffix of a source name (lower case), or None."""
+    lower = name.lower()
+    return next((suffix for suffix in NPZ_SUFFIXES + NDJSON_SUFFIXES if lower.endswith(suffix)), None)
+
+
+def _resolve_source(source, cache_dir, download: bool) -> Path:
+    """The file a source names: an existing path, or a bare category's file in the cache."""
+    text = os.fspath(source)
+    path = Path(text).expanduser()
+    looks_like_path = path.is_file() or _source_suffix(path.name) is not None or "/" in text or os.sep in text
+    if looks_like_path:
+        if not path.is_file():
+            raise ValueError(f"{text}: {'is a directory, not a file' if path.is_dir() else 'no such file'}")
+        if _source_suffix(path.name) is None:
+            raise ValueError(
+                f"{text}: unsupported file type; expected .npz, .ndjson, .ndjson.gz, .json or .json.gz, "
+                "or a bare category name such as 'pig'"
+            )
+        return path
+    category = validate_category(text)
+    target = cache_path(category, "npz", cache_dir)
+    if target.is_file():
+        return target
+    if download:
+        return download_category(category, kind="npz", cache_dir=cache_dir, progress=stderr_progress)
+    raise ValueError(_not_cached_message(category, target))
+
+
+def _not_cached_message(category: str, target: Path) -> str:
+    """What to do when a bare category's file is not in the cache."""
+    command_name = category.replace(" ", "_")
+    return (
+        f"category {category!r} is not in the cache: {target} does not exist. "
+        f"Run `sketchrnn data download {command_name}` (or load with download=True / --download), or without network access "
+        f"fetch {category_url(category, 'npz')} elsewhere and put it at {target}"
+    )
+
+
+def _read_sources(sources, wanted, cache_dir, download, ndjson_format) -> tuple[list[_Batch], set[str]]:
+    """Read every source; also return every category name the sources have (before filtering)."""
+    batches, available = [], set()
+    for source in sources:
+        path = _resolve_source(source, cache_dir, download)
+        if _source_suffix(path.name) in NPZ_SUFFIXES:
+            category = category_from_filename(path)
+            available.add(category)
+            if wanted is None or category in wanted:
+                batches.append(_read_npz_source(path, category))
+        else:
+            batches.append(_read_ndjson_source(path, wanted, available, ndjson_format))
+    return batches, available
+
+
+# ----------------------------------------------------------------------------------------------
+# Safe .npz reading
+
+
+class UnsafePickleError(ValueError):
+    """A pickled .npy member asked for something other than NumPy array reconstruction."""
+
+
+def _numpy_reconstruct():
+    """NumPy's ``_reconstruct`` (the callable pickled object arrays start with), from either module path."""
+    try:
+        from numpy._core.multiarray import _reconstruct
+    except ImportError:  # NumPy 1.x
+        from numpy.core.multiarray import _reconstruct
+    return _reconstruct
+
+
+class _NumpyOnlyUnpickler(pickle.Unpickler):
+    """An unpickler that can build NumPy arrays and dtypes and nothing else.
+
+    Object arrays pickle as ``_reconstruct(ndarray, shape, typecode)`` plus ``__setstate__`` with a
+    ``dtype``; those three callables are the only globals admitted. Any other global (``os.system``,
+    ``builtins.open``, ...) is refused before it is looked up, so no code from the file can run.
+    """
+
+    def __init__(self, stream, path):
+        super().__init__(stream, encoding="latin1")  # files written by Python 2 era NumPy
+        self.path = path
+        reconstruct = _numpy_reconstruct()
+        self.allowed = {
+            ("numpy._core.multiarray", "_reconstruct"): reconstruct,
+            ("numpy.core.multiarray", "_reconstruct"): reconstruct,
+            ("numpy", "ndarray"): np.ndarray,
+            ("numpy", "dtype"): np.dtype,
+        }
+
+    def find_class(self, module, name):
+        if (module, name) in self.allowed:
+            return self.allowed[(module, name)]
+        raise UnsafePickleError(
+            f"{self.path}: refused to load: its pickled data asks for {module}.{name}, which could run code; "
+            "only NumPy arrays are accepted (this is not a Sketch-RNN dataset file, or it has been tampered with)"
+        )
+
+
+def npz_member_names(path) -> list[str]:
+    """Names of the arrays in an .npz file (``train``, ``sketches``, ...), without reading them."""
+    path = Path(path)
+    with _open_zip(path) as archive:
+        return [name[:-4] for name in archive.namelist() if name.endswith(".npy")]
+
+
+def load_npz_safely(path, members=None) -> dict[str, np.ndarray]:
+    """Read the arrays of an .npz file without executing anything from it (no ``allow_pickle``).
+
+    Numeric members are read straight from their bytes; object members are unpickled by an
+    unpickler that only admits NumPy array reconstruction. ``members`` restricts which arrays are
+    read (missing names are left out). Raises ValueError naming the file for corrupt,
+    truncated or malicious files.
+    """
+    path = Path(path)
+    with _open_zip(path) as archive:
+        names = {name[:-4]: name for name in archive.namelist() if name.endswith(".npy")}
+        chosen = names if members is None else {key: names[key] for key in members if key in names}
+        return {key: _read_npy(_read_member(archive, name, path), path, name) for key, name in chosen.items()}
+
+
+def _open_zip(path: Path) -> zipfile.ZipFile:
+    """Open a zip archive, turning every failure into a ValueError naming the file."""
+    try:
+        return zipfile.ZipFile(path)
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such file") from None
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as error:
+        raise ValueError(f"{path}: not a valid .npz file (corrupt or truncated zip archive: {error})") from None
+
+
+def _read_member(archive: zipfile.ZipFile, name: str, path: Path) -> bytes:
+    """The bytes of one archive member (CRC-checked), or a ValueError naming the file."""
+    try:
+        return archive.read(name)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, struct.error) as error:
+        raise ValueError(f"{path}: not a valid .npz file (member {name} is corrupt or truncated: {error})") from None
+
+
+def _read_npy(raw: bytes, path: Path, member: str) -> np.ndarray:
+    """Decode one .npy member: header, then raw numbers or a restricted unpickle."""
+    stream = io.BytesIO(raw)
+    try:
+        version = npy_format.read_magic(stream)
+        if version not in ((1, 0), (2, 0)):
+            raise ValueError(f"unsupported .npy format version {version}")
+        reader = npy_format.read_array_header_1_0 if version == (1, 0) else npy_format.read_array_header_2_0
+        shape, fortran_order, dtype = reader(stream)
+    except ValueError as error:
+        raise ValueError(f"{path}: member {member} is not a valid .npy array ({error})") from None
+    if dtype.hasobject:
+        array = _unpickle_array(stream, path, member)
+        if array.shape != tuple(shape):
+            raise ValueError(f"{path}: member {member} has shape {array.shape}, its header says {tuple(shape)}")
+        return array
+    return _numeric_array(stream.read(), shape, fortran_order, dtype, f"{path}: member {member}")
+
+
+def _numeric_array(raw: bytes, shape, fortran_order: bool, dtype: np.dtype, where: str) -> np.ndarray:
+    """A plain numeric array from its bytes (no pickle involved)."""
+    count = int(np.prod(shape, dtype=np.int64))
+    if len(raw) < count * dtype.itemsize:
+        raise ValueError(f"{where} is truncated: {len(raw)} bytes for {count} values of {dtype}")
+    array = np.frombuffer(raw, dtype=dtype, count=count)
+    return array.reshape(shape, order="F" if fortran_order else "C").copy()
+
+
+def _unpickle_array(stream, path: Path, member: str) -> np.ndarray:
+    """Unpickle an object array with :class:`_NumpyOnlyUnpickler`."""
+    try:
+        array = _NumpyOnlyUnpickler(stream, path).load()
+    except UnsafePickleError:
+        raise
+    except Exception as error:  # a corrupt pickle can raise almost anything; none of it runs file code
+        raise ValueError(f"{path}: member {member} is corrupt: its pickled data does not load ({type(error).__name__}: {error})") from None
+    if not isinstance(array, np.ndarray):
+        raise ValueError(f"{path}: member {member} holds a {type(array).__name__}, not a NumPy array")
+    return array
+
+
+def _npz_layout(members: list[str], path: Path) -> tuple[str, ...]:
+    """Which arrays hold the drawings: the official train/valid/test, or a single ``sketches``."""
+    if all(name in members for name in SPLIT_NAMES):
+        return SPLIT_NAMES
+    if "sketches" in members:
+        return ("sketches",)
+    raise ValueError(
+        f"{path}: unrecognised .npz layout: it has arrays {members or 'none'}; expected 'train', 'valid' and "
+        "'test' (the official Sketch-RNN layout) or a single 'sketches' array"
+    )
+
+
+def _npz_drawings(array: np.ndarray, where: str) -> list[np.ndarray]:
+    """The stroke-3 drawings of one .npz array (object array of [N, 3], or numeric [D, N, 3])."""
+    if array.dtype != object and not (array.ndim == 3 and array.shape[2] == 3):
+        raise ValueError(f"{where} is a {array.dtype} array of shape {array.shape}; expected stroke-3 drawings [N, 3]")
+    drawings = list(array.ravel()) if array.dtype == object else list(array)
+    for index, drawing in enumerate(drawings):
+        if not (isinstance(drawing, np.ndarray) and drawing.ndim == 2 and drawing.shape[1] == 3 and drawing.dtype.kind in "iuf"):
+            description = f"{drawing.dtype} array of shape {drawing.shape}" if isinstance(drawing, np.ndarray) else type(drawing).__name__
+            raise ValueError(f"{where}[{index}] is a {description}, not a stroke-3 drawing [N, 3] of numbers")
+    return drawings
+
+
+def _read_npz_source(path: Path, category: str) -> _Batch:
+    """All drawings of a Sketch-RNN .npz file as one batch (official split kept if present)."""
+    layout = _npz_layout(npz_member_names(path), path)
+    arrays = load_npz_safely(path, layout)
+    drawings, locations, given = [], [], []
+    for split_index, member in enumerate(layout):
+        for index, drawing in enumerate(_npz_drawings(arrays[member], f"{path}: {member}")):
+            if len(drawing):
+                drawings.append(drawing)
+                locations.append(f"{member}[{index}]")
+                given.append(split_index)
+    lengths = np.fromiter((len(d) for d in drawings), dtype=np.int64, count=len(drawings))
+    rows = np.concatenate(drawings) if drawings else np.zeros((0, 3))
+    _check_coordinates(rows, lengths, locations, path)
+    stroke3 = rows.astype(np.float64)
+    stroke3[:, 2] = stroke3[:, 2] > 0.5
+    locations = np.array(locations, dtype=object)
+    file_name = path.name
+    keys = np.array([f"{file_name}:{location}" for location in locations], dtype=object)
+    return _Batch(
+        path=str(path), stroke3=stroke3, lengths=lengths, categories=np.full(len(drawings), category, dtype=object),
+        keys=keys, locations=locations, keyed=False,
+        given_splits=np.asarray(given, dtype=np.int8) if layout == SPLIT_NAMES else None,
+    )
+
+
+def _check_coordinates(values: np.ndarray, lengths, locations, path) -> None:
+    """ValueError naming the drawing if a value is NaN/inf or a coordinate is absurdly large."""
+    if values.dtype.kind in "iu" and values.dtype.itemsize <= 2:
+        return  # 16-bit integers are always finite and within +-ABSURD_COORDINATE
+    if np.isfinite(values).all() and np.abs(values[:, :2]).max(initial=0) <= ABSURD_COORDINATE:
+        return
+    finite = np.isfinite(values).all(axis=1)
+    bad = ~finite | (np.abs(np.where(np.isfinite(values[:, :2]), values[:, :2], 0)) > ABSURD_COORDINATE).any(axis=1)
+    if not bad.any():
+        return
+    row = int(np.argmax(bad))
+    drawing = int(np.searchsorted(np.cumsum(lengths), row, side="right"))
+    reason = "NaN or infinite" if not finite[row] else f"absurd (beyond +-{ABSURD_COORDINATE:g})"
+    raise ValueError(
+        f"{path}: {locations[drawing]}: the drawing has {reason} coordinates {values[row, :2].tolist()}; "
+        f"coordinates must be finite numbers within +-{ABSURD_COORDINATE:g}"
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# ndjson reading
+
+
+@dataclass
+class _ParsedNdjson:
+    """Every drawing of an ndjson file flattened into coordinate lists while parsing."""
+
+    xs: list = field(default_factory=list)
+    ys: list = field(default_factory=list)
+    stroke_lengths: list = field(default_factory=list)  # points per non-empty stroke
+    strokes_per_drawing: list = field(default_factory=list)
+    categories: list = field(default_factory=list)
+    keys: list = field(default_factory=list)
+    locations: list = field(default_factory=list)
+    all_keyed: bool = True
+    max_rows: int = 0  # most rows of any stroke: 2 for [x, y], 3+ for raw / dense files
+
+    def add(self, drawing, category: str, key_id, location: str, path: Path) -> None:
+        """Append one record's strokes; records whose strokes have no points are skipped."""
+        if not isinstance(drawing, list):
+            raise ValueError(f"{path}: {location}: 'drawing' must be a list of strokes [[x...], [y...]], got {type(drawing).__name__}")
+        stroke_count = 0
+        for stroke in drawing:
+            if not (isinstance(stroke, list) and len(stroke) >= 2 and isinstance(stroke[0], list)
+                    and isinstance(stroke[1], list) and len(stroke[0]) == len(stroke[1])):
+                raise ValueError(f"{path}: {location}: each stroke must be [[x...], [y...]] with as many x as y values")
+            if stroke[0]:
+                self.xs.extend(stroke[0])
+                self.ys.extend(stroke[1])
+                self.stroke_lengths.append(len(stroke[0]))
+                self.max_rows = max(self.max_rows, len(stroke))
+                stroke_count += 1
+        if stroke_count:
+            self.strokes_per_drawing.append(stroke_count)
+            self.categories.append(category)
+            self.all_keyed &= key_id is not None
+            self.keys.append(f"{path.name}:{location}" if key_id is None else str(key_id))
+            self.locations.append(location)
+
+
+def _open_text(path: Path):
+    """A text stream over a plain or gzip'd file."""
+    if path.name.lower().endswith(".gz"):
+        return gzip.open(path, "rt", encoding="utf-8")
+    return open(path, encoding="utf-8")
+
+
+def _parse_ndjson(path: Path, wanted, available: set[str]) -> _ParsedNdjson:
+    """Parse every line of an ndjson file, keeping the records of the wanted categories."""
+    parsed = _ParsedNdjson()
+    fallback = category_from_filename(path)
+    try:
+        with _open_text(path) as lines:
+            for line_number, line in enumerate(lines, 1):
+                if not line.strip():
+                    continue
+                record = _parse_record(line, f"{path}: line {line_number}")
+                category = canonical_category(record["word"]) if "word" in record else fallback
+                available.add(category)
+                if wanted is None or category in wanted:
+                    parsed.add(record["drawing"], category, record.get("key_id"), f"line {line_number}", path)
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such file") from None
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError) as error:
+        raise ValueError(f"{path}: cannot read the file (corrupt or truncated? {error})") from None
+    return parsed
+
+
+def _parse_record(line: str, where: str) -> dict:
+    """One ndjson line as a record with a ``drawing`` field; ``where`` names the file and line."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{where}: malformed JSON ({error.msg} at column {error.colno})") from None
+    if not isinstance(record, dict) or "drawing" not in record:
+        raise ValueError(
+            f"{where}: the record has no 'drawing' field; expected one JSON object a line "
+            'like {"word": "pig", "key_id": "...", "drawing": [[[x...], [y...]], ...]}'
+        )
+    return record
+
+
+def _parsed_points(parsed: _ParsedNdjson, path: Path) -> np.ndarray:
+    """The flattened coordinates as a float64 ``[P, 2]`` array, or a ValueError naming the line."""
+    try:
+        return np.column_stack([np.array(parsed.xs, dtype=np.float64), np.array(parsed.ys, dtype=np.float64)])
+    except (TypeError, ValueError):
+        pass
+    bad = next(i for i, pair in enumerate(zip(parsed.xs, parsed.ys)) if not _is_number_pair(pair))
+    points_per_drawing = np.add.reduceat(parsed.stroke_lengths, _starts(parsed.strokes_per_drawing))
+    drawing = int(np.searchsorted(np.cumsum(points_per_drawing), bad, side="right"))
+    raise ValueError(
+        f"{path}: {parsed.locations[drawing]}: coordinates must be numbers, got x={parsed.xs[bad]!r}, y={parsed.ys[bad]!r}"
+    )
+
+
+def _is_number_pair(pair) -> bool:
+    """Whether an (x, y) pair converts to two floats."""
+    try:
+        return np.array(pair, dtype=np.float64).shape == (2,)
+    except (TypeError, ValueError):
+        return False
+
+
+def _read_ndjson_source(path: Path, wanted, available: set[str], ndjson_format: str) -> _Batch:
+    """All drawings of an ndjson file as one batch of stroke-3 rows (RDP'd where the format needs it)."""
+    parsed = _parse_ndjson(path, wanted, available)
+    points = _parsed_points(parsed, path)
+    stroke_lengths = np.asarray(parsed.stroke_lengths, dtype=np.int64)
+    drawing_strokes = np.asarray(parsed.strokes_per_drawing, dtype=np.int64)
+    drawing_lengths = np.add.reduceat(stroke_lengths, _starts(drawing_strokes)) if len(drawing_strokes) else drawing_strokes
+    _check_coordinates(points, drawing_lengths, parsed.locations, path)
+    kind = _ndjson_kind(ndjson_format, parsed.max_rows, points)
+    if kind == "raw":
+        points = _fit_to_frame(points, drawing_lengths)
+    if kind in ("raw", "dense") and len(points):
+        points, stroke_lengths = _simplify(points, stroke_lengths)
+        drawing_lengths = np.add.reduceat(stroke_lengths, _starts(drawing_strokes))
+    return _Batch(
+        path=str(path), stroke3=_polylines_to_stroke3_flat(points, stroke_lengths, drawing_lengths),
+        lengths=drawing_lengths, categories=np.array(parsed.categories, dtype=object),
+        keys=np.array(parsed.keys, dtype=object), locations=np.array(parsed.locations, dtype=object),
+        keyed=parsed.all_keyed,
+    )
+
+
+def _ndjson_kind(requested: str, max_rows: int, points: np.ndarray) -> str:
+    """The format of an ndjson file: as requested, or guessed ("auto", see the module docstring)."""
+    if requested != "auto":
+        return requested
+    if max_rows <= 2:
+        return "simplified"
+    if len(points) == 0 or (points.min() >= -FRAME_MARGIN and points.max() <= FRAME + FRAME_MARGIN):
+        return "dense"
+    return "raw"
+
+
+def _starts(lengths) -> np.ndarray:
+    """Start index of each run given the run lengths."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    return np.cumsum(lengths) - lengths
+
+
+def _fit_to_frame(points: np.ndarray, drawing_lengths: np.ndarray, frame: float = FRAME) -> np.ndarray:
+    """Align each drawing to a minimum of 0 and scale it uniformly so its longer side is ``frame``."""
+    starts = _starts(drawing_lengths)
+    low = np.minimum.reduceat(points, starts, axis=0)  # (D, 2)
+    extent = (np.maximum.reduceat(points, starts, axis=0) - low).max(axis=1)  # (D,)
+    factor = frame / np.where(extent > 0, extent, frame)
+    return (points - np.repeat(low, drawing_lengths, axis=0)) * np.repeat(factor, drawing_lengths)[:, None]
+
+
+def _simplify(points: np.ndarray, stroke_lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Ramer-Douglas-Peucker (epsilon 2.0) on every stroke at once; returns kept points and stroke lengths."""
+    keep = rdp_keep_mask_open_segments(points, np.cumsum(stroke_lengths), strokes.RDP_EPSILON)
+    kept_lengths = np.add.reduceat(keep.astype(np.int64), _starts(stroke_lengths))
+    return points[keep], kept_lengths
+
+
+def rdp_keep_mask_open_segments(points: np.ndarray, stroke_ends: np.ndarray, epsilon: float = strokes.RDP_EPSILON) -> np.ndarray:
+    """``strokes.rdp_keep_mask`` (same result, same tie-breaking), working only on still-open segments.
+
+    Each round measures the interior points of the segments not yet settled, keeps each one's
+    farthest point (the first, on ties) when beyond ``epsilon`` and splits there. Settled points
+    drop out of the work, which makes it about 5x faster on dense QuickDraw strokes.
+    """
+    points = np.asarray(points, dtype=np.float64)
+    stroke_ends = np.asarray(stroke_ends, dtype=np.int64)
+    keep = np.zeros(len(points), dtype=bool)
+    if len(points) == 0:
+        return keep
+    first, last = np.concatenate([[0], stroke_ends[:-1]]), stroke_ends - 1  # each open segment's end points
+    keep[first] = keep[last] = True
+    while True:
+        still_open = last - first >= 2
+        first, last = first[still_open], last[still_open]
+        if len(first) == 0:
+            return keep
+        chosen = _rdp_split_points(points, first, last, epsilon)  # -1 where the segment is settled
+        split = chosen >= 0
+        keep[chosen[split]] = True
+        first, last = np.concatenate([first[split], chosen[split]]), np.concatenate([chosen[split], last[split]])
+
+
+def _rdp_split_points(points: np.ndarray, first: np.ndarray, last: np.ndarray, epsilon: float) -> np.ndarray:
+    """For each segment ``first..last``: its first farthest interior point if beyond ``epsilon``, else -1.
+
+    Distances are computed exactly as ``strokes.rdp_keep_mask`` does (distance to the chord's
+    line; to ``first`` when the chord has no length), so ties break the same way.
+    """
+    interior = last - first - 1  # (S,) at least 1 each
+    total = int(interior.sum())
+    segment_starts = np.cumsum(interior) - interior
+    index = np.arange(total) + np.repeat(first + 1 - segment_starts, interior)  # (M,) the interior points
+    first_x, first_y = points[first, 0], points[first, 1]
+    chord_x, chord_y = points[last, 0] - first_x, points[last, 1] - first_y
+    relative_x = points[index, 0] - np.repeat(first_x, interior)
+    relative_y = points[index, 1] - np.repeat(first_y, interior)
+    cross = np.abs(np.repeat(chord_x, interior) * relative_y - np.repeat(chord_y, interior) * relative_x)
+    chord_length = np.repeat(np.hypot(chord_x, chord_y), interior)
+    distance = cross / np.where(chord_length > 0, chord_length, 1.0)
+    degenerate = np.flatnonzero(chord_length == 0)
+    distance[degenerate] = np.hypot(relative_x[degenerate], relative_y[degenerate])
+    segment_max = np.maximum.reduceat(distance, segment_starts)
+    at_max = np.where(distance == np.repeat(segment_max, interior), np.arange(total), total)
+    farthest = index[np.minimum.reduceat(at_max, segment_starts)]
+    return np.where(segment_max > epsilon, farthest, -1)
+
+
+def _polylines_to_stroke3_flat(points: np.ndarray, stroke_lengths, drawing_lengths) -> np.ndarray:
+    """``strokes.polylines_to_stroke3(origin=None)`` for many drawings at once: ``[P, 3]`` float64.
+
+    Row 0 of each drawing is ``(0, 0)``; the last point of each stroke has ``pen_lifted = 1``.
+    """
+    offsets = np.diff(points, axis=0, prepend=points[:1])  # (P, 2)
+    offsets[_starts(drawing_lengths)] = 0.0
+    pen_lifted = np.zeros(len(points))
+    pen_lifted[np.cumsum(stroke_lengths) - 1] = 1.0
+    return np.column_stack([offsets, pen_lifted])
+
+
+# ----------------------------------------------------------------------------------------------
+# Cleaning, de-duplication, splits
+
+
+def _select(batch: _Batch, mask: np.ndarray) -> _Batch:
+    """The drawings of a batch where ``mask`` is true."""
+    if mask.all():
+        return batch
+    return dataclasses.replace(
+        batch, stroke3=batch.stroke3[np.repeat(mask, batch.lengths)], lengths=batch.lengths[mask],
+        categories=batch.categories[mask], keys=batch.keys[mask], locations=batch.locations[mask],
+        given_splits=None if batch.given_splits is None else batch.given_splits[mask],
+    )
+
+
+def _deduplicate(batches: list[_Batch]) -> list[_Batch]:
+    """Drop drawings whose key_id an earlier drawing (of any source) already had."""
+    seen: set[str] = set()
+    result = []
+    for batch in batches:
+        if not batch.keyed:
+            result.append(batch)
+            continue
+        mask = np.ones(len(batch.keys), dtype=bool)
+        for index, key in enumerate(batch.keys):
+            if key in seen:
+                mask[index] = False
+            seen.add(key)
+        result.append(_select(batch, mask))
+    return result
+
+
+def _prepare(batch: _Batch, rescale_to: float | None) -> _Batch:
+    """Optionally rescale, then clean every drawing of a batch (float32 rows)."""
+    stroke3 = batch.stroke3
+    if rescale_to is not None:
+        stroke3 = rescale_drawings_flat(stroke3, batch.lengths, rescale_to)
+    stroke3, lengths = clean_stroke3_flat(stroke3, batch.lengths)
+    return dataclasses.replace(batch, stroke3=stroke3, lengths=lengths)
+
+
+def rescale_drawings_flat(stroke3: np.ndarray, lengths, size: float) -> np.ndarray:
+    """Scale each concatenated stroke-3 drawing uniformly so max(width, height) == ``size``.
+
+    Drawings without extent (a single point) are left as they are.
+    """
+    lengths = np.asarray(lengths, dtype=np.int64)
+    starts = _starts(lengths)
+    offsets = np.asarray(stroke3[:, :2], dtype=np.float64)
+    positions = np.cumsum(offsets, axis=0)
+    positions -= np.repeat(positions[starts] - offsets[starts], lengths, axis=0)  # each drawing from its own origin
+    extent = (np.maximum.reduceat(positions, starts, axis=0) - np.minimum.reduceat(positions, starts, axis=0)).max(axis=1)
+    factor = np.where(extent > 0, size / np.where(extent > 0, extent, 1.0), 1.0)
+    result = np.array(stroke3, dtype=np.float64)
+    result[:, :2] = offsets * np.repeat(factor, lengths)[:, None]
+    return result
+
+
+def clean_stroke3_flat(stroke3: np.ndarray, lengths, limit: float = strokes.OFFSET_LIMIT) -> tuple[np.ndarray, np.ndarray]:
+    """``strokes.clean_stroke3`` on many concatenated drawings at once (same rows, float32).
+
+    Returns the cleaned rows and the new length of each drawing. Pen values become exactly 0 or 1.
+    """
+    lengths = np.asarray(lengths, dtype=np.int64)
+    cleaned = np.asarray(stroke3, dtype=np.float32).copy()
+    cleaned[:, :2] = np.clip(cleaned[:, :2], -limit, limit)
+    pen_lifted = cleaned[:, 2] > 0.5
+    zero_move = (cleaned[:, 0] == 0) & (cleaned[:, 1] == 0)
+    inside_stroke = np.concatenate([[False], ~pen_lifted[:-1]])  # the previous point kept the pen down
+    inside_stroke[_starts(lengths)] = False  # a drawing's first row is never dropped
+    drop = zero_move & inside_stroke
+    kept = np.flatnonzero(~drop)
+    # a dropped row passes its pen lift to the kept row before it: max over each kept row's run
+    cleaned[:, 2] = 0.0
+    cleaned[kept, 2] = np.maximum.reduceat(pen_lifted, kept) if len(kept) else []
+    dropped_per_drawing = np.add.reduceat(drop.astype(np.int64), _starts(lengths)) if len(lengths) else lengths
+    return cleaned[kept], lengths - dropped_per_drawing
+
+
+def split_counts(count: int, fractions) -> tuple[int, int, int]:
+    """How many of ``count`` drawings go to (train, valid, test).
+
+    Valid and test get ``floor(count * fraction)``, at least one each when their fraction is
+    positive and ``count >= 3``; train gets the rest.
+    """
+    sizes = []
+    for fraction in fractions[1:]:
+        size = int(np.floor(count * fraction + 1e-9))
+        sizes.append(max(size, 1) if fraction > 0 and count >= 3 else size)
+    return count - sum(sizes), sizes[0], sizes[1]
+
+
+def seeded_split(keys, seed: int, category: str, fractions) -> np.ndarray:
+    """Split codes (0 train, 1 valid, 2 test) for one category's drawings of one source.
+
+    The drawings are put in ``keys`` order (pass ``np.arange(n)`` for file order) and permuted with
+    ``default_rng([seed, crc32(category)])``; the result is in the order ``keys`` was given.
+    """
+    keys = np.asarray(keys)
+    count = len(keys)
+    order = np.argsort(keys, kind="stable")
+    rng = np.random.default_rng([seed, zlib.crc32(category.encode("utf-8"))])
+    shuffled = order[rng.permutation(count)]
+    train, valid, _ = split_counts(count, fractions)
+    codes = np.full(count, 2, dtype=np.int8)
+    codes[shuffled[:train]] = 0
+    codes[shuffled[train : train + valid]] = 1
+    return codes
+
+
+def _split_codes(batch: _Batch, seed: int, fractions) -> np.ndarray:
+    """Split code of every drawing of a batch: the file's own split, or a seeded one per category."""
+    if batch.given_splits is not None:
+        return batch.given_splits
+    names, inverse = np.unique(batch.categories.astype(str), return_inverse=True)
+    codes = np.empty(len(batch.lengths), dtype=np.int8)
+    for index, name in enumerate(names):
+        members = np.flatnonzero(inverse == index)
+        keys = batch.keys[members].astype(str) if batch.keyed else np.arange(len(members))
+        codes[members] = seeded_split(keys, seed, str(name), fractions)
+    return codes
+
+
+def _split_rows(rows: np.ndarray, lengths: np.ndarray) -> list[np.ndarray]:
+    """Concatenated drawings back into one array (a view) per drawing."""
+    ends = np.cumsum(lengths).tolist()
+    return [rows[start:end] for start, end in zip([0] + ends[:-1], ends)]
+
+
+def _assemble(batches: list[_Batch], seed: int, fractions, max_length: int):
+    """Category names (in order of first appearance), the length-capped splits, and each split's size before the cap."""
+    names = list(dict.fromkeys(name for batch in batches for name in batch.categories))
+    category_index = {name: index for index, name in enumerate(names)}
+    parts = {name: ([], [], []) for name in SPLIT_NAMES}  # drawings, category ids, keys
+    for batch in batches:
+        codes = _split_codes(batch, seed, fractions)
+        drawings = _split_rows(batch.stroke3, batch.lengths)
+        ids = np.fromiter((category_index[name] for name in batch.categories), dtype=np.int64, count=len(drawings))
+        for code, split_name in enumerate(SPLIT_NAMES):
+            members = np.flatnonzero(codes == code)
+            parts[split_name][0].extend(drawings[i] for i in members)
+            parts[split_name][1].append(ids[members])
+            parts[split_name][2].extend(batch.keys[members])
+    splits, uncapped = {}, {name: len(part[0]) for name, part in parts.items()}
+    for split_name, (drawings, ids, keys) in parts.items():
+        kept_drawings, kept = strokes.cap_length(drawings, max_length)
+        ids = np.concatenate(ids) if ids else np.zeros(0, dtype=np.int64)
+        splits[split_name] = Split(kept_drawings, ids[kept], [str(keys[i]) for i in kept])
+    return names, splits, uncapped
+
+
+def _check_splits(splits: dict[str, Split], uncapped: dict[str, int], fractions, max_length: int, batches) -> None:
+    """ValueError if the train split, or a split that should have drawings, ended up empty."""
+    sources = ", ".join(batch.path for batch in batches)
+    has_own_split = any(batch.given_splits is not None for batch in batches)
+    for index, name in enumerate(SPLIT_NAMES):
+        if len(splits[name]) or (fractions[index] == 0 and not has_own_split):
+            continue
+        if uncapped[name]:
+            hint = f"all {uncapped[name]} of its drawings are longer than max_length={max_length} points: raise max_length"
+        else:
+            hint = "too few drawings to split: add drawings, or set that split's fraction to 0"
+        raise ValueError(f"the {name} split of {sources} is empty: {hint}")
+
+
+# ----------------------------------------------------------------------------------------------
+# Reports
+
+
+def describe(dataset: Dataset) -> str:
+    """A short human-readable report: per split drawings and length percentiles, then the train statistics."""
+    lines = [f"sources: {', '.join(dataset.sources)}", f"categories ({len(dataset.categories)}): {_short_list(dataset.categories)}"]
+    lines.append(f"{'split':<6} {'drawings':>9} {'min':>5} {'p50':>5} {'p90':>5} {'p99':>5} {'max':>5}   (points per drawing)")
+    for name, split in dataset.splits.items():
+        lengths = np.array([len(d) for d in split.drawings])
+        if len(lengths):
+            low, p50, p90, p99, high = np.percentile(lengths, [0, 50, 90, 99, 100])
+            lines.append(f"{name:<6} {len(lengths):>9} {low:>5.0f} {p50:>5.0f} {p90:>5.0f} {p99:>5.0f} {high:>5.0f}")
+        else:
+            lines.append(f"{name:<6} {0:>9}")
+    stats = dataset.stats()
+    lines.append(f"scale factor: {stats.scale_factor:.4g} source units (std of the train split's dx and dy)")
+    lines.append(
+        f"typical extent: {stats.typical_extent:.4g} normalised units = {stats.typical_extent * stats.scale_factor:.4g} "
+        "source units (median max(width, height) of a train drawing)"
+    )
+    return "\n".join(lines)
+
+
+def _short_list(names: list[str], limit: int = 20) -> str:
+    """Up to ``limit`` names, then how many more."""
+    shown = ", ".join(names[:limit])
+    return shown if len(names) <= limit else f"{shown}, ... ({len(names) - limit} more)"
+
+
+# ----------------------------------------------------------------------------------------------
+# Download and cache
+
+
+class DownloadError(ValueError, ConnectionError):
+    """A download failed; the message says what happened and where to put the file by hand."""
+
+
+def default_cache_dir() -> Path:
+    """Where downloads are cached: ``$SKETCHRNN_DATA_DIR``, else the repository's ``data/``, else ``~/.cache/sketchrnn``.
+
+    The repository's ``data/`` is used when the package sits in a checkout (``pyproject.toml``
+    beside the package directory) and that directory exists and is writable.
+    """
+    configured = os.environ.get("SKETCHRNN_DATA_DIR")
+    if configured:
+        return Path(configured).expanduser()
+    repository = Path(__file__).resolve().parent.parent
+    repository_data = repository / "data"
+    if (repository / "pyproject.toml").is_file() and repository_data.is_dir() and os.access(repository_data, os.W_OK):
+        return repository_data
+    return Path.home() / ".cache" / "sketchrnn"
+
+
+def _check_kind(kind: str) -> tuple[str, str]:
+    """(URL directory, file suffix) of a download kind."""
+    if kind not in DOWNLOAD_KINDS:
+        raise ValueError(f"unknown download format {kind!r}; expected one of {', '.join(DOWNLOAD_KINDS)}")
+    return DOWNLOAD_KINDS[kind]
+
+
+def cache_path(category: str, kind: str = "npz", cache_dir=None) -> Path:
+    """Where a category's file lives in the cache: ``<cache>/sketchrnn/<category>.npz`` or
+    ``<cache>/simplified/<category>.ndjson`` (spaces in the name become underscores)."""
+    _, suffix = _check_kind(kind)
+    directory = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    subdirectory = "sketchrnn" if kind == "npz" else kind
+    return directory / subdirectory / f"{validate_category(category).replace(' ', '_')}{suffix}"
+
+
+def category_url(category: str, kind: str = "npz", base_url: str | None = None) -> str:
+    """The official URL of a category's file (base overridable by argument or ``$SKETCHRNN_DOWNLOAD_URL``)."""
+    url_directory, suffix = _check_kind(kind)
+    base = base_url or os.environ.get("SKETCHRNN_DOWNLOAD_URL") or DEFAULT_BASE_URL
+    return f"{base.rstrip('/')}/{url_directory}/{urllib.parse.quote(validate_category(category))}{suffix}"
+
+
+def download_category(category: str, *, kind: str = "npz", cache_dir=None, base_url: str | None = None,
+                      progress: ProgressCallback | None = None, timeout: float = 60.0) -> Path:
+    """Fetch a category's official file into the cache once; a cache hit makes no request.
+
+    ``kind`` is ``"npz"`` (Sketch-RNN ``.npz``) or ``"simplified"`` (simplified ``.ndjson``). The file
+    is streamed to a temporary file beside its final path, its length checked against
+    Content-Length and its contents checked, then moved into place; a failed or cut download
+    leaves nothing behind and raises :class:`DownloadError` (a ValueError and ConnectionError).
+    """
+    target = cache_path(category, kind, cache_dir)
+    if target.is_file():
+        return target
+    url = category_url(category, kind, base_url)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ValueError(f"cannot create the cache directory {target.parent}: {error}; set SKETCHRNN_DATA_DIR or --cache-dir") from None
+    _fetch(url, target, kind, progress, timeout)
+    return target
+
+
+def _fetch(url: str, target: Path, kind: str, progress, timeout: float) -> None:
+    """Stream ``url`` to a temporary file, verify it, and move it to ``target``."""
+    descriptor, temporary_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    temporary = Path(temporary_name)
+    try:
+        try:
+            with os.fdopen(descriptor, "wb") as output:
+                received, expected = _stream(url, output, target.name, progress, timeout)
+        except urllib.error.HTTPError as error:
+            raise DownloadError(_download_failure(url, target, f"the server answered HTTP {error.code} {error.reason}")) from None
+        except (urllib.error.URLError, http.client.HTTPException, OSError) as error:
+            raise DownloadError(_download_failure(url, target, _network_reason(error))) from None
+        if expected is not None and received != expected:
+            raise DownloadError(_download_failure(url, target, f"the download was cut off after {received} of {expected} bytes"))
+        _verify_download(temporary, kind, url, target)
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _stream(url: str, output, name: str, progress, timeout: float) -> tuple[int, int | None]:
+    """Copy the response body to ``output``; return (bytes received, Content-Length or None)."""
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        length_header = response.headers.get("Content-Length")
+        expected = int(length_header) if length_header and length_header.isdigit() else None
+        received = 0
+        while chunk := response.read(DOWNLOAD_CHUNK):
+            output.write(chunk)
+            received += len(chunk)
+            if progress:
+                progress(name, received, expected, False)
+        if progress:
+            progress(name, received, expected, True)
+    return received, expected
+
+
+def _network_reason(error: Exception) -> str:
+    """A short reason for a network failure."""
+    reason = getattr(error, "reason", None) or error
+    return f"{type(reason).__name__}: {reason}" if not isinstance(reason, str) else reason
+
+
+def _download_failure(url: str, target: Path, reason: str) -> str:
+    """The message of a failed download: what happened and how to put the file in place by hand."""
+    return (
+        f"could not download {url}: {reason}. Nothing was saved. Retry, or without network access fetch that URL "
+        f"elsewhere and put the file at {target}"
+    )
+
+
+def _verify_download(path: Path, kind: str, url: str, target: Path) -> None:
+    """Check a downloaded file opens as what it should be before it enters the cache."""
+    try:
+        if kind == "npz":
+            load_npz_safely(path, _npz_layout(npz_member_names(path), path))
+        else:
+            _check_ndjson_ends(path)
+    except ValueError as error:
+        raise DownloadError(_download_failure(url, target, f"the downloaded file is not valid ({error})")) from None
+
+
+def _check_ndjson_ends(path: Path) -> None:
+    """The first and last lines of an ndjson file must be records with a drawing (catches truncation)."""
+    with open(path, "rb") as stream:
+        first = stream.readline()
+        stream.seek(max(0, path.stat().st_size - (1 << 20)))
+        last = stream.read().rstrip(b"\n").rsplit(b"\n", 1)[-1]
+    for where, line in (("first line", first), ("last line", last)):
+        _parse_record(line.decode("utf-8", errors="replace"), f"{path}: {where}")
+
+
+def stderr_progress(name: str, received: int, total: int | None, done: bool) -> None:
+    """A one-line download progress display on stderr."""
+    megabytes = f"{received / 1e6:.1f}" + (f" / {total / 1e6:.1f} MB ({100 * received / total:.0f}%)" if total else " MB")
+    print(f"\rdownloading {name}: {megabytes}", end="\n" if done else "", file=sys.stderr, flush=True)

@@ -1,0 +1,390 @@
+"""The Gradio demo: draw a squiggle, the model completes it, download the endings as SVG.
+
+`build_demo` lays out the page and wires the buttons to the plain functions below
+(`complete_drawing`, `draw_something`, `guess_drawing`, `new_seed`), which tests call directly.
+`main` parses the command line, loads the models once and serves the page on 127.0.0.1:7860.
+Nothing here contacts another machine unless ``--share`` asks for a public link.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Before gradio is imported: no analytics, version checks or telemetry (the demo works offline).
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+
+import argparse
+import functools
+import html
+import logging
+import math
+import re
+import secrets
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+
+from sketchrnn.canvas import DEFAULT_SIZE, StrokeCanvas, parse_strokes
+from sketchrnn.checkpoint import TrainedModel, bundled_model_dirs, load_model
+from sketchrnn.sample import complete, guess, sample
+from sketchrnn.svg import DEFAULT_COLOR, DEFAULT_ENDING_COLOR, completion_svg, drawing_svg, grid_svg, save_svg
+
+logger = logging.getLogger(__name__)
+
+MAX_ENDINGS = 8  # endings per press of Complete (the slider's upper end)
+MAX_SEED = 2**31 - 1
+TEMPERATURE_RANGE = (0.05, 1.5)  # the slider's range; the sampler accepts (0, 2]
+DEFAULT_TEMPERATURE = 0.4  # Sketch-RNN's usual sampling temperature
+DEFAULT_ENDINGS = 4
+CONCURRENCY_LIMIT = 2  # model calls running at once (one per CPU core here); the queue holds the rest
+OUTPUT_LIFETIME_S = 3600  # SVG files offered for download are deleted after this long
+SVG_SIZE = 256  # pixels of an ending's larger side on the page
+CANVAS_SIZE = (DEFAULT_SIZE, DEFAULT_SIZE)  # the drawing keeps its size relative to this canvas
+
+CSS = """
+.sketch-endings { display: flex; flex-wrap: wrap; gap: 12px; }
+.sketch-ending { margin: 0; padding: 6px; border: 1px solid #dddddd; border-radius: 8px; background: #ffffff; }
+.sketch-ending figcaption { text-align: center; font-size: 0.9em; color: #555555; }
+.sketch-legend-person { color: %s; font-weight: 600; }
+.sketch-legend-model { color: %s; font-weight: 600; }
+""" % (DEFAULT_COLOR, DEFAULT_ENDING_COLOR)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One entry of the "what are you drawing?" menu: a loaded model and one of its categories."""
+
+    model: TrainedModel
+    category: str
+
+
+# ----------------------------------------------------------------------------------------------
+# Models
+
+
+def load_models(model_dir=None) -> list[TrainedModel]:
+    """Load every model once: the bundled ones, the model in `model_dir`, or the models under it.
+
+    Raises ValueError when there is nothing to load.
+    """
+    if model_dir is None:
+        directories = bundled_model_dirs()
+    elif (Path(model_dir) / "config.json").is_file():
+        directories = [Path(model_dir)]
+    else:
+        directories = bundled_model_dirs(root=model_dir)
+    if not directories:
+        where = model_dir if model_dir is not None else "data/models/"
+        raise ValueError(f"No trained model found in {where}: train one, or pass --model-dir DIR")
+    return [load_model(directory) for directory in directories]
+
+
+def build_catalog(models: list[TrainedModel]) -> dict[str, Choice]:
+    """Menu label -> (model, category) for every category of every model.
+
+    A label is the category name, plus the model's name when two models serve the same category.
+    """
+    pairs = [(model, category) for model in models for category in model.categories]
+    counts: dict[str, int] = {}
+    for _, category in pairs:
+        counts[category] = counts.get(category, 0) + 1
+    catalog = {}
+    for model, category in pairs:
+        label = category if counts[category] == 1 else f"{category} ({model.name})"
+        catalog[label] = Choice(model, category)
+    return catalog
+
+
+# ----------------------------------------------------------------------------------------------
+# Checking what arrives from the page (or from a hand-made API call)
+
+
+def checked_drawing(strokes) -> list[list[list[float]]]:
+    """The canvas value as strokes, or a gr.Error saying what to do."""
+    try:
+        drawing = parse_strokes(strokes)
+    except ValueError as error:
+        raise gr.Error(f"{error} Press Clear and draw again.") from None
+    points = sum(len(stroke) for stroke in drawing)
+    if points == 0:
+        raise gr.Error("The canvas is empty: draw the start of something, or press Draw something.")
+    if points < 2:
+        raise gr.Error("A single dot is not enough to go on: draw a line or two, then press Complete.")
+    return drawing
+
+
+def checked_choice(catalog: dict[str, Choice], label) -> Choice:
+    """The menu entry called `label`, or a gr.Error listing the entries."""
+    if isinstance(label, str) and label in catalog:
+        return catalog[label]
+    raise gr.Error(f"Pick what you are drawing from the list: {', '.join(catalog)}.")
+
+
+def checked_number(value, name: str, low: float, high: float, *, integer: bool = False) -> float | int:
+    """`value` as a finite number in [low, high] (rounded when `integer`), or a gr.Error."""
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            value = None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise gr.Error(f"The {name} must be a number from {low:g} to {high:g}.")
+    if not low <= value <= high:
+        raise gr.Error(f"The {name} must be from {low:g} to {high:g}; got {value:g}.")
+    return int(round(value)) if integer else float(value)
+
+
+def checked_settings(temperature, endings, seed) -> tuple[float, int, int]:
+    """Temperature, number of endings and seed, each checked against the controls' ranges."""
+    return (
+        checked_number(temperature, "temperature", *TEMPERATURE_RANGE),
+        checked_number(endings, "number of endings", 1, MAX_ENDINGS, integer=True),
+        checked_number(seed, "seed", 0, MAX_SEED, integer=True),
+    )
+
+
+def call_model(function, *args, **kwargs):
+    """Run a sampling function; its ValueError becomes a gr.Error, anything else a short apology."""
+    try:
+        return function(*args, **kwargs)
+    except ValueError as error:
+        raise gr.Error(str(error)) from None
+    except Exception:
+        logger.exception("the model failed")
+        raise gr.Error("The model failed on this drawing. Try again, or press Clear and draw something else.") from None
+
+
+# ----------------------------------------------------------------------------------------------
+# Output: inline SVG for the page, .svg files for download
+
+
+def endings_html(svg_texts: list[str], captions: list[str]) -> str:
+    """The SVGs side by side, each in a captioned card."""
+    cards = "".join(
+        f'<figure class="sketch-ending">{svg_text}<figcaption>{html.escape(caption)}</figcaption></figure>'
+        for svg_text, caption in zip(svg_texts, captions)
+    )
+    return f'<div class="sketch-endings">{cards}</div>'
+
+
+def file_stem(label: str) -> str:
+    """A file-name-safe version of a menu label: lower case letters, digits and dashes."""
+    return re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-") or "drawing"
+
+
+def write_svg_files(svg_texts: list[str], all_svg: str, stem: str, output_root: Path) -> list[str]:
+    """Save each SVG and the all-in-one SVG in a new folder of their own; returns the paths."""
+    prune_outputs(output_root)
+    folder = Path(tempfile.mkdtemp(prefix="request-", dir=output_root))
+    paths = [save_svg(text, folder / f"{stem}-{index}.svg") for index, text in enumerate(svg_texts, 1)]
+    paths.append(save_svg(all_svg, folder / f"{stem}-all.svg"))
+    return [str(path) for path in paths]
+
+
+def prune_outputs(output_root: Path, lifetime_s: float = OUTPUT_LIFETIME_S) -> None:
+    """Delete request folders older than `lifetime_s` seconds."""
+    cutoff = time.time() - lifetime_s
+    for folder in Path(output_root).glob("request-*"):
+        try:
+            if folder.stat().st_mtime < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
+        except FileNotFoundError:
+            continue  # another request removed it first
+
+
+def new_output_root() -> Path:
+    """A private temporary folder for this server's download files."""
+    return Path(tempfile.mkdtemp(prefix="sketchrnn-demo-"))
+
+
+# ----------------------------------------------------------------------------------------------
+# Event functions (called by the page; plain functions so tests reach them without a browser)
+
+
+def complete_drawing(strokes, label, temperature, endings, seed, animate, *, catalog, output_root):
+    """Complete the person's drawing `endings` ways.
+
+    Returns (HTML with the endings as inline SVG, the .svg files to download, a status line).
+    """
+    drawing = checked_drawing(strokes)
+    choice = checked_choice(catalog, label)
+    temperature, endings, seed = checked_settings(temperature, endings, seed)
+    started = time.perf_counter()
+    completion = call_model(
+        complete, choice.model, drawing, n=endings, temperature=temperature, seed=seed,
+        category=choice.category, canvas_size=CANVAS_SIZE,
+    )
+    pairs = [(completion.prime, ending) for ending in completion.endings]
+    svg_texts = [completion_svg(prime, ending, size=SVG_SIZE, animate=bool(animate)) for prime, ending in pairs]
+    files = write_svg_files(svg_texts, grid_svg(pairs), f"{file_stem(choice.category)}-ending", output_root)
+    captions = [f"Ending {index}" for index in range(1, len(svg_texts) + 1)]
+    seconds = time.perf_counter() - started
+    status = f"{len(svg_texts)} endings of your {choice.category} in {seconds:.2f} s (seed {seed})."
+    return endings_html(svg_texts, captions), files, status
+
+
+def draw_something(label, temperature, endings, seed, animate, *, catalog, output_root):
+    """Let the model draw `endings` new drawings of the chosen category from nothing.
+
+    Returns the same three things as `complete_drawing`.
+    """
+    choice = checked_choice(catalog, label)
+    temperature, endings, seed = checked_settings(temperature, endings, seed)
+    started = time.perf_counter()
+    drawings = call_model(
+        sample, choice.model, endings, temperature=temperature, seed=seed, category=choice.category
+    )
+    svg_texts = [
+        drawing_svg(drawing, color=DEFAULT_ENDING_COLOR, size=SVG_SIZE, animate=bool(animate)) for drawing in drawings
+    ]
+    all_svg = grid_svg(drawings, color=DEFAULT_ENDING_COLOR)
+    files = write_svg_files(svg_texts, all_svg, file_stem(choice.category), output_root)
+    captions = [f"Drawing {index}" for index in range(1, len(svg_texts) + 1)]
+    status = f"{len(svg_texts)} new {choice.category} drawings in {time.perf_counter() - started:.2f} s (seed {seed})."
+    return endings_html(svg_texts, captions), files, status
+
+
+def guess_drawing(strokes, *, catalog) -> dict[str, float]:
+    """The top guesses of what the drawing is, {category: probability}; empty while there is too little."""
+    try:
+        drawing = parse_strokes(strokes)
+    except ValueError:
+        return {}
+    if sum(len(stroke) for stroke in drawing) < 2:
+        return {}
+    models = list({id(choice.model): choice.model for choice in catalog.values()}.values())
+    try:
+        return dict(guess(models, drawing, top=3, canvas_size=CANVAS_SIZE))
+    except Exception:
+        logger.exception("guessing failed")
+        return {}
+
+
+def new_seed() -> int:
+    """A fresh random seed for the seed box."""
+    return secrets.randbelow(MAX_SEED + 1)
+
+
+# ----------------------------------------------------------------------------------------------
+# The page
+
+
+def build_demo(catalog: dict[str, Choice], output_root: Path | None = None) -> gr.Blocks:
+    """Lay out the page and wire the controls to the event functions above."""
+    output_root = output_root or new_output_root()
+    with gr.Blocks(title="Sketch-RNN: finish my drawing", delete_cache=(OUTPUT_LIFETIME_S, OUTPUT_LIFETIME_S)) as demo:
+        gr.Markdown(
+            "## Sketch-RNN: start a drawing, the model finishes it\n"
+            'Draw with a mouse, pen or finger. <span class="sketch-legend-person">Your strokes</span> stay dark, '
+            '<span class="sketch-legend-model">the model\'s</span> are red.'
+        )
+        with gr.Row():
+            with gr.Column(scale=1, min_width=320):
+                canvas = StrokeCanvas(elem_id="canvas")
+                guesses = gr.Label(
+                    label="What are you drawing?", num_top_classes=3, visible=len(catalog) > 1, elem_id="guesses"
+                )
+            with gr.Column(scale=1, min_width=280):
+                controls = _build_controls(catalog)
+        status = gr.Markdown(elem_id="status")
+        endings_view = gr.HTML(elem_id="endings")
+        downloads = gr.File(label="Download the endings (.svg)", file_count="multiple", elem_id="downloads")
+        _wire_events(canvas, guesses, controls, (endings_view, downloads, status), catalog, output_root)
+    return demo
+
+
+def _build_controls(catalog: dict[str, Choice]) -> dict[str, gr.components.Component]:
+    """The settings column: category, temperature, endings, seed, animation and the two actions."""
+    labels = list(catalog)
+    controls = {
+        "label": gr.Dropdown(labels, value=labels[0], label="What are you drawing?", elem_id="category"),
+        "temperature": gr.Slider(
+            *TEMPERATURE_RANGE, value=DEFAULT_TEMPERATURE, step=0.05, label="Temperature (higher = wilder)",
+            elem_id="temperature",
+        ),
+        "endings": gr.Slider(1, MAX_ENDINGS, value=DEFAULT_ENDINGS, step=1, label="Endings", elem_id="endings-count"),
+    }
+    with gr.Row():
+        controls["seed"] = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=MAX_SEED, elem_id="seed")
+        controls["new_seed"] = gr.Button("New seed", elem_id="new-seed", scale=0)
+    controls["animate"] = gr.Checkbox(True, label="Animate the model's strokes", elem_id="animate")
+    with gr.Row():
+        controls["complete"] = gr.Button("Complete", variant="primary", elem_id="complete")
+        controls["draw_something"] = gr.Button("Draw something", elem_id="draw-something")
+    return controls
+
+
+def _wire_events(canvas, guesses, controls, outputs, catalog, output_root) -> None:
+    """Connect the buttons (and the canvas, for guesses) to the event functions."""
+    settings = [controls[name] for name in ("temperature", "endings", "seed", "animate")]
+    # preprocess=False: the functions get the raw values and check them themselves, so a hand-made
+    # API call with a string or a list for a number still gets a message a person can act on.
+    shared = {"concurrency_id": "model", "concurrency_limit": CONCURRENCY_LIMIT, "preprocess": False}
+    controls["complete"].click(
+        functools.partial(complete_drawing, catalog=catalog, output_root=output_root),
+        inputs=[canvas, controls["label"], *settings], outputs=list(outputs), api_name="complete", **shared,
+    )
+    controls["draw_something"].click(
+        functools.partial(draw_something, catalog=catalog, output_root=output_root),
+        inputs=[controls["label"], *settings], outputs=list(outputs), api_name="draw_something", **shared,
+    )
+    controls["new_seed"].click(new_seed, outputs=controls["seed"], api_name="new_seed", queue=False)
+    if len(catalog) > 1:
+        canvas.change(
+            functools.partial(guess_drawing, catalog=catalog), inputs=canvas, outputs=guesses, api_name="guess",
+            show_progress="hidden", trigger_mode="always_last", **shared,
+        )
+
+
+def launch_demo(demo: gr.Blocks, *, host: str = "127.0.0.1", port: int = 7860, share: bool = False, block=True):
+    """Serve `demo` through the queue (concurrent requests wait their turn); returns when it stops
+    (or at once with ``block=False``)."""
+    demo.queue(default_concurrency_limit=CONCURRENCY_LIMIT, max_size=64)
+    return demo.launch(
+        server_name=host, server_port=port, share=share, css=CSS, prevent_thread_lock=not block, quiet=not block
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# Command line
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    """The demo's command-line flags."""
+    parser = argparse.ArgumentParser(prog="sketchrnn demo", description="Serve the drawing demo in a web page.")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    parser.add_argument("--port", type=int, default=7860, help="port to serve on (default 7860)")
+    parser.add_argument(
+        "--model-dir", default=None, help="a trained model, or a folder of them (default: the bundled models)"
+    )
+    parser.add_argument(
+        "--share", action="store_true", help="also open a public gradio.live link (contacts Gradio's servers)"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    """Load the models once, then serve the demo until interrupted; returns the exit status."""
+    args = parse_args(argv)
+    try:
+        catalog = build_catalog(load_models(args.model_dir))
+    except ValueError as error:
+        print(f"sketchrnn demo: {error}", file=sys.stderr)
+        return 2
+    if not catalog:
+        print("sketchrnn demo: the models list no categories", file=sys.stderr)
+        return 2
+    output_root = new_output_root()
+    try:
+        launch_demo(build_demo(catalog, output_root), host=args.host, port=args.port, share=args.share)
+    finally:
+        shutil.rmtree(output_root, ignore_errors=True)
+    return 0

@@ -1,0 +1,265 @@
+"""The decoder-only Sketch-RNN: stroke-5 in, a mixture density for the next pen movement out.
+
+Ha & Eck, "A Neural Representation of Sketch Drawings" (arXiv 1704.03477), section 3 with the
+encoder removed (the "unconditional" model of section 4): an LSTM reads stroke-5 rows and after
+each row predicts the next one as a mixture of ``M`` bivariate Gaussians for ``(dx, dy)`` and a
+3-way categorical for the pen state. Optionally a category id is embedded and fed at every step,
+so one model can draw several categories.
+
+This module only builds the network and computes the loss: no files, prints or flags.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import keras
+import tensorflow as tf
+
+LOG_SIGMA_RANGE = (-7.0, 5.0)  # log sigma is clipped here: sigma stays in [~1e-3, ~150] normalised units
+RHO_LIMIT = 1.0 - 1e-3  # |rho| < 1 strictly, so 1 - rho^2 never reaches 0
+
+
+@dataclass
+class ModelConfig:
+    """Hyperparameters of the network; saved as JSON beside the weights and rebuilt with ``ModelConfig(**saved)``."""
+
+    hidden_size: int = 512  # LSTM units; the paper uses 512 (2048 with the encoder), 256 is a good size on CPU
+    num_mixtures: int = 20  # M, Gaussians in the offset mixture (paper: 20)
+    num_categories: int = 1  # categories the model draws; >1 adds a learned category embedding at every step
+    category_embedding_size: int = 32  # width of that embedding (unused when num_categories == 1)
+    recurrent_dropout: float = 0.1  # dropout on the recurrent state during training (magenta: keep 0.9)
+    max_length: int = 250  # longest drawing in points the model was trained on (Sketch-RNN: 250)
+
+    @property
+    def output_size(self) -> int:
+        """6 M + 3 outputs per step: (pi, mu_x, mu_y, sigma_x, sigma_y, rho) per Gaussian, 3 pen logits."""
+        return 6 * self.num_mixtures + 3
+
+    def to_dict(self) -> dict:
+        """The config as a JSON-ready dict."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "ModelConfig":
+        """Rebuild a config from :meth:`to_dict` output, refusing unknown or missing-typed fields."""
+        known = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown model config fields {unknown}; known fields are {sorted(known)}")
+        return cls(**values)
+
+    def validate(self) -> None:
+        """Raise ValueError for settings the network cannot be built with."""
+        if self.hidden_size < 1 or self.num_mixtures < 1 or self.num_categories < 1:
+            raise ValueError("hidden_size, num_mixtures and num_categories must all be at least 1")
+        if not 0.0 <= self.recurrent_dropout < 1.0:
+            raise ValueError(f"recurrent_dropout must be in [0, 1), got {self.recurrent_dropout}")
+
+
+# ----------------------------------------------------------------------------------------------
+# The LSTM. Same maths and weight layout as keras.layers.LSTM (gates i, f, c, o; kernel [I, 4H],
+# recurrent_kernel [H, 4H], bias [4H] with unit forget bias), but with a hand-written gradient:
+# backpropagation through time runs one small matmul per step and then computes the recurrent
+# kernel's gradient for all steps in one large matmul, instead of accumulating it step by step.
+
+
+def _lstm_scan(input_projection, recurrent_kernel, hidden, cell, dropout_mask):
+    """Run the LSTM over ``input_projection [T, B, 4H]``; returns hidden, cell ``[T, B, H]`` and gates ``[T, B, 4H]``."""
+    steps = tf.shape(input_projection)[0]
+    dtype = input_projection.dtype
+    arrays = [tf.TensorArray(dtype, size=steps) for _ in range(3)]
+
+    def step(t, hidden, cell, hiddens, cells, gates):
+        z = input_projection[t] + tf.matmul(hidden * dropout_mask, recurrent_kernel)  # (B, 4H)
+        input_gate, forget_gate, candidate, output_gate = tf.split(z, 4, axis=1)
+        input_gate, forget_gate = tf.sigmoid(input_gate), tf.sigmoid(forget_gate)
+        candidate, output_gate = tf.tanh(candidate), tf.sigmoid(output_gate)
+        cell = forget_gate * cell + input_gate * candidate
+        hidden = output_gate * tf.tanh(cell)
+        activated = tf.concat([input_gate, forget_gate, candidate, output_gate], axis=1)
+        return t + 1, hidden, cell, hiddens.write(t, hidden), cells.write(t, cell), gates.write(t, activated)
+
+    _, _, _, hiddens, cells, gates = tf.while_loop(lambda t, *_: t < steps, step, (0, hidden, cell, *arrays))
+    return hiddens.stack(), cells.stack(), gates.stack()
+
+
+@tf.custom_gradient
+def lstm_sequence(input_projection, recurrent_kernel, hidden, cell, dropout_mask):
+    """LSTM over a whole sequence with a hand-written BPTT gradient; returns hidden and cell ``[T, B, H]``."""
+    hiddens, cells, gates = _lstm_scan(input_projection, recurrent_kernel, hidden, cell, dropout_mask)
+
+    def gradient(d_hiddens, d_cells):
+        steps = tf.shape(input_projection)[0]
+        d_cells = tf.zeros_like(cells) if d_cells is None else d_cells
+        previous_cells = tf.concat([cell[None], cells[:-1]], axis=0)  # (T, B, H)
+        recurrent_kernel_t = tf.transpose(recurrent_kernel)
+
+        def step(k, d_hidden, d_cell, d_gates):
+            t = steps - 1 - k
+            input_gate, forget_gate, candidate, output_gate = tf.split(gates[t], 4, axis=1)
+            tanh_cell = tf.tanh(cells[t])
+            d_hidden = d_hidden + d_hiddens[t]
+            d_cell = d_cell + d_cells[t] + d_hidden * output_gate * (1.0 - tf.square(tanh_cell))
+            d_z = tf.concat(
+                [
+                    d_cell * candidate * input_gate * (1.0 - input_gate),
+                    d_cell * previous_cells[t] * forget_gate * (1.0 - forget_gate),
+                    d_cell * input_gate * (1.0 - tf.square(candidate)),
+                    d_hidden * tanh_cell * output_gate * (1.0 - output_gate),
+                ],
+                axis=1,
+            )  # (B, 4H)
+            d_previous_hidden = tf.matmul(d_z, recurrent_kernel_t) * dropout_mask
+            return k + 1, d_previous_hidden, d_cell * forget_gate, d_gates.write(t, d_z)
+
+        d_gates = tf.TensorArray(input_projection.dtype, size=steps)
+        _, d_hidden0, d_cell0, d_gates = tf.while_loop(
+            lambda k, *_: k < steps, step, (0, tf.zeros_like(hidden), tf.zeros_like(cell), d_gates)
+        )
+        d_gates = d_gates.stack()  # (T, B, 4H)
+        units = tf.shape(hidden)[1]
+        previous_hiddens = tf.concat([hidden[None], hiddens[:-1]], axis=0) * dropout_mask  # (T, B, H)
+        d_recurrent_kernel = tf.matmul(
+            tf.reshape(previous_hiddens, [-1, units]), tf.reshape(d_gates, [-1, 4 * units]), transpose_a=True
+        )  # one (H, T*B) @ (T*B, 4H) matmul for every step at once
+        return d_gates, d_recurrent_kernel, d_hidden0, d_cell0, tf.zeros_like(dropout_mask)
+
+    return (hiddens, cells), gradient
+
+
+def _unit_forget_bias(shape, dtype=None):
+    """LSTM bias initialiser: 1 for the forget gate, 0 elsewhere (Jozefowicz et al. 2015)."""
+    units = shape[0] // 4
+    return tf.concat([tf.zeros([units]), tf.ones([units]), tf.zeros([2 * units])], axis=0)
+
+
+class StrokeLSTM(keras.layers.Layer):
+    """A single LSTM layer over ``[B, T, I]`` with Gal-style recurrent dropout (one mask per sequence)."""
+
+    def __init__(self, units: int, recurrent_dropout: float = 0.0, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.recurrent_dropout = recurrent_dropout
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def build(self, input_shape):
+        units = self.units
+        self.kernel = self.add_weight(name="kernel", shape=(input_shape[-1], 4 * units), initializer="glorot_uniform")
+        self.recurrent_kernel = self.add_weight(
+            name="recurrent_kernel", shape=(units, 4 * units), initializer="orthogonal"
+        )
+        self.bias = self.add_weight(name="bias", shape=(4 * units,), initializer=_unit_forget_bias)
+
+    def call(self, inputs, initial_state=None, training=False):
+        """Returns ``(hidden sequence [B, T, H], [last hidden (B, H), last cell (B, H)])``."""
+        batch = tf.shape(inputs)[0]
+        if initial_state is None:
+            initial_state = [tf.zeros([batch, self.units], inputs.dtype)] * 2
+        dropout_mask = tf.ones([batch, self.units], inputs.dtype)
+        if training and self.recurrent_dropout > 0:
+            keep = 1.0 - self.recurrent_dropout
+            uniform = keras.random.uniform([batch, self.units], seed=self.seed_generator)
+            dropout_mask = tf.cast(uniform < keep, inputs.dtype) / keep
+        projection = tf.transpose(tf.matmul(inputs, self.kernel) + self.bias, [1, 0, 2])  # (T, B, 4H)
+        recurrent_kernel = tf.convert_to_tensor(self.recurrent_kernel)  # a tensor, not a variable, for the custom gradient
+        hiddens, cells = lstm_sequence(projection, recurrent_kernel, initial_state[0], initial_state[1], dropout_mask)
+        return tf.transpose(hiddens, [1, 0, 2]), [hiddens[-1], cells[-1]]
+
+
+class SketchRNN(keras.Model):
+    """LSTM decoder over stroke-5 with a mixture-density head (6M + 3 outputs per step)."""
+
+    def __init__(self, config: ModelConfig, **kwargs):
+        super().__init__(**kwargs)
+        config.validate()
+        self.config = config
+        self.category_embedding = None
+        if config.num_categories > 1:
+            self.category_embedding = keras.layers.Embedding(
+                config.num_categories, config.category_embedding_size, name="category_embedding"
+            )
+        self.lstm = StrokeLSTM(config.hidden_size, recurrent_dropout=config.recurrent_dropout, name="lstm")
+        self.head = keras.layers.Dense(config.output_size, name="mixture_head")
+
+    def lstm_inputs(self, stroke5, category_ids=None):
+        """Concatenate the category embedding (if any) to every stroke-5 row: ``[B, T, 5 (+E)]``."""
+        if self.category_embedding is None:
+            return stroke5
+        if category_ids is None:
+            raise ValueError("this model draws several categories: pass category_ids")
+        embedded = self.category_embedding(category_ids)  # (B, E)
+        steps = tf.shape(stroke5)[1]
+        embedded = tf.tile(embedded[:, None, :], tf.stack([1, steps, 1]))  # (B, T, E)
+        return tf.concat([stroke5, tf.cast(embedded, stroke5.dtype)], axis=-1)
+
+    def call(self, inputs, training=False, initial_state=None):
+        """``inputs`` = stroke-5 ``[B, T, 5]`` or ``(stroke5, category_ids [B])``.
+
+        Returns ``(outputs [B, T, 6M + 3], [h (B, H), c (B, H)])``.
+        """
+        stroke5, category_ids = inputs if isinstance(inputs, (tuple, list)) else (inputs, None)
+        sequence, state = self.lstm(self.lstm_inputs(stroke5, category_ids), initial_state=initial_state, training=training)
+        return self.head(sequence), state  # (B, T, 6M + 3), [(B, H), (B, H)]
+
+
+def mixture_params(outputs, num_mixtures: int, temperature: float = 1.0):
+    """Split raw head outputs ``[..., 6M + 3]`` into mixture parameters (paper eq. 3-4, 6).
+
+    Returns a dict of ``log_pi, mu_x, mu_y, sigma_x, sigma_y, rho`` (each ``[..., M]``) and
+    ``pen_logits [..., 3]``. ``temperature`` tau divides the mixture and pen logits and scales
+    sigma by sqrt(tau), as in the paper's sampling (section 3.3); 1.0 is the training density.
+    """
+    pen_logits = outputs[..., :3]
+    pi_logits, mu_x, mu_y, log_sigma_x, log_sigma_y, rho_raw = tf.split(outputs[..., 3:], 6, axis=-1)
+    log_sigma_x = tf.clip_by_value(log_sigma_x, *LOG_SIGMA_RANGE)
+    log_sigma_y = tf.clip_by_value(log_sigma_y, *LOG_SIGMA_RANGE)
+    sqrt_tau = math.sqrt(temperature)
+    return {
+        "log_pi": tf.nn.log_softmax(pi_logits / temperature, axis=-1),
+        "mu_x": mu_x,
+        "mu_y": mu_y,
+        "sigma_x": tf.exp(log_sigma_x) * sqrt_tau,
+        "sigma_y": tf.exp(log_sigma_y) * sqrt_tau,
+        "rho": tf.tanh(rho_raw) * RHO_LIMIT,
+        "pen_logits": pen_logits / temperature,
+    }
+
+
+def bivariate_normal_log_pdf(dx, dy, mu_x, mu_y, sigma_x, sigma_y, rho):
+    """log N(dx, dy | mu, sigma, rho) of a bivariate normal (paper eq. 24-25 of Graves 2013)."""
+    z_x = (dx - mu_x) / sigma_x
+    z_y = (dy - mu_y) / sigma_y
+    one_minus_rho2 = 1.0 - tf.square(rho)
+    z = tf.square(z_x) + tf.square(z_y) - 2.0 * rho * z_x * z_y
+    log_norm = math.log(2.0 * math.pi) + tf.math.log(sigma_x) + tf.math.log(sigma_y) + 0.5 * tf.math.log(one_minus_rho2)
+    return -z / (2.0 * one_minus_rho2) - log_norm
+
+
+def reconstruction_loss(outputs, targets, num_mixtures: int, n_max=None):
+    """The paper's reconstruction loss L_R per drawing (Ha & Eck eqs. 9-11), ``[B]`` each part.
+
+    ``outputs [B, T, 6M + 3]`` are the head outputs after each input row; ``targets [B, T, 5]``
+    the next stroke-5 rows (end rows past each drawing's end). ``n_max`` is the paper's padded length
+    N_max (default: ``T``; pass the model's ``max_length + 1`` for a figure that compares across
+    batches whatever their padding):
+
+    * L_s = -(1/N_max) sum over real points (target p3 = 0) of log sum_j pi_j N(dx, dy | ...)
+    * L_p = -(1/N_max) sum over all T steps of sum_k p_k log q_k   (end rows included, as the paper)
+
+    Returns ``(offset_loss, pen_loss)``; L_R = their sum. Log-sum-exp keeps it finite.
+    """
+    params = mixture_params(outputs, num_mixtures)
+    dx, dy = targets[..., 0:1], targets[..., 1:2]  # (B, T, 1) broadcast over M
+    log_density = bivariate_normal_log_pdf(
+        dx, dy, params["mu_x"], params["mu_y"], params["sigma_x"], params["sigma_y"], params["rho"]
+    )  # (B, T, M)
+    point_log_likelihood = tf.reduce_logsumexp(params["log_pi"] + log_density, axis=-1)  # (B, T)
+    is_point = 1.0 - targets[..., 4]  # (B, T) 1 on real points
+    steps = tf.cast(tf.shape(targets)[1] if n_max is None else n_max, outputs.dtype)
+    offset_loss = -tf.reduce_sum(point_log_likelihood * is_point, axis=1) / steps
+    pen_cross_entropy = tf.nn.softmax_cross_entropy_with_logits(labels=targets[..., 2:], logits=params["pen_logits"])
+    pen_loss = tf.reduce_sum(pen_cross_entropy, axis=1) / steps
+    return offset_loss, pen_loss

@@ -1,0 +1,301 @@
+"""Drawing with a trained model: new drawings, completions of a person's strokes, and scoring.
+
+The fast path is a NumPy LSTM step on the trained weights (:class:`NumpyDecoder`): sampling runs one
+small step up to 250 times, where a Keras call per step costs milliseconds of overhead and NumPy
+costs tens of microseconds (see ``benchmarks/sample_latency.py``). The Keras network stays the
+reference: ``tests/test_sample.py`` checks that both give the same mixture parameters.
+
+Everything here is a pure function of the model, the inputs and an explicit seed: the same seed
+gives the same drawing, always.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sketchrnn import strokes
+
+MAX_ENDINGS = 16
+MAX_INPUT_POINTS = 20000  # more raw points than this is not a drawing we can take
+MAX_COORDINATE = 1e6
+CANVAS_FILL = 0.8  # a drawing filling this fraction of the canvas gets the model's typical size
+MIN_ENDING_STEPS = 50  # an ending may always run this many steps, however long the person's drawing
+
+
+@dataclass
+class Completion:
+    """A person's strokes and the model's endings, all in the person's (canvas) coordinates."""
+
+    prime: list[np.ndarray]  # the person's strokes, (k, 2) arrays
+    endings: list[list[np.ndarray]]  # n endings, each a list of (k, 2) strokes continuing the prime
+
+
+class NumpyDecoder:
+    """The trained LSTM and mixture head as NumPy arrays: a fast step for sampling and scoring."""
+
+    def __init__(self, model):
+        weights = model.numpy_weights()
+        find = lambda suffix: next(v for k, v in weights.items() if k.endswith(suffix))  # noqa: E731
+        self.kernel = find("lstm/kernel").astype(np.float32)  # (5 + E, 4H)
+        self.recurrent_kernel = find("lstm/recurrent_kernel").astype(np.float32)  # (H, 4H)
+        self.bias = find("lstm/bias").astype(np.float32)  # (4H,)
+        self.head_kernel = find("mixture_head/kernel").astype(np.float32)  # (H, 6M + 3)
+        self.head_bias = find("mixture_head/bias").astype(np.float32)
+        self.embedding = find("category_embedding/embeddings") if model.config.num_categories > 1 else None
+        self.units = self.recurrent_kernel.shape[0]
+        self.num_mixtures = model.config.num_mixtures
+
+    def step_bias(self, category_ids) -> np.ndarray:
+        """Per-row LSTM bias with the category embedding's constant contribution folded in, ``[B, 4H]``."""
+        category_ids = np.asarray(category_ids)
+        if self.embedding is None:
+            return np.broadcast_to(self.bias, (len(category_ids), self.bias.size)).copy()
+        return self.bias + self.embedding[category_ids] @ self.kernel[5:]
+
+    def initial_state(self, batch: int):
+        """Zero LSTM state ``(h, c)``, each ``[B, H]``."""
+        return np.zeros((batch, self.units), np.float32), np.zeros((batch, self.units), np.float32)
+
+    def step(self, stroke5_row, state, bias):
+        """One LSTM step on ``[B, 5]`` rows; returns head outputs ``[B, 6M + 3]`` and the new state."""
+        hidden, cell = state
+        z = stroke5_row @ self.kernel[:5] + hidden @ self.recurrent_kernel + bias  # (B, 4H)
+        units = self.units
+        input_gate = _sigmoid(z[:, :units])
+        forget_gate = _sigmoid(z[:, units : 2 * units])
+        candidate = np.tanh(z[:, 2 * units : 3 * units])
+        output_gate = _sigmoid(z[:, 3 * units :])
+        cell = forget_gate * cell + input_gate * candidate
+        hidden = output_gate * np.tanh(cell)
+        return hidden @ self.head_kernel + self.head_bias, (hidden, cell)
+
+    def run(self, stroke5, bias, state=None):
+        """Feed ``[B, T, 5]`` rows; returns outputs ``[B, T, 6M + 3]`` and the final state."""
+        state = self.initial_state(stroke5.shape[0]) if state is None else state
+        outputs = []
+        for t in range(stroke5.shape[1]):
+            output, state = self.step(stroke5[:, t], state, bias)
+            outputs.append(output)
+        return np.stack(outputs, axis=1), state
+
+
+def _sigmoid(x):
+    return 0.5 * (np.tanh(0.5 * x) + 1.0)  # numerically safe for large |x|
+
+
+def mixture_params(outputs, num_mixtures: int, temperature: float = 1.0) -> dict:
+    """NumPy twin of :func:`sketchrnn.model.mixture_params` (same clipping, same temperature rule)."""
+    from sketchrnn.model import LOG_SIGMA_RANGE, RHO_LIMIT
+
+    m = num_mixtures
+    pi_logits, mu_x, mu_y, log_sigma_x, log_sigma_y, rho_raw = (outputs[..., 3 + i * m : 3 + (i + 1) * m] for i in range(6))
+    sqrt_tau = np.sqrt(temperature)
+    return {
+        "log_pi": _log_softmax(pi_logits / temperature),
+        "mu_x": mu_x,
+        "mu_y": mu_y,
+        "sigma_x": np.exp(np.clip(log_sigma_x, *LOG_SIGMA_RANGE)) * sqrt_tau,
+        "sigma_y": np.exp(np.clip(log_sigma_y, *LOG_SIGMA_RANGE)) * sqrt_tau,
+        "rho": np.tanh(rho_raw) * RHO_LIMIT,
+        "pen_logits": outputs[..., :3] / temperature,
+    }
+
+
+def _log_softmax(logits):
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def _categorical(log_probabilities, rng: np.random.Generator) -> np.ndarray:
+    """One sample per row from ``[B, K]`` log-probabilities (inverse CDF)."""
+    cumulative = np.cumsum(np.exp(log_probabilities), axis=-1)
+    draws = rng.random(len(cumulative))[:, None] * cumulative[:, -1:]
+    return np.minimum((cumulative < draws).sum(axis=-1), cumulative.shape[-1] - 1)
+
+
+def next_rows(outputs, num_mixtures: int, temperature: float, rng: np.random.Generator, greedy: bool = False):
+    """Sample the next stroke-5 row for each of ``B`` head outputs (paper section 3.3)."""
+    params = mixture_params(outputs, num_mixtures, temperature)
+    rows = np.arange(len(outputs))
+    if greedy:
+        component = params["log_pi"].argmax(axis=-1)
+        pen = params["pen_logits"].argmax(axis=-1)
+        noise = np.zeros((2, len(outputs)))
+    else:
+        component = _categorical(params["log_pi"], rng)
+        pen = _categorical(_log_softmax(params["pen_logits"]), rng)
+        noise = rng.standard_normal((2, len(outputs)))
+    pick = {key: params[key][rows, component] for key in ("mu_x", "mu_y", "sigma_x", "sigma_y", "rho")}
+    dx = pick["mu_x"] + pick["sigma_x"] * noise[0]
+    dy = pick["mu_y"] + pick["sigma_y"] * (pick["rho"] * noise[0] + np.sqrt(1.0 - pick["rho"] ** 2) * noise[1])
+    stroke5 = np.zeros((len(outputs), 5), np.float32)
+    stroke5[:, 0], stroke5[:, 1] = dx, dy
+    stroke5[rows, 2 + pen] = 1.0
+    return stroke5
+
+
+def generate(decoder: NumpyDecoder, state, last_row, bias, steps: int, temperature: float, rng, greedy=False):
+    """Sample up to ``steps`` rows for each batch row from a primed state; returns stroke-3 arrays.
+
+    ``last_row [B, 5]`` is the row fed next (the start token, or the person's last point). A
+    drawing stops at its first end row (p3); the loop stops when every drawing has ended.
+    """
+    batch = len(last_row)
+    rows = np.zeros((steps, batch, 5), np.float32)
+    ended = np.zeros(batch, dtype=bool)
+    length = np.full(batch, steps)
+    for t in range(steps):
+        output, state = decoder.step(last_row, state, bias)
+        last_row = next_rows(output, decoder.num_mixtures, temperature, rng, greedy)
+        rows[t] = last_row
+        newly_ended = (last_row[:, 4] == 1.0) & ~ended
+        length[newly_ended] = t
+        ended |= newly_ended
+        if ended.all():
+            break
+    return [strokes.stroke5_to_stroke3(rows[: length[b], b]) for b in range(batch)]
+
+
+def _check_sampling_options(n: int, temperature: float) -> None:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= MAX_ENDINGS:
+        raise ValueError(f"number of drawings must be a whole number from 1 to {MAX_ENDINGS}, got {n!r}")
+    if not isinstance(temperature, (int, float, np.floating)) or not 0.0 < float(temperature) <= 2.0:
+        raise ValueError(f"temperature must be a number in (0, 2], got {temperature!r}; 0.2-0.6 gives tidy drawings")
+
+
+def sample(model, n: int = 1, *, temperature: float = 0.4, seed: int = 0, category=None,
+           max_length: int | None = None, greedy: bool = False) -> list[list[np.ndarray]]:
+    """Draw ``n`` new drawings; each is a list of polylines in the data's units (e.g. 0-255-like)."""
+    _check_sampling_options(n, temperature)
+    rng = np.random.default_rng(seed)
+    decoder = NumpyDecoder(model)
+    bias = decoder.step_bias([model.category_id(category)] * n)
+    start = np.tile(strokes.START_TOKEN, (n, 1))
+    steps = max_length or model.config.max_length
+    drawings = generate(decoder, decoder.initial_state(n), start, bias, steps, float(temperature), rng, greedy)
+    return [strokes.stroke3_to_polylines(strokes.denormalize(d, model.stats.scale_factor)) for d in drawings]
+
+
+def check_canvas_strokes(strokes_in) -> list[np.ndarray]:
+    """Validate a person's drawing (a list of strokes, each a list of ``[x, y]``); returns float arrays."""
+    if not isinstance(strokes_in, (list, tuple)) or len(strokes_in) == 0:
+        raise ValueError("the drawing is empty: draw at least one stroke first")
+    checked, total = [], 0
+    for index, stroke in enumerate(strokes_in):
+        if not isinstance(stroke, (list, tuple, np.ndarray)):
+            raise ValueError(f"stroke {index + 1} is not a list of [x, y] points")
+        try:
+            points = np.asarray(stroke, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"stroke {index + 1} holds something other than numbers; each point must be [x, y]") from None
+        if points.size == 0:
+            continue
+        if points.ndim != 2 or points.shape[1] != 2:
+            raise ValueError(f"stroke {index + 1} must be a list of [x, y] points, got shape {points.shape}")
+        total += len(points)
+        if total > MAX_INPUT_POINTS:
+            raise ValueError(f"the drawing has more than {MAX_INPUT_POINTS} points; draw something simpler")
+        if not np.all(np.isfinite(points)) or np.abs(points).max() > MAX_COORDINATE:
+            raise ValueError(f"stroke {index + 1} has NaN, infinite or absurdly large coordinates")
+        checked.append(points)
+    if total < 2:
+        raise ValueError("the drawing is a single dot: draw a line of at least two points")
+    return checked
+
+
+def canvas_to_model(polylines, model, canvas_size=None):
+    """A person's canvas strokes as normalised stroke-3 for the model, and the pixel -> model factor.
+
+    The canvas (``canvas_size = (width, height)``; default: the drawing's own bounding box) is
+    mapped so that a drawing filling ``CANVAS_FILL`` of it gets the model's typical extent; the
+    drawing's size relative to the canvas is kept. Strokes are simplified with RDP (epsilon 2 in
+    0-255 units, as the training data); a drawing still longer than the model can take is
+    simplified further until it fits, never cut.
+    """
+    points = np.concatenate(polylines)
+    extent = float(max(canvas_size)) if canvas_size else float(np.ptp(points, axis=0).max() / CANVAS_FILL)
+    extent = max(extent, 1e-6)
+    to_255 = 255.0 / extent
+    limit = max(model.config.max_length - MIN_ENDING_STEPS, 1)
+    epsilon = strokes.RDP_EPSILON
+    simplified = strokes.rdp_polylines([p * to_255 for p in polylines], epsilon)
+    while sum(len(s) for s in simplified) > limit:
+        epsilon *= 1.5
+        simplified = strokes.rdp_polylines([p * to_255 for p in polylines], epsilon)
+    factor = model.stats.typical_extent * CANVAS_FILL / 255.0  # normalised units per 0-255 unit
+    stroke3 = strokes.polylines_to_stroke3([s * factor for s in simplified], origin=None)
+    return stroke3.astype(np.float32), to_255 * factor
+
+
+def prime_state(decoder: NumpyDecoder, stroke3, bias):
+    """Feed the start token and a drawing's rows; returns the state and the last fed row ``[B, 5]``."""
+    batch = len(bias)
+    stroke5 = strokes.stroke3_to_stroke5(stroke3)[:-1]  # start token + points, without the end row
+    _, state = decoder.run(np.tile(stroke5[None, :-1], (batch, 1, 1)), bias)
+    return state, np.tile(stroke5[-1], (batch, 1))
+
+
+def complete(model, strokes_in, n: int = 4, *, temperature: float = 0.4, seed: int = 0, category=None,
+             max_length: int | None = None, greedy: bool = False, canvas_size=None) -> Completion:
+    """Complete a person's drawing ``n`` ways; the endings continue from their last point (canvas units)."""
+    _check_sampling_options(n, temperature)
+    polylines = check_canvas_strokes(strokes_in)
+    category_id = model.category_id(category)
+    stroke3, pixel_factor = canvas_to_model(polylines, model, canvas_size)
+    decoder = NumpyDecoder(model)
+    bias = decoder.step_bias([category_id] * n)
+    state, last_row = prime_state(decoder, stroke3, bias)
+    steps = max((max_length or model.config.max_length) - len(stroke3), MIN_ENDING_STEPS)
+    rng = np.random.default_rng(seed)
+    endings = generate(decoder, state, last_row, bias, steps, float(temperature), rng, greedy)
+    last_point = polylines[-1][-1]
+    return Completion(
+        prime=polylines,
+        endings=[[p / pixel_factor + last_point for p in strokes.stroke3_to_polylines(e)] for e in endings],
+    )
+
+
+def log_likelihood(model, stroke3, category_ids, decoder: NumpyDecoder | None = None) -> np.ndarray:
+    """Mean log-likelihood per point of a (partial) normalised drawing, for each category id ``[B]``.
+
+    Per point: log of the offset mixture density plus log of the pen state's probability
+    (the paper's L_s and L_p terms, without the end-of-drawing row, since the drawing may go on).
+    """
+    decoder = decoder or NumpyDecoder(model)
+    bias = decoder.step_bias(category_ids)
+    stroke5 = strokes.stroke3_to_stroke5(stroke3)[:-1]  # (L + 1, 5)
+    outputs, _ = decoder.run(np.tile(stroke5[None, :-1], (len(bias), 1, 1)), bias)  # (B, L, 6M + 3)
+    targets = stroke5[1:]
+    params = mixture_params(outputs, decoder.num_mixtures)
+    z_x = (targets[:, 0:1] - params["mu_x"]) / params["sigma_x"]
+    z_y = (targets[:, 1:2] - params["mu_y"]) / params["sigma_y"]
+    one_minus_rho2 = 1.0 - params["rho"] ** 2
+    log_density = (-(z_x**2 + z_y**2 - 2 * params["rho"] * z_x * z_y) / (2 * one_minus_rho2)
+                   - np.log(2 * np.pi * params["sigma_x"] * params["sigma_y"] * np.sqrt(one_minus_rho2)))
+    offset = np.logaddexp.reduce(params["log_pi"] + log_density, axis=-1)  # (B, L)
+    pen = (_log_softmax(params["pen_logits"]) * targets[:, 2:]).sum(axis=-1)  # (B, L)
+    return (offset + pen).mean(axis=-1)
+
+
+def guess(models, strokes_in, *, top: int = 3, canvas_size=None) -> list[tuple[str, float]]:
+    """Rank categories for a (partial) drawing by likelihood: ``[(category, probability)]``, best first.
+
+    Each model scores the drawing mapped into its own units; the scores are made comparable by
+    the change of variables back to canvas pixels (2 log of the pixel factor per point), then
+    turned into probabilities with a softmax over the per-point log-likelihoods.
+    """
+    polylines = check_canvas_strokes(strokes_in)
+    names, scores = [], []
+    for model in models:
+        stroke3, pixel_factor = canvas_to_model(polylines, model, canvas_size)
+        per_point = log_likelihood(model, stroke3, np.arange(len(model.categories)))
+        names += list(model.categories)
+        scores += list(per_point + 2.0 * np.log(pixel_factor))
+    if not names:
+        raise ValueError("no models to guess with")
+    scores = np.asarray(scores)
+    probabilities = np.exp(scores - np.logaddexp.reduce(scores))
+    order = np.argsort(-probabilities, kind="stable")[:top]
+    return [(names[i], float(probabilities[i])) for i in order]

@@ -1,0 +1,421 @@
+"""Training with backpropagation through time: the loop, checkpoints, resume, validation, evaluation.
+
+``train(settings)`` runs (or resumes) a run directory: it loads the data, builds the model under a
+``tf.distribute`` strategy, and steps through seeded, length-bucketed batches. It saves a checkpoint
+every ``checkpoint_every`` steps, at the end, on Ctrl-C and when the time budget runs out; it keeps the
+model with the best validation L_R in ``best/``; it stops cleanly on a NaN or infinite loss, leaving
+the last good checkpoint as it was.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from sketchrnn import checkpoint as ckpt
+from sketchrnn.pipeline import Augmentation, BatchSource, evaluation_batches, normalized_split, tf_dataset
+
+CLIP_KINDS = ("value", "norm", "global_norm", "none")
+STRATEGIES = ("default", "mirrored", "multi-worker")
+
+
+@dataclass
+class TrainSettings:
+    """Everything a training run depends on; saved as ``train.json`` in the run directory for --resume."""
+
+    data: list[str]  # data sources (paths or category names), see sketchrnn.data.load_dataset
+    out: str  # run directory
+    categories: list[str] | None = None  # restrict to these categories (None: all in the data)
+    hidden_size: int = 512  # LSTM units (paper 512; 256 trains ~3x faster on CPU)
+    num_mixtures: int = 20  # Gaussians in the offset mixture (paper 20)
+    recurrent_dropout: float = 0.1  # dropout on the LSTM state (magenta: keep probability 0.9)
+    category_embedding_size: int = 32  # category embedding width, for multi-category models
+    batch_size: int = 100  # drawings per batch (paper 100)
+    steps: int = 10000  # optimisation steps to train for in total
+    max_minutes: float | None = None  # wall-clock budget for this invocation; stops with a checkpoint
+    learning_rate: float = 1e-3  # Adam's initial learning rate (paper 1e-3)
+    min_learning_rate: float = 1e-5  # the decay's floor (magenta 1e-5)
+    decay_rate: float = 0.9999  # lr = (lr0 - min) * decay_rate**step + min (magenta 0.9999)
+    clip_kind: str = "value"  # gradient clipping: value (each element, magenta), norm, global_norm, none
+    clip: float = 1.0  # the clipping threshold (magenta: 1.0)
+    augment_scale: float = 0.15  # random x/y scale +-15% (magenta random_scale_factor)
+    drop_points: float = 0.0  # probability to drop interior points (magenta augment_stroke_prob 0.10)
+    max_length: int = 250  # drawings longer than this many points are left out (Sketch-RNN 250)
+    rescale_to: float | None = None  # scale every drawing to this max side first (None: keep source units)
+    seed: int = 0  # seeds the split, batch order, augmentation, dropout and initial weights
+    validate_every: int = 250  # steps between validation runs (and best-model updates)
+    checkpoint_every: int = 100  # steps between checkpoints
+    strategy: str = "default"  # tf.distribute strategy: default (one device), mirrored, multi-worker
+    download: bool = False  # allow downloading official category files into the cache
+    extra: dict = field(default_factory=dict)  # free-form notes copied into the model card metadata
+
+    def validate(self) -> None:
+        """Raise ValueError for settings that cannot train."""
+        if self.clip_kind not in CLIP_KINDS:
+            raise ValueError(f"clip kind {self.clip_kind!r} is not one of {', '.join(CLIP_KINDS)}")
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"strategy {self.strategy!r} is not one of {', '.join(STRATEGIES)}")
+        if self.batch_size < 1 or self.steps < 0 or self.hidden_size < 1:
+            raise ValueError("batch size and hidden size must be positive and steps non-negative")
+        if not (self.learning_rate > 0 and self.min_learning_rate >= 0 and 0 < self.decay_rate <= 1):
+            raise ValueError("learning rate must be > 0, min learning rate >= 0 and decay rate in (0, 1]")
+        if not 0 <= self.augment_scale < 1 or not 0 <= self.drop_points < 1:
+            raise ValueError("augment scale and drop-points probability must be in [0, 1)")
+
+
+class MagentaDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """magenta's schedule: ``lr = (lr0 - lr_min) * decay_rate ** step + lr_min``."""
+
+    def __init__(self, initial: float, minimum: float, decay_rate: float):
+        self.initial, self.minimum, self.decay_rate = initial, minimum, decay_rate
+
+    def __call__(self, step):
+        step = tf.cast(step, tf.float32)
+        return (self.initial - self.minimum) * tf.pow(self.decay_rate, step) + self.minimum
+
+    def get_config(self):
+        return {"initial": self.initial, "minimum": self.minimum, "decay_rate": self.decay_rate}
+
+
+def clip_gradients(gradients, kind: str, threshold: float):
+    """Clip gradients: each element (``value``), each tensor's norm, the global norm, or not at all."""
+
+    if kind == "value":
+        return [tf.clip_by_value(g, -threshold, threshold) for g in gradients]
+    if kind == "norm":
+        return [tf.clip_by_norm(g, threshold) for g in gradients]
+    if kind == "global_norm":
+        return tf.clip_by_global_norm(gradients, threshold)[0]
+    return list(gradients)
+
+
+def make_strategy(name: str):
+    """The tf.distribute strategy for a name; ``multi-worker`` reads the cluster from TF_CONFIG."""
+
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi-worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+class Trainer:
+    """Holds the model, optimizer and compiled steps of one run."""
+
+    def __init__(self, settings: TrainSettings, model: ckpt.TrainedModel, strategy):
+
+        self.settings = settings
+        self.model = model
+        self.strategy = strategy
+        self.n_max = model.config.max_length + 1  # the paper's N_max: longest drawing + its end row
+        with strategy.scope():
+            schedule = MagentaDecay(settings.learning_rate, settings.min_learning_rate, settings.decay_rate)
+            self.optimizer = keras.optimizers.Adam(learning_rate=schedule)
+            self.optimizer.build(model.network.trainable_variables)
+        self._train_step = tf.function(self._distributed_step, reduce_retracing=True)
+        self._eval_step = tf.function(self._losses, reduce_retracing=True)
+
+    def _losses(self, inputs, targets, training=False):
+        """Per-drawing (offset, pen) losses of a batch, ``[B]`` each."""
+        from sketchrnn.model import reconstruction_loss
+
+        stroke5, category_ids = inputs
+        model_inputs = (stroke5, category_ids) if self.model.config.num_categories > 1 else stroke5
+        outputs, _ = self.model.network(model_inputs, training=training)
+        return reconstruction_loss(outputs, targets, self.model.config.num_mixtures, n_max=self.n_max)
+
+    def _replica_step(self, inputs, targets):
+
+        network = self.model.network
+        global_batch = tf.cast(self.settings.batch_size, tf.float32)
+        with tf.GradientTape() as tape:
+            offset_loss, pen_loss = self._losses(inputs, targets, training=True)
+            loss = tf.reduce_sum(offset_loss + pen_loss) / global_batch
+        gradients = tape.gradient(loss, network.trainable_variables)
+        gradients = clip_gradients(gradients, self.settings.clip_kind, self.settings.clip)
+        # a non-finite gradient is zeroed; the loop then stops without saving, so checkpoints stay good
+        finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in gradients])
+        gradients = [tf.where(finite, g, tf.zeros_like(g)) for g in gradients]
+        self.optimizer.apply_gradients(zip(gradients, network.trainable_variables))
+        return loss, tf.reduce_sum(offset_loss) / global_batch, tf.reduce_sum(pen_loss) / global_batch
+
+    def _distributed_step(self, inputs, targets):
+
+        per_replica = self.strategy.run(self._replica_step, args=(inputs, targets))
+        return [self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None) for value in per_replica]
+
+    def train_step(self, inputs, targets):
+        """One optimisation step; returns floats ``(L_R, L_s, L_p)`` of the batch."""
+        return [float(value) for value in self._train_step(inputs, targets)]
+
+    def evaluate(self, drawings, category_ids, batch_size: int = 100) -> dict[str, float]:
+        """Exact L_R (and its offset and pen parts) over drawings padded to N_max, averaged per drawing."""
+        totals = np.zeros(2)
+        for inputs, targets, ids in evaluation_batches(drawings, category_ids, batch_size, rows=self.n_max + 1):
+            offset_loss, pen_loss = self._eval_step((inputs, ids), targets)
+            totals += [float(np.sum(offset_loss)), float(np.sum(pen_loss))]
+        offset, pen = totals / max(len(drawings), 1)
+        return {"loss": offset + pen, "offset_loss": offset, "pen_loss": pen}
+
+
+# ----------------------------------------------------------------------------------------------
+# Setting up a run
+
+
+def load_training_data(settings: TrainSettings):
+    """The dataset of a run, its statistics, and the normalised train / valid drawings."""
+    from sketchrnn.data import load_dataset
+
+    dataset = load_dataset(
+        settings.data,
+        max_length=settings.max_length,
+        seed=settings.seed,
+        rescale_to=settings.rescale_to,
+        download=settings.download,
+        categories=settings.categories,
+    )
+    return dataset, dataset.stats()
+
+
+def new_model(settings: TrainSettings, dataset, stats) -> ckpt.TrainedModel:
+    """A freshly initialised model for a run's settings and data."""
+    from sketchrnn.model import ModelConfig
+
+    keras.utils.set_random_seed(settings.seed)
+    config = ModelConfig(
+        hidden_size=settings.hidden_size,
+        num_mixtures=settings.num_mixtures,
+        num_categories=len(dataset.categories),
+        category_embedding_size=settings.category_embedding_size,
+        recurrent_dropout=settings.recurrent_dropout,
+        max_length=settings.max_length,
+    )
+    metadata = {"data": list(dataset.sources), "drawings": {k: len(v.drawings) for k, v in dataset.splits.items()}}
+    return ckpt.TrainedModel(
+        network=ckpt.build_network(config), config=config, stats=stats,
+        categories=list(dataset.categories), name=Path(settings.out).name, metadata=metadata,
+    )
+
+
+RESUMABLE_CHANGES = {"steps", "max_minutes", "validate_every", "checkpoint_every", "download", "extra"}
+
+
+def open_settings(settings: TrainSettings) -> TrainSettings:
+    """Record a new run's settings, or check that re-running matches the run already in ``out``."""
+    settings.validate()
+    path = Path(settings.out) / "train.json"
+    if path.exists():
+        saved = read_settings(settings.out)
+        different = [k for k, v in dataclasses.asdict(settings).items()
+                     if k not in RESUMABLE_CHANGES and getattr(saved, k) != v]
+        if different:
+            raise ValueError(
+                f"{settings.out} already holds a run with other settings ({', '.join(different)}); "
+                f"continue it with `sketchrnn train --resume {settings.out}` or pass a new --out"
+            )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ckpt._atomic_write_text(path, json.dumps(dataclasses.asdict(settings), indent=2) + "\n")
+    return settings
+
+
+def read_settings(run_dir) -> TrainSettings:
+    """The settings saved in a run directory's train.json."""
+    path = Path(run_dir) / "train.json"
+    if not path.is_file():
+        raise ValueError(f"{run_dir} is not a training run: {path.name} is missing")
+    try:
+        return TrainSettings(**json.loads(path.read_text()))
+    except (json.JSONDecodeError, TypeError) as error:
+        raise ValueError(f"{path} is corrupt ({error})") from None
+
+
+def restore_run(settings: TrainSettings, trainer: Trainer) -> dict:
+    """Load the latest checkpoint of a run into the trainer; returns its state (or a fresh one)."""
+    fresh = {"step": 0, "epoch": 0, "batch": 0, "elapsed_seconds": 0.0, "best_valid_loss": None}
+    checkpoint = ckpt.latest_checkpoint(settings.out)
+    if checkpoint is None:
+        return fresh
+    saved = ckpt.load_model(checkpoint)
+    for weight, value in zip(trainer.model.network.weights, saved.network.weights):
+        weight.assign(value)
+    ckpt.restore_optimizer(trainer.optimizer, checkpoint, trainer.model.network.trainable_variables)
+    state = {**fresh, **ckpt.read_state(checkpoint)}
+    trainer.model.step = state["step"]
+    return state
+
+
+# ----------------------------------------------------------------------------------------------
+# The loop
+
+
+class MetricsLog:
+    """metrics.csv (one row per logged step) and TensorBoard scalars, truncated on resume."""
+
+    COLUMNS = ["step", "epoch", "loss", "offset_loss", "pen_loss", "learning_rate",
+               "valid_loss", "valid_offset_loss", "valid_pen_loss", "elapsed_seconds"]
+
+    def __init__(self, run_dir: Path, resume_step: int):
+        self.path = run_dir / "metrics.csv"
+        rows = []
+        if self.path.exists():
+            with open(self.path, newline="") as handle:
+                rows = [row for row in csv.DictReader(handle) if int(float(row["step"])) <= resume_step]
+        with open(self.path, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, self.COLUMNS)
+            writer.writeheader()
+            writer.writerows(rows)
+        self.writer = tf.summary.create_file_writer(str(run_dir / "tensorboard"))
+
+    def write(self, row: dict) -> None:
+        """Append one row and mirror its numbers to TensorBoard."""
+        with open(self.path, "a", newline="") as handle:
+            csv.DictWriter(handle, self.COLUMNS).writerow({k: row.get(k, "") for k in self.COLUMNS})
+        with self.writer.as_default(step=row["step"]):
+            for key, value in row.items():
+                if key not in ("step", "epoch") and isinstance(value, float):
+                    tf.summary.scalar(key, value)
+
+
+class TrainingStopped(Exception):
+    """Raised inside the loop to end training early (time budget or a signal)."""
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def train(settings: TrainSettings, log=None) -> dict:
+    """Train (or resume) the run in ``settings.out``; returns a summary dict.
+
+    The summary's ``status`` is ``finished``, ``budget`` (time ran out), ``interrupted`` or
+    ``diverged`` (a NaN / infinite loss: nothing after the last good checkpoint is saved).
+    """
+    log = log or (lambda message: print(message, file=sys.stderr, flush=True))
+    open_settings(settings)
+    run_dir = Path(settings.out)
+    dataset, stats = load_training_data(settings)
+    strategy = make_strategy(settings.strategy)
+    with strategy.scope():
+        trainer = Trainer(settings, new_model(settings, dataset, stats), strategy)
+    state = restore_run(settings, trainer)
+    if state["step"]:
+        log(f"resuming {run_dir} from step {state['step']} (epoch {state['epoch']}, batch {state['batch']})")
+    train_drawings, train_ids = normalized_split(dataset.splits["train"], stats.scale_factor)
+    valid_drawings, valid_ids = normalized_split(dataset.splits["valid"], stats.scale_factor)
+    source = BatchSource(
+        train_drawings, train_ids, settings.batch_size, settings.seed,
+        Augmentation(settings.augment_scale, settings.drop_points),
+    )
+    log(f"training on {len(train_drawings)} drawings ({len(dataset.categories)} categories), "
+        f"validating on {len(valid_drawings)}; {source.batches_per_epoch()} batches per epoch")
+    previous_handler = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        return _loop(settings, trainer, state, source, (valid_drawings, valid_ids), run_dir, log)
+    finally:
+        signal.signal(signal.SIGTERM, previous_handler)
+
+
+def _loop(settings, trainer, state, source, valid, run_dir, log) -> dict:
+    metrics = MetricsLog(run_dir, state["step"])
+    dataset = tf_dataset(source, state["epoch"], state["batch"])
+    if trainer.strategy.num_replicas_in_sync > 1:
+        dataset = trainer.strategy.experimental_distribute_dataset(dataset)
+    progress = keras.utils.Progbar(settings.steps, stateful_metrics=["loss", "valid", "lr"])
+    started = time.monotonic() - state["elapsed_seconds"]
+    budget_end = time.monotonic() + settings.max_minutes * 60 if settings.max_minutes else math.inf
+    status = "finished"
+    try:
+        for inputs, targets, position in dataset:
+            if state["step"] >= settings.steps:
+                break
+            if time.monotonic() >= budget_end:
+                status = "budget"
+                break
+            losses = trainer.train_step(inputs, targets)
+            if not all(math.isfinite(value) for value in losses):
+                log(f"\nloss became {losses[0]} at step {state['step'] + 1}: training stopped. The last good "
+                    f"checkpoint (step {ckpt_step(run_dir)}) is intact; lower --learning-rate or --clip and resume.")
+                return {"status": "diverged", **state}
+            epoch, batch = _position(trainer.strategy, position)
+            state.update(step=state["step"] + 1, epoch=epoch, batch=batch + 1,
+                         elapsed_seconds=time.monotonic() - started)
+            trainer.model.step = state["step"]
+            row = _after_step(settings, trainer, state, losses, valid, run_dir, log)
+            metrics.write(row)
+            progress.update(state["step"], [("loss", losses[0]), ("lr", row["learning_rate"])]
+                            + ([("valid", row["valid_loss"])] if "valid_loss" in row else []))
+    except KeyboardInterrupt:
+        status = "interrupted"
+    ckpt.save_checkpoint(run_dir, trainer.model, trainer.optimizer, state)
+    if status == "finished" and state.get("best_valid_loss") is None:
+        _validate(settings, trainer, state, valid, run_dir)
+    log(f"\n{status} at step {state['step']}; checkpoint saved in {run_dir}/checkpoints"
+        + ("; resume with `sketchrnn train --resume " + str(run_dir) + "`" if status != "finished" else ""))
+    return {"status": status, **state}
+
+
+def ckpt_step(run_dir) -> int:
+    """Step of a run's latest checkpoint (0 if none)."""
+    latest = ckpt.latest_checkpoint(run_dir)
+    return ckpt.read_state(latest)["step"] if latest else 0
+
+
+def _position(strategy, position):
+    """(epoch, batch index) of the batch just trained, from the (possibly per-replica) position tensor."""
+    local = strategy.experimental_local_results(position)[0] if strategy.num_replicas_in_sync > 1 else position
+    epoch, batch = np.asarray(local).reshape(-1, 2)[0]
+    return int(epoch), int(batch)
+
+
+def _validate(settings, trainer, state, valid, run_dir) -> dict:
+    """Validation L_R; saves ``best/`` when it improves."""
+    result = trainer.evaluate(*valid, batch_size=settings.batch_size)
+    best = state.get("best_valid_loss")
+    if best is None or result["loss"] < best:
+        state["best_valid_loss"] = result["loss"]
+        trainer.model.metadata["valid_loss"] = result
+        ckpt.save_model(trainer.model, run_dir / "best")
+    return result
+
+
+def _after_step(settings, trainer, state, losses, valid, run_dir, log) -> dict:
+    """Metrics row for a step; validation and checkpoints when due."""
+    step = state["step"]
+    row = {"step": step, "epoch": state["epoch"], "loss": losses[0], "offset_loss": losses[1], "pen_loss": losses[2],
+           "learning_rate": float(trainer.optimizer.learning_rate), "elapsed_seconds": state["elapsed_seconds"]}
+    if step % settings.validate_every == 0:
+        result = _validate(settings, trainer, state, valid, run_dir)
+        row.update(valid_loss=result["loss"], valid_offset_loss=result["offset_loss"], valid_pen_loss=result["pen_loss"])
+    if step % settings.checkpoint_every == 0:
+        ckpt.save_checkpoint(run_dir, trainer.model, trainer.optimizer, state)
+    return row
+
+
+def evaluate(model_path, sources, split: str = "test", batch_size: int = 100, **data_options) -> dict:
+    """L_R of a trained model on a split of the given data (the paper's reported figure)."""
+    from sketchrnn.data import load_dataset
+
+    model = ckpt.load_model(model_path)
+    dataset = load_dataset(sources, max_length=model.config.max_length, **data_options)
+    if split not in dataset.splits:
+        raise ValueError(f"unknown split {split!r}; choose one of {', '.join(dataset.splits)}")
+    part = dataset.splits[split]
+    missing = sorted(set(dataset.categories) - set(model.categories))
+    if missing:
+        raise ValueError(f"the model does not draw {', '.join(missing)}; it draws {', '.join(model.categories)}")
+    ids = np.array([model.categories.index(dataset.categories[i]) for i in part.category_ids], dtype=np.int32)
+    drawings = [d / np.array([model.stats.scale_factor, model.stats.scale_factor, 1], np.float32) for d in part.drawings]
+    settings = TrainSettings(data=list(sources), out="", batch_size=batch_size)
+    trainer = Trainer(settings, model, tf.distribute.get_strategy())
+    return {"drawings": len(drawings), **trainer.evaluate(drawings, ids, batch_size)}

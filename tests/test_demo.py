@@ -1,0 +1,306 @@
+"""The demo's event functions called directly, then the launched app driven over HTTP with gradio_client."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+import math
+import re
+import socket
+import xml.etree.ElementTree as ElementTree
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import SimpleNamespace
+
+import gradio as gr
+import numpy as np
+import pytest
+
+from sketchrnn import demo
+from sketchrnn.canvas import StrokeCanvas, parse_strokes
+from sketchrnn.svg import DEFAULT_COLOR, DEFAULT_ENDING_COLOR
+
+SVG_NAMESPACE = "{http://www.w3.org/2000/svg}"
+SQUIGGLE = [[[100, 100], [140, 160], [180, 100], [220, 160]], [[120, 220], [200, 220]]]
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    """Every bundled model, loaded once, as the demo's menu."""
+    try:
+        return demo.build_catalog(demo.load_models())
+    except ValueError as error:
+        pytest.skip(f"no bundled model to run the demo with: {error}")
+
+
+@pytest.fixture(scope="module")
+def output_root(tmp_path_factory):
+    return tmp_path_factory.mktemp("demo-output")
+
+
+def first_label(catalog) -> str:
+    return next(iter(catalog))
+
+
+def complete(catalog, output_root, strokes=SQUIGGLE, temperature=0.4, endings=4, seed=0, label=None):
+    """`demo.complete_drawing` with the defaults a person gets, not animated."""
+    label = first_label(catalog) if label is None else label
+    return demo.complete_drawing(
+        strokes, label, temperature, endings, seed, False, catalog=catalog, output_root=output_root
+    )
+
+
+def inline_svgs(page_html: str) -> list[ElementTree.Element]:
+    """Parse each inline <svg> of the endings HTML."""
+    return [ElementTree.fromstring(text) for text in re.findall(r"<svg.*?</svg>", page_html, flags=re.S)]
+
+
+def paths_by_color(svg_root: ElementTree.Element) -> dict[str, int]:
+    """Number of <path> elements in each coloured group."""
+    return {
+        group.get("stroke"): len(group.findall(f"{SVG_NAMESPACE}path"))
+        for group in svg_root.iter(f"{SVG_NAMESPACE}g")
+        if group.get("stroke")
+    }
+
+
+def assert_endings(page_html: str, count: int, prime_strokes: int) -> None:
+    """`count` SVGs, each with the person's strokes in one colour and the model's in another."""
+    svgs = inline_svgs(page_html)
+    assert len(svgs) == count
+    for svg_root in svgs:
+        paths = paths_by_color(svg_root)
+        assert paths[DEFAULT_COLOR] == prime_strokes
+        assert paths[DEFAULT_ENDING_COLOR] >= 1
+
+
+# ----------------------------------------------------------------------------------------------
+# The canvas value
+
+
+def test_canvas_api_schema_is_an_array_of_strokes():
+    canvas = StrokeCanvas(render=False)
+    schema = canvas.api_info()
+    assert schema["type"] == "array" and schema["items"]["items"]["type"] == "array"
+    assert parse_strokes(canvas.example_payload()) == canvas.example_payload()
+    assert canvas.preprocess(None) == []
+    assert canvas.postprocess([np.array([[1, 2], [3, 4]])]) == [[[1.0, 2.0], [3.0, 4.0]]]
+
+
+@pytest.mark.parametrize(
+    "payload, message",
+    [
+        ("draw me a sheep", "list of strokes"),
+        ({"strokes": []}, "list of strokes"),
+        ([[[1, 2], "x"]], "pair of numbers"),
+        ([[["1", 2], [3, 4]]], "must be numbers"),
+        ([[[True, 2], [3, 4]]], "must be numbers"),
+        ([[[math.nan, 2], [3, 4]]], "finite"),
+        ([[[math.inf, 2], [3, 4]]], "finite"),
+        ([[[[1, 2]], [[3, 4]]]], "pair of numbers"),
+        ([[[1, 2, 3]]], "pair of numbers"),
+        ([[[1.0, 2.0]] * 30_000], "too many points"),
+    ],
+)
+def test_parse_strokes_refuses_junk(payload, message):
+    with pytest.raises(ValueError, match=message):
+        parse_strokes(payload)
+
+
+# ----------------------------------------------------------------------------------------------
+# Event functions, called directly
+
+
+def test_complete_gives_the_chosen_number_of_endings_and_files(catalog, output_root):
+    page_html, files, status = complete(catalog, output_root, endings=3, seed=7)
+    assert_endings(page_html, count=3, prime_strokes=len(SQUIGGLE))
+    assert len(files) == 4 and files[-1].endswith("-all.svg")
+    for path in files:
+        assert ElementTree.parse(path).getroot().tag == f"{SVG_NAMESPACE}svg"
+    assert "3 endings" in status
+
+
+def test_complete_is_reproducible_from_the_seed(catalog, output_root):
+    assert complete(catalog, output_root, seed=11)[0] == complete(catalog, output_root, seed=11)[0]
+    assert complete(catalog, output_root, seed=11)[0] != complete(catalog, output_root, seed=12)[0]
+
+
+def test_complete_animates_the_model_strokes_when_asked(catalog, output_root):
+    label = first_label(catalog)
+    page_html, _, _ = demo.complete_drawing(SQUIGGLE, label, 0.4, 1, 0, True, catalog=catalog, output_root=output_root)
+    assert "<animate" in page_html
+
+
+def test_many_points_are_handled(catalog, output_root):
+    """A long scribble of thousands of points either completes or gets a message; nothing else."""
+    angles = np.linspace(0, 40 * np.pi, 4000)
+    spiral = np.column_stack([200 + angles * np.cos(angles), 200 + angles * np.sin(angles)]).tolist()
+    try:
+        page_html, _, _ = complete(catalog, output_root, strokes=[spiral], endings=1)
+    except gr.Error as error:
+        assert "point" in str(error)
+    else:
+        assert len(inline_svgs(page_html)) == 1
+
+
+@pytest.mark.parametrize(
+    "strokes, message",
+    [
+        ([], "empty"),
+        ([[]], "empty"),
+        ([[[50, 50]]], "single dot"),
+        ("junk", "list of strokes"),
+        ([[[math.nan, 1], [2, 3]]], "finite"),
+        ([[["a", "b"], [2, 3]]], "numbers"),
+        ([[[[[1]]]]], "pair of numbers"),
+        ([[[1.5, 2.5]] * 600_000], "too many points"),  # about 10 MB of JSON
+    ],
+)
+def test_complete_explains_bad_drawings(catalog, output_root, strokes, message):
+    with pytest.raises(gr.Error, match=message):
+        complete(catalog, output_root, strokes=strokes)
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"temperature": "hot"}, "temperature"),
+        ({"temperature": math.nan}, "temperature"),
+        ({"temperature": 0}, "temperature"),
+        ({"temperature": 9}, "temperature"),
+        ({"temperature": [0.4]}, "temperature"),
+        ({"endings": 0}, "endings"),
+        ({"endings": 9}, "endings"),
+        ({"endings": None}, "endings"),
+        ({"seed": -1}, "seed"),
+        ({"seed": {"seed": 1}}, "seed"),
+        ({"label": "unicorn"}, "Pick what you are drawing"),
+        ({"label": ["cat"]}, "Pick what you are drawing"),
+    ],
+)
+def test_complete_explains_bad_settings(catalog, output_root, settings, message):
+    with pytest.raises(gr.Error, match=message):
+        complete(catalog, output_root, **settings)
+
+
+def test_draw_something_starts_from_nothing(catalog, output_root):
+    label = first_label(catalog)
+    page_html, files, status = demo.draw_something(label, 0.4, 2, 3, False, catalog=catalog, output_root=output_root)
+    svgs = inline_svgs(page_html)
+    assert len(svgs) == 2 and len(files) == 3
+    assert all(paths_by_color(svg_root)[DEFAULT_ENDING_COLOR] >= 1 for svg_root in svgs)
+    with pytest.raises(gr.Error, match="temperature"):
+        demo.draw_something(label, "x", 2, 3, False, catalog=catalog, output_root=output_root)
+
+
+def test_guess_ranks_categories(catalog):
+    guesses = demo.guess_drawing(SQUIGGLE, catalog=catalog)
+    assert 1 <= len(guesses) <= 3
+    assert set(guesses) <= {choice.category for choice in catalog.values()}
+    assert all(0.0 <= probability <= 1.0 for probability in guesses.values())
+    assert demo.guess_drawing([], catalog=catalog) == {}
+    assert demo.guess_drawing("junk", catalog=catalog) == {}
+
+
+def test_new_seed_is_in_range():
+    assert all(0 <= demo.new_seed() <= demo.MAX_SEED for _ in range(20))
+
+
+def test_catalog_names_shared_categories_by_model():
+    """Stand-in records (only .name and .categories are read) for two models that share a category."""
+    first = SimpleNamespace(name="pig-model", categories=["pig"])
+    second = SimpleNamespace(name="farm", categories=["pig", "cow"])
+    assert list(demo.build_catalog([first, second])) == ["pig (pig-model)", "pig (farm)", "cow"]
+
+
+def test_command_line_defaults_bind_to_this_machine_only(tmp_path):
+    args = demo.parse_args([])
+    assert (args.host, args.port, args.share, args.model_dir) == ("127.0.0.1", 7860, False, None)
+    assert demo.main(["--model-dir", str(tmp_path)]) == 2
+
+
+def test_old_download_folders_are_pruned(tmp_path):
+    old, new = tmp_path / "request-old", tmp_path / "request-new"
+    old.mkdir(), new.mkdir()
+    os.utime(old, (0, 0))
+    demo.prune_outputs(tmp_path)
+    assert not old.exists() and new.exists()
+
+
+# ----------------------------------------------------------------------------------------------
+# The launched app, over HTTP
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def client(catalog, output_root):
+    """The demo served on 127.0.0.1 at a free port, and a gradio_client connected to it."""
+    from gradio_client import Client
+
+    blocks = demo.build_demo(catalog, output_root)
+    port = free_port()
+    demo.launch_demo(blocks, port=port, block=False)
+    try:
+        yield Client(f"http://127.0.0.1:{port}/", verbose=False)
+    finally:
+        blocks.close()
+
+
+def remote_complete(client, catalog, strokes=SQUIGGLE, seed=0, endings=4, temperature=0.4):
+    return client.predict(
+        strokes, first_label(catalog), temperature, endings, seed, False, api_name="/complete"
+    )
+
+
+def test_app_completes_over_http(client, catalog):
+    page_html, files, status = remote_complete(client, catalog, endings=4)
+    assert_endings(page_html, count=4, prime_strokes=len(SQUIGGLE))
+    assert len(files) == 5
+    for file in files:
+        assert ElementTree.parse(file if isinstance(file, str) else file["path"]).getroot().tag.endswith("svg")
+    assert "4 endings" in status
+
+
+def test_app_serves_concurrent_requests_each_their_own(client, catalog, output_root):
+    """10 completions at once, each of a different drawing and seed, match the same calls made one by one."""
+    drawings = [[[[20 + 10 * i, 40], [60 + 10 * i, 90 + 5 * i], [100, 40 + 3 * i]]] for i in range(10)]
+
+    def call(index):
+        return remote_complete(client, catalog, drawings[index], seed=index, endings=2)
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        results = list(pool.map(call, range(10)))
+    for index, (page_html, _, _) in enumerate(results):
+        expected_html, _, _ = complete(catalog, output_root, strokes=drawings[index], seed=index, endings=2)
+        assert page_html == expected_html
+
+
+@pytest.mark.parametrize(
+    "strokes, settings",
+    [
+        ([], {}),
+        ([[[5, 5]]], {}),
+        ("hello", {}),
+        ([[["x", {"y": 1}]]], {}),
+        ([[[1.5, 2.5]] * 600_000], {}),  # about 10 MB
+        (SQUIGGLE, {"temperature": "hot"}),
+        (SQUIGGLE, {"endings": 99}),
+    ],
+)
+def test_app_answers_tampered_calls_with_a_message_and_keeps_serving(client, catalog, strokes, settings):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError) as raised:
+        remote_complete(client, catalog, strokes, **settings)
+    message = str(raised.value)
+    assert message and "Traceback" not in message and "File \"" not in message
+    assert len(inline_svgs(remote_complete(client, catalog, endings=1)[0])) == 1

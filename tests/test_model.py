@@ -1,0 +1,162 @@
+"""The network, its loss, and saving / loading model directories."""
+
+import json
+import math
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from sketchrnn import checkpoint
+from sketchrnn.model import ModelConfig, _lstm_scan, lstm_sequence, reconstruction_loss
+from sketchrnn.strokes import DataStats
+
+
+def numpy_reconstruction_loss(outputs, targets, m):
+    """An independent, loop-by-loop computation of L_R (Ha & Eck eqs. 9-11) for one drawing."""
+    total_offset, total_pen = 0.0, 0.0
+    for out, target in zip(outputs, targets):
+        pen_logits = out[:3]
+        pi_logits, mu_x, mu_y, log_sx, log_sy, rho_raw = (out[3 + i * m : 3 + (i + 1) * m] for i in range(6))
+        pi = np.exp(pi_logits) / np.exp(pi_logits).sum()
+        sx, sy, rho = np.exp(log_sx), np.exp(log_sy), np.tanh(rho_raw) * (1 - 1e-3)
+        density = 0.0
+        for j in range(m):
+            zx, zy = (target[0] - mu_x[j]) / sx[j], (target[1] - mu_y[j]) / sy[j]
+            z = zx**2 + zy**2 - 2 * rho[j] * zx * zy
+            density += pi[j] * math.exp(-z / (2 * (1 - rho[j] ** 2))) / (2 * math.pi * sx[j] * sy[j] * math.sqrt(1 - rho[j] ** 2))
+        if target[4] == 0:
+            total_offset -= math.log(density)
+        q = np.exp(pen_logits) / np.exp(pen_logits).sum()
+        total_pen -= float(np.sum(target[2:] * np.log(q)))
+    return total_offset / len(targets), total_pen / len(targets)
+
+
+def test_loss_matches_independent_numpy_computation():
+    m = 2
+    rng = np.random.default_rng(3)
+    outputs = rng.normal(scale=0.5, size=(1, 4, 6 * m + 3)).astype(np.float32)
+    targets = np.array([[[0.5, -0.2, 1, 0, 0], [1.0, 0.3, 0, 1, 0], [0, 0, 0, 0, 1], [0, 0, 0, 0, 1]]], np.float32)
+    offset, pen = reconstruction_loss(tf.constant(outputs), tf.constant(targets), m)
+    expected_offset, expected_pen = numpy_reconstruction_loss(outputs[0], targets[0], m)
+    assert float(offset[0]) == pytest.approx(expected_offset, rel=1e-5)
+    assert float(pen[0]) == pytest.approx(expected_pen, rel=1e-5)
+    # N_max as an argument divides the same sums by a longer padded length
+    offset_250, _ = reconstruction_loss(tf.constant(outputs), tf.constant(targets), m, n_max=250)
+    assert float(offset_250[0]) == pytest.approx(expected_offset * 4 / 250, rel=1e-5)
+
+
+def test_loss_stays_finite_for_extreme_outputs():
+    m = 20
+    outputs = np.zeros((2, 3, 6 * m + 3), np.float32)
+    outputs[0] = 80.0  # huge sigma logits, rho near 1
+    outputs[1] = -80.0  # tiny sigma
+    targets = np.tile(np.array([1e3, -1e3, 1, 0, 0], np.float32), (2, 3, 1))
+    offset, pen = reconstruction_loss(tf.constant(outputs), tf.constant(targets), m)
+    assert np.all(np.isfinite(offset.numpy())) and np.all(np.isfinite(pen.numpy()))
+
+
+def test_hand_written_lstm_gradient_matches_autodiff():
+    rng = np.random.default_rng(0)
+    steps, batch, units = 7, 3, 8
+    projection = tf.constant(rng.normal(size=(steps, batch, 4 * units)).astype(np.float32))
+    kernel = tf.constant(rng.normal(scale=0.3, size=(units, 4 * units)).astype(np.float32))
+    hidden0 = tf.constant(rng.normal(size=(batch, units)).astype(np.float32))
+    cell0 = tf.constant(rng.normal(size=(batch, units)).astype(np.float32))
+    mask = tf.constant((rng.random((batch, units)) > 0.3).astype(np.float32) / 0.7)
+    weights = tf.constant(rng.normal(size=(steps, batch, units)).astype(np.float32))
+
+    def gradients(function):
+        with tf.GradientTape() as tape:
+            tape.watch([projection, kernel, hidden0, cell0])
+            hiddens, cells = function(projection, kernel, hidden0, cell0, mask)[:2]
+            loss = tf.reduce_sum(tf.sin(hiddens) * weights) + tf.reduce_sum(cells[-1] ** 2)
+        return tape.gradient(loss, [projection, kernel, hidden0, cell0])
+
+    for ours, reference in zip(gradients(lstm_sequence), gradients(_lstm_scan)):
+        np.testing.assert_allclose(ours.numpy(), reference.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_lstm_forward_matches_keras_lstm():
+    config = ModelConfig(hidden_size=16, num_mixtures=3, recurrent_dropout=0.0)
+    network = checkpoint.build_network(config)
+    reference = keras.layers.LSTM(16, return_sequences=True)
+    reference.build((None, None, 5))
+    reference.set_weights([network.lstm.kernel.numpy(), network.lstm.recurrent_kernel.numpy(), network.lstm.bias.numpy()])
+    inputs = np.random.default_rng(1).normal(size=(2, 9, 5)).astype(np.float32)
+    ours, _ = network.lstm(tf.constant(inputs))
+    np.testing.assert_allclose(ours.numpy(), reference(inputs).numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_config_round_trip_and_unknown_field():
+    config = ModelConfig(hidden_size=64, num_categories=3, recurrent_dropout=0.2)
+    assert ModelConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    with pytest.raises(ValueError, match="unknown model config fields"):
+        ModelConfig.from_dict({**config.to_dict(), "hiden_size": 3})
+    with pytest.raises(ValueError, match="recurrent_dropout"):
+        ModelConfig(recurrent_dropout=1.5).validate()
+
+
+def small_model(categories=("pig",)):
+    config = ModelConfig(hidden_size=16, num_mixtures=3, num_categories=len(categories))
+    return checkpoint.TrainedModel(checkpoint.build_network(config), config, DataStats(12.5, 9.0, 40.0), list(categories))
+
+
+def test_model_directory_round_trip(tmp_path):
+    model = small_model(("pig", "face"))
+    model.step = 42
+    checkpoint.save_model(model, tmp_path / "m")
+    loaded = checkpoint.load_model(tmp_path / "m")
+    assert loaded.categories == ["pig", "face"] and loaded.step == 42
+    assert loaded.config == model.config and loaded.stats == model.stats
+    for a, b in zip(model.network.weights, loaded.network.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert not any(p.name.startswith(".") for p in tmp_path.iterdir()), "no temporary directory is left behind"
+
+
+def test_corrupt_model_directories_give_clear_errors(tmp_path):
+    model = small_model()
+    good = checkpoint.save_model(model, tmp_path / "good")
+    with pytest.raises(ValueError, match="does not exist"):
+        checkpoint.load_model(tmp_path / "missing")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ValueError, match="holds no model"):
+        checkpoint.load_model(empty)
+
+    def broken(name, damage):
+        directory = tmp_path / name
+        checkpoint.save_model(model, directory)
+        damage(directory)
+        return directory
+
+    cases = {
+        "no_weights": (lambda d: (d / "weights.npz").unlink(), "weights.npz .* missing"),
+        "truncated": (lambda d: (d / "weights.npz").write_bytes((good / "weights.npz").read_bytes()[:200]), "corrupt"),
+        "bad_json": (lambda d: (d / "config.json").write_text("{not json"), "corrupt or incomplete"),
+        "wrong_size": (
+            lambda d: (d / "config.json").write_text(
+                (good / "config.json").read_text().replace('"hidden_size": 16', '"hidden_size": 32')
+            ),
+            "shape",
+        ),
+    }
+    for name, (damage, message) in cases.items():
+        with pytest.raises(ValueError, match=message):
+            checkpoint.load_model(broken(name, damage))
+
+
+def test_checkpoint_latest_pointer_survives_a_stale_pointer(tmp_path):
+    model = small_model()
+    optimizer = keras.optimizers.Adam(1e-3)
+    optimizer.build(model.network.trainable_variables)
+    for step in (10, 20, 30):
+        model.step = step
+        checkpoint.save_checkpoint(tmp_path, model, optimizer, {"step": step})
+    names = sorted(p.name for p in (tmp_path / "checkpoints").glob("ckpt-*"))
+    assert names == ["ckpt-00000020", "ckpt-00000030"]
+    assert checkpoint.latest_checkpoint(tmp_path).name == "ckpt-00000030"
+    (tmp_path / "checkpoints" / "latest").write_text("ckpt-00000099\n")  # points at nothing
+    assert checkpoint.latest_checkpoint(tmp_path).name == "ckpt-00000030"
+    assert checkpoint.load_model(tmp_path).step == 30
