@@ -48,6 +48,7 @@ class TrainedModel:
     name: str = ""
     path: Path | None = None
     metadata: dict = field(default_factory=dict)  # free-form facts (data sources, losses) from config.json
+    cache: dict = field(default_factory=dict, repr=False, compare=False)  # compiled samplers etc., built on use
 
     def category_id(self, category: str | None) -> int:
         """Index of a category name; ``None`` means the first (or only) category."""

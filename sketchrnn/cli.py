@@ -115,9 +115,300 @@ def run_data_download(arguments) -> int:
 
 
 # ----------------------------------------------------------------------------------------------
+# sketchrnn train / evaluate
+
+TRAIN_OPTIONS = (  # (flag, TrainSettings field, type, help); defaults come from TrainSettings
+    ("--hidden-size", "hidden_size", int, "LSTM units (paper 512; 256 trains ~3x faster on CPU)"),
+    ("--num-mixtures", "num_mixtures", int, "Gaussians in the offset mixture (paper 20)"),
+    ("--recurrent-dropout", "recurrent_dropout", float, "dropout on the LSTM state while training"),
+    ("--batch-size", "batch_size", int, "drawings per batch (paper 100)"),
+    ("--steps", "steps", int, "total optimisation steps of the run"),
+    ("--max-minutes", "max_minutes", float, "wall-clock budget of this invocation; stops with a checkpoint"),
+    ("--learning-rate", "learning_rate", float, "Adam's initial learning rate (paper 1e-3)"),
+    ("--min-learning-rate", "min_learning_rate", float, "floor of the exponential decay (magenta 1e-5)"),
+    ("--decay-rate", "decay_rate", float, "per-step decay factor of the learning rate (magenta 0.9999)"),
+    ("--clip-kind", "clip_kind", str, "gradient clipping: value (each element, as magenta), norm, global_norm or none"),
+    ("--clip", "clip", float, "clipping threshold (magenta 1.0)"),
+    ("--augment-scale", "augment_scale", float, "random x/y scale augmentation, +-fraction (magenta 0.15; 0 turns it off)"),
+    ("--drop-points", "drop_points", float, "probability of dropping interior points (magenta 0.10; default 0)"),
+    ("--max-length", "max_length", int, "leave out drawings with more points than this (Sketch-RNN 250)"),
+    ("--rescale-to", "rescale_to", float, "scale every drawing so max(width, height) is this (255: the simplified frame)"),
+    ("--seed", "seed", int, "seed for the split, batch order, augmentation and initial weights"),
+    ("--validate-every", "validate_every", int, "steps between validation runs (best model kept)"),
+    ("--checkpoint-every", "checkpoint_every", int, "steps between checkpoints"),
+    ("--strategy", "strategy", str, "tf.distribute strategy: default (one device), mirrored (all local devices), "
+                                    "multi-worker (cluster from $TF_CONFIG)"),
+)
+RESUME_OPTIONS = {"steps", "max_minutes", "validate_every", "checkpoint_every"}
+
+
+def add_train_command(subparsers) -> None:
+    """``sketchrnn train``: train a model, or resume a run."""
+    from sketchrnn.settings import TrainSettings
+
+    defaults = TrainSettings(data=[], out="")
+    parser = subparsers.add_parser(
+        "train", help="train a model on QuickDraw data (resumable)",
+        description=(
+            "Train the decoder-only Sketch-RNN with backpropagation through time. Checkpoints go to OUT/checkpoints "
+            "(written atomically), the model with the best validation loss to OUT/best, metrics to OUT/metrics.csv "
+            "and OUT/tensorboard. Ctrl-C, a kill or --max-minutes stop the run; `--resume OUT` (or the same command "
+            "again) continues from the last checkpoint with the optimizer state and the data position."
+        ),
+        epilog="example: sketchrnn train --data ../shared/data/quickdraw_sketchrnn_pig_2200.npz --out runs/pig "
+               "--hidden-size 256 --max-minutes 30",
+    )
+    parser.add_argument("--data", nargs="+", metavar="SOURCE", help="data files or category names (see `sketchrnn data info`)")
+    parser.add_argument("--out", metavar="DIR", help="run directory")
+    parser.add_argument("--resume", metavar="DIR", help="continue the run in DIR with its saved settings")
+    parser.add_argument("--categories", type=parse_categories, default=None, metavar="NAME[,NAME...]",
+                        help="keep only these categories of the data")
+    parser.add_argument("--download", action="store_true", help="download category names missing from the cache")
+    for flag, name, kind, text in TRAIN_OPTIONS:
+        parser.add_argument(flag, dest=name, type=kind, default=None, help=f"{text} (default {getattr(defaults, name)})")
+    parser.set_defaults(handler=run_train)
+
+
+def train_settings_from_arguments(arguments):
+    """TrainSettings from the command line: a new run, or a resumed one with only run-length changes."""
+    from sketchrnn.settings import TrainSettings
+    from sketchrnn.train import read_settings
+
+    given = {name: getattr(arguments, name) for _, name, _, _ in TRAIN_OPTIONS if getattr(arguments, name) is not None}
+    if arguments.resume:
+        refused = sorted(set(given) - RESUME_OPTIONS) + (["data"] if arguments.data else [])
+        if refused:
+            raise ValueError(f"--resume keeps the run's saved settings; only --steps, --max-minutes, --validate-every "
+                             f"and --checkpoint-every may change (got {', '.join(refused)})")
+        settings = read_settings(arguments.resume)
+        settings.max_minutes = None
+        for name, value in given.items():
+            setattr(settings, name, value)
+        return settings
+    if not arguments.data or not arguments.out:
+        raise ValueError("pass --data SOURCE... and --out DIR for a new run, or --resume DIR")
+    return TrainSettings(data=arguments.data, out=arguments.out, categories=arguments.categories,
+                         download=arguments.download, **given)
+
+
+def run_train(arguments) -> int:
+    """Train; exit 0 when finished or out of time, 130 when interrupted, 3 when the loss diverged."""
+    from sketchrnn.train import train
+
+    summary = train(train_settings_from_arguments(arguments))
+    return {"diverged": 3, "interrupted": 130}.get(summary["status"], 0)
+
+
+def add_evaluate_command(subparsers) -> None:
+    """``sketchrnn evaluate MODEL --data SOURCE...``."""
+    parser = subparsers.add_parser(
+        "evaluate", help="print the reconstruction loss L_R of a model on held-out data",
+        description=(
+            "Print L_R = L_s + L_p (Ha & Eck 2017, eqs. 9-11) on a split (default: test), each drawing padded to "
+            "N_max = max_length + 1 rows, averaged over drawings: the figure the paper reports. The split is the "
+            "same deterministic split training used (same --seed)."
+        ),
+        epilog="example: sketchrnn evaluate runs/pig --data ../shared/data/quickdraw_sketchrnn_pig_2200.npz",
+    )
+    parser.add_argument("model", metavar="MODEL", help="model directory or run directory")
+    parser.add_argument("--data", nargs="+", required=True, metavar="SOURCE", help="data files or category names")
+    parser.add_argument("--split", default="test", choices=("train", "valid", "test"), help="which split (default test)")
+    parser.add_argument("--categories", type=parse_categories, default=None, metavar="NAME[,NAME...]",
+                        help="evaluate only these categories")
+    parser.add_argument("--rescale-to", type=float, default=None, help="as the model was trained (see its model card)")
+    parser.add_argument("--seed", type=int, default=0, help="split seed, as in training (default 0)")
+    parser.set_defaults(handler=run_evaluate)
+
+
+def run_evaluate(arguments) -> int:
+    """Print L_R and its parts."""
+    from sketchrnn.train import evaluate
+
+    result = evaluate(arguments.model, arguments.data, split=arguments.split, categories=arguments.categories,
+                      rescale_to=arguments.rescale_to, seed=arguments.seed)
+    print(f"{arguments.split} drawings: {result['drawings']}")
+    print(f"L_R = {result['loss']:.4f}   (L_s offsets {result['offset_loss']:.4f} + L_p pen {result['pen_loss']:.4f})")
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------
+# sketchrnn sample / complete / render / demo
+
+
+def add_drawing_options(parser, n_default: int) -> None:
+    """Options shared by ``sample`` and ``complete``."""
+    parser.add_argument("model", nargs="?", default=None, metavar="MODEL",
+                        help="model or run directory (default: the bundled model that draws --category)")
+    parser.add_argument("--category", default=None, help="what to draw, for models of several categories")
+    parser.add_argument("--n", type=int, default=n_default, help=f"how many drawings, 1-16 (default {n_default})")
+    parser.add_argument("--temperature", type=float, default=0.4,
+                        help="randomness in (0, 2]: low is tidy and typical, high is wild (default 0.4)")
+    parser.add_argument("--seed", type=int, default=0, help="same seed, same drawings (default 0)")
+    parser.add_argument("--greedy", action="store_true", help="always take the most likely move (no randomness)")
+    parser.add_argument("--out", default=None, metavar="FILE.svg", help="write one SVG grid here")
+    parser.add_argument("--out-dir", default=None, metavar="DIR", help="write one SVG per drawing here")
+    parser.add_argument("--animate", action="store_true", help="SVGs in which the strokes draw themselves")
+
+
+def add_sample_command(subparsers) -> None:
+    """``sketchrnn sample``."""
+    parser = subparsers.add_parser(
+        "sample", help="draw new drawings as SVG",
+        description="Sample new drawings from a model and write them as SVG (a grid with --out, files with --out-dir).",
+        epilog="example: sketchrnn sample --category pig --n 16 --temperature 0.4 --seed 1 --out grid.svg",
+    )
+    add_drawing_options(parser, 16)
+    parser.set_defaults(handler=run_sample)
+
+
+def add_complete_command(subparsers) -> None:
+    """``sketchrnn complete``."""
+    parser = subparsers.add_parser(
+        "complete", help="complete a drawing of yours as SVG",
+        description=(
+            "Complete a partial drawing. --input is JSON: either a list of strokes, each a list of [x, y] points "
+            "(canvas pixels, y down), or one simplified-ndjson record ({\"drawing\": [[[x...], [y...]], ...]})."
+        ),
+        epilog="example: sketchrnn complete --category pig --input drawing.json --n 4 --out completions.svg",
+    )
+    add_drawing_options(parser, 4)
+    parser.add_argument("--input", required=True, metavar="FILE.json", help="the drawing to complete")
+    parser.add_argument("--canvas-size", type=float, nargs=2, default=None, metavar=("WIDTH", "HEIGHT"),
+                        help="the canvas the drawing was made on (default: its own bounding box / 0.8)")
+    parser.set_defaults(handler=run_complete)
+
+
+def choose_model(path, category):
+    """The model a drawing command uses: the given one, or the bundled model that draws ``category``."""
+    from sketchrnn import checkpoint
+
+    if path is not None:
+        return checkpoint.load_model(path)
+    bundled = checkpoint.bundled_model_dirs()
+    if not bundled:
+        raise ValueError("no bundled models under data/models; pass a MODEL directory")
+    for directory in bundled:
+        model = checkpoint.load_model(directory)
+        if category is None or category in model.categories:
+            return model
+    raise ValueError(f"no bundled model draws {category!r}; pass a MODEL directory or another --category")
+
+
+def write_drawings(arguments, items, render_one) -> None:
+    """Write a grid (--out) and/or one file per item (--out-dir); print the paths."""
+    from pathlib import Path
+
+    from sketchrnn import svg
+
+    if not arguments.out and not arguments.out_dir:
+        raise ValueError("say where to write: --out FILE.svg and/or --out-dir DIR")
+    if arguments.out:
+        print(svg.save_svg(svg.grid_svg(items, animate=arguments.animate), arguments.out))
+    if arguments.out_dir:
+        Path(arguments.out_dir).mkdir(parents=True, exist_ok=True)
+        for index, item in enumerate(items):
+            print(svg.save_svg(render_one(item), Path(arguments.out_dir) / f"drawing_{index:02d}.svg"))
+
+
+def run_sample(arguments) -> int:
+    """Sample and write SVG."""
+    from sketchrnn import sample, svg
+
+    model = choose_model(arguments.model, arguments.category)
+    drawings = sample.sample(model, arguments.n, temperature=arguments.temperature, seed=arguments.seed,
+                             category=arguments.category, greedy=arguments.greedy)
+    write_drawings(arguments, drawings, lambda drawing: svg.drawing_svg(drawing, animate=arguments.animate))
+    return 0
+
+
+def read_drawing_json(path) -> list:
+    """A drawing from a JSON file: canvas strokes, or one simplified-ndjson record."""
+    import json
+    from pathlib import Path
+
+    try:
+        value = json.loads(Path(path).read_text())
+    except OSError as error:
+        raise ValueError(f"cannot read {path}: {error.strerror}") from None
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not valid JSON ({error})") from None
+    if isinstance(value, dict):
+        if "drawing" not in value:
+            raise ValueError(f"{path}: a JSON object must be a QuickDraw record with a 'drawing' field")
+        try:
+            return [list(zip(stroke[0], stroke[1])) for stroke in value["drawing"]]
+        except (TypeError, IndexError):
+            raise ValueError(f"{path}: 'drawing' must be a list of [[x...], [y...]] strokes") from None
+    return value
+
+
+def run_complete(arguments) -> int:
+    """Complete a drawing and write SVG."""
+    from sketchrnn import sample, svg
+
+    model = choose_model(arguments.model, arguments.category)
+    completion = sample.complete(
+        model, read_drawing_json(arguments.input), arguments.n, temperature=arguments.temperature,
+        seed=arguments.seed, category=arguments.category, greedy=arguments.greedy, canvas_size=arguments.canvas_size,
+    )
+    items = [(completion.prime, ending) for ending in completion.endings]
+    write_drawings(arguments, items, lambda item: svg.completion_svg(*item, animate=arguments.animate))
+    return 0
+
+
+def parse_indices(text: str) -> list[int]:
+    """``'0..15'``, ``'3'`` or ``'1,4,7'`` -> a list of indices."""
+    try:
+        if ".." in text:
+            first, last = (int(part) for part in text.split(".."))
+            return list(range(first, last + 1))
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an index, a list like 1,4,7 or a range like 0..15") from None
+
+
+def add_render_command(subparsers) -> None:
+    """``sketchrnn render SOURCE``."""
+    parser = subparsers.add_parser(
+        "render", help="draw dataset drawings as SVG",
+        description="Render drawings of a dataset (after cleaning and the length cap) as an SVG grid.",
+        epilog="example: sketchrnn render ../shared/data/quickdraw_sketchrnn_pig_2200.npz --index 0..15 --out data.svg",
+    )
+    parser.add_argument("sources", nargs="+", metavar="SOURCE", help="data files or category names")
+    parser.add_argument("--index", type=parse_indices, default=list(range(16)), help="which drawings (default 0..15)")
+    parser.add_argument("--split", default="train", choices=("train", "valid", "test"), help="which split (default train)")
+    parser.add_argument("--out", required=True, metavar="FILE.svg", help="where to write the grid")
+    add_dataset_options(parser)
+    parser.set_defaults(handler=run_render)
+
+
+def run_render(arguments) -> int:
+    """Render dataset drawings."""
+    from sketchrnn import strokes, svg
+
+    part = load_from_arguments(arguments).splits[arguments.split]
+    bad = [i for i in arguments.index if not 0 <= i < len(part.drawings)]
+    if bad:
+        raise ValueError(f"indices {bad} are outside the {arguments.split} split (0..{len(part.drawings) - 1})")
+    drawings = [strokes.stroke3_to_polylines(part.drawings[i]) for i in arguments.index]
+    print(svg.save_svg(svg.grid_svg(drawings), arguments.out))
+    return 0
+
+
+def add_demo_command(subparsers) -> None:
+    """``sketchrnn demo``: the Gradio page (same as ``python app.py``)."""
+    parser = subparsers.add_parser("demo", help="start the Gradio demo (same as python app.py)", add_help=False)
+    parser.add_argument("demo_arguments", nargs=argparse.REMAINDER)
+    parser.set_defaults(handler=lambda arguments: __import__("sketchrnn.demo").demo.main(arguments.demo_arguments))
+
+
+# ----------------------------------------------------------------------------------------------
 # The program
 
-COMMANDS = (add_data_command,)  # each adds one subcommand to the parser
+COMMANDS = (  # each adds one subcommand to the parser
+    add_data_command, add_train_command, add_evaluate_command, add_sample_command, add_complete_command,
+    add_render_command, add_demo_command,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -988,7 +988,10 @@ def download_category(category: str, *, kind: str = "npz", cache_dir=None, base_
 
 def _fetch(url: str, target: Path, kind: str, progress, timeout: float) -> None:
     """Stream ``url`` to a temporary file, verify it, and move it to ``target``."""
-    descriptor, temporary_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    try:
+        descriptor, temporary_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    except OSError as error:
+        raise ValueError(f"cannot write to the cache directory {target.parent}: {error}; set SKETCHRNN_DATA_DIR or --cache-dir") from None
     temporary = Path(temporary_name)
     try:
         try:

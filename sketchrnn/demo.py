@@ -46,16 +46,18 @@ DEFAULT_TEMPERATURE = 0.4  # Sketch-RNN's usual sampling temperature
 DEFAULT_ENDINGS = 4
 CONCURRENCY_LIMIT = 2  # model calls running at once (one per CPU core here); the queue holds the rest
 OUTPUT_LIFETIME_S = 3600  # SVG files offered for download are deleted after this long
+WARM_UP_BATCHES = (1, 2, 4, 8)  # the sampler compiles one program per (padded) batch size it meets
 SVG_SIZE = 256  # pixels of an ending's larger side on the page
 CANVAS_SIZE = (DEFAULT_SIZE, DEFAULT_SIZE)  # the drawing keeps its size relative to this canvas
 
 CSS = """
 .sketch-endings { display: flex; flex-wrap: wrap; gap: 12px; }
 .sketch-ending { margin: 0; padding: 6px; border: 1px solid #dddddd; border-radius: 8px; background: #ffffff; }
+.sketch-ending svg { display: block; width: %dpx; height: %dpx; max-width: 100%%; }
 .sketch-ending figcaption { text-align: center; font-size: 0.9em; color: #555555; }
 .sketch-legend-person { color: %s; font-weight: 600; }
 .sketch-legend-model { color: %s; font-weight: 600; }
-""" % (DEFAULT_COLOR, DEFAULT_ENDING_COLOR)
+""" % (SVG_SIZE, SVG_SIZE, DEFAULT_COLOR, DEFAULT_ENDING_COLOR)
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,21 @@ def load_models(model_dir=None) -> list[TrainedModel]:
         where = model_dir if model_dir is not None else "data/models/"
         raise ValueError(f"No trained model found in {where}: train one, or pass --model-dir DIR")
     return [load_model(directory) for directory in directories]
+
+
+def warm_up(models: list[TrainedModel]) -> None:
+    """Complete a tiny drawing once per batch size the page can ask for, so that the one-off
+    compilation of the sampler happens at start-up instead of during someone's first request."""
+    for model in models:
+        for size in WARM_UP_BATCHES:
+            complete(model, [[[0.0, 0.0], [10.0, 10.0]]], n=size, category=model.categories[0])
+
+
+def load_catalog(model_dir=None) -> dict[str, Choice]:
+    """Load and warm up the models (see `load_models`) and list their categories for the menu."""
+    models = load_models(model_dir)
+    warm_up(models)
+    return build_catalog(models)
 
 
 def build_catalog(models: list[TrainedModel]) -> dict[str, Choice]:
@@ -375,7 +392,7 @@ def main(argv=None) -> int:
     """Load the models once, then serve the demo until interrupted; returns the exit status."""
     args = parse_args(argv)
     try:
-        catalog = build_catalog(load_models(args.model_dir))
+        catalog = load_catalog(args.model_dir)
     except ValueError as error:
         print(f"sketchrnn demo: {error}", file=sys.stderr)
         return 2

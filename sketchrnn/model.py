@@ -216,7 +216,7 @@ def mixture_params(outputs, num_mixtures: int, temperature: float = 1.0):
     pi_logits, mu_x, mu_y, log_sigma_x, log_sigma_y, rho_raw = tf.split(outputs[..., 3:], 6, axis=-1)
     log_sigma_x = tf.clip_by_value(log_sigma_x, *LOG_SIGMA_RANGE)
     log_sigma_y = tf.clip_by_value(log_sigma_y, *LOG_SIGMA_RANGE)
-    sqrt_tau = math.sqrt(temperature)
+    sqrt_tau = tf.sqrt(tf.cast(temperature, outputs.dtype))
     return {
         "log_pi": tf.nn.log_softmax(pi_logits / temperature, axis=-1),
         "mu_x": mu_x,

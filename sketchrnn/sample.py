@@ -1,12 +1,14 @@
 """Drawing with a trained model: new drawings, completions of a person's strokes, and scoring.
 
-The fast path is a NumPy LSTM step on the trained weights (:class:`NumpyDecoder`): sampling runs one
-small step up to 250 times, where a Keras call per step costs milliseconds of overhead and NumPy
-costs tens of microseconds (see ``benchmarks/sample_latency.py``). The Keras network stays the
-reference: ``tests/test_sample.py`` checks that both give the same mixture parameters.
+Sampling runs one small LSTM step up to 250 times, so per-step overhead decides its speed. The fast
+path, :class:`GraphSampler`, runs priming and the whole sampling loop (mixture, pen state, random
+draws) inside one XLA-compiled ``tf.while_loop``; a Keras call per step in eager mode is ~50-100x
+slower and a NumPy step ~3x slower on this CPU (``benchmarks/sample_latency.py``). Randomness
+comes from stateless ops keyed by ``(seed, step)``, so the same seed gives the same drawing, always.
+:class:`NumpyDecoder` (NumPy on the same weights) scores drawings; the Keras network stays the
+reference: ``tests/test_sample.py`` checks that all three give the same mixture parameters.
 
-Everything here is a pure function of the model, the inputs and an explicit seed: the same seed
-gives the same drawing, always.
+Everything here is a pure function of the model, the inputs and an explicit seed.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import tensorflow as tf
 
+from sketchrnn import model as network_module
 from sketchrnn import strokes
 
 MAX_ENDINGS = 16
@@ -136,7 +140,117 @@ def next_rows(outputs, num_mixtures: int, temperature: float, rng: np.random.Gen
     return stroke5
 
 
-def generate(decoder: NumpyDecoder, state, last_row, bias, steps: int, temperature: float, rng, greedy=False):
+class GraphSampler:
+    """Priming and sampling for one model in a single XLA-compiled loop (the fast path).
+
+    Batches are padded to a power of two (1, 2, 4, 8, 16) and primes to the model's length
+    cap, so at most five programs are ever compiled per model; :meth:`warm_up` compiles them early.
+    """
+
+    def __init__(self, model):
+        weights = {k: tf.constant(v) for k, v in model.numpy_weights().items()}
+        self.kernel, self.recurrent_kernel = weights["lstm/kernel"], weights["lstm/recurrent_kernel"]
+        self.bias = weights["lstm/bias"]
+        self.head_kernel, self.head_bias = weights["mixture_head/kernel"], weights["mixture_head/bias"]
+        self.embedding = weights.get("category_embedding/embeddings")
+        self.num_mixtures = model.config.num_mixtures
+        self.max_rows = model.config.max_length + 1
+        self._sample = tf.function(self._sample_loop, jit_compile=True, reduce_retracing=True)
+        self.teacher_forced = tf.function(self._teacher_forced, jit_compile=True, reduce_retracing=True)
+
+    def step(self, row, hidden, cell, bias):
+        """One LSTM + head step: ``row [B, 5]`` -> outputs ``[B, 6M + 3]`` and the new state."""
+        z = tf.matmul(row, self.kernel[:5]) + tf.matmul(hidden, self.recurrent_kernel) + bias  # (B, 4H)
+        input_gate, forget_gate, candidate, output_gate = tf.split(z, 4, axis=1)
+        cell = tf.sigmoid(forget_gate) * cell + tf.sigmoid(input_gate) * tf.tanh(candidate)
+        hidden = tf.sigmoid(output_gate) * tf.tanh(cell)
+        return tf.matmul(hidden, self.head_kernel) + self.head_bias, hidden, cell
+
+    def step_bias(self, category_ids):
+        """Per-row LSTM bias with the category embedding folded in, ``[B, 4H]``."""
+        category_ids = tf.constant(np.asarray(category_ids, dtype=np.int32))
+        if self.embedding is None:
+            return tf.tile(self.bias[None], [tf.shape(category_ids)[0], 1])
+        return self.bias + tf.matmul(tf.gather(self.embedding, category_ids), self.kernel[5:])
+
+    def _teacher_forced(self, rows, bias):
+        """Head outputs after each of ``rows [B, T, 5]`` (the reference check and scoring)."""
+        batch, units = tf.shape(rows)[0], tf.shape(self.recurrent_kernel)[0]
+        state = (tf.zeros([batch, units]), tf.zeros([batch, units]))
+        outputs = tf.TensorArray(tf.float32, size=tf.shape(rows)[1])
+
+        def body(t, hidden, cell, outputs):
+            output, hidden, cell = self.step(rows[:, t], hidden, cell, bias)
+            return t + 1, hidden, cell, outputs.write(t, output)
+
+        _, _, _, outputs = tf.while_loop(lambda t, *_: t < tf.shape(rows)[1], body, (0, *state, outputs))
+        return tf.transpose(outputs.stack(), [1, 0, 2])
+
+    def _next_row(self, output, key, temperature, greedy):
+        """Sample the next stroke-5 row from head outputs with stateless randomness keyed by ``key``."""
+        params = network_module.mixture_params(output, self.num_mixtures, temperature)
+        drawn = tf.random.stateless_categorical(params["log_pi"], 1, key)[:, 0]
+        component = tf.where(greedy, tf.argmax(params["log_pi"], axis=-1), drawn)
+        drawn_pen = tf.random.stateless_categorical(params["pen_logits"], 1, key + [0, 1 << 20])[:, 0]
+        pen = tf.where(greedy, tf.argmax(params["pen_logits"], axis=-1), drawn_pen)
+        noise = tf.random.stateless_normal([2, tf.shape(output)[0]], key + [0, 2 << 20])
+        noise = noise * (1.0 - tf.cast(greedy, tf.float32))
+        pick = {k: tf.gather(params[k], component, batch_dims=1) for k in ("mu_x", "mu_y", "sigma_x", "sigma_y", "rho")}
+        dx = pick["mu_x"] + pick["sigma_x"] * noise[0]
+        dy = pick["mu_y"] + pick["sigma_y"] * (pick["rho"] * noise[0] + tf.sqrt(1.0 - pick["rho"] ** 2) * noise[1])
+        return tf.concat([tf.stack([dx, dy], axis=1), tf.one_hot(pen, 3)], axis=1)
+
+    def _sample_loop(self, prime, prime_length, bias, seed, temperature, greedy, max_steps):
+        """Feed ``prime [B, R, 5]`` rows ``0..prime_length-2``, then sample from its last row."""
+        batch, units = tf.shape(prime)[0], tf.shape(self.recurrent_kernel)[0]
+        hidden, cell = tf.zeros([batch, units]), tf.zeros([batch, units])
+        hidden, cell = tf.while_loop(
+            lambda t, *_: t < prime_length - 1,
+            lambda t, hidden, cell: (t + 1, *self.step(prime[:, t], hidden, cell, bias)[1:]),
+            (0, hidden, cell),
+        )[1:]
+        rows = tf.TensorArray(tf.float32, size=self.max_rows)
+        ended = tf.zeros([batch], tf.bool)
+
+        def body(t, row, hidden, cell, ended, rows):
+            output, hidden, cell = self.step(row, hidden, cell, bias)
+            row = self._next_row(output, tf.stack([seed, t]), temperature, greedy)
+            return t + 1, row, hidden, cell, ended | (row[:, 4] > 0.5), rows.write(t, row)
+
+        keep_going = lambda t, row, hidden, cell, ended, rows: (t < max_steps) & ~tf.reduce_all(ended)  # noqa: E731
+        steps, _, _, _, _, rows = tf.while_loop(keep_going, body, (0, prime[:, prime_length - 1], hidden, cell, ended, rows))
+        return tf.transpose(rows.stack(), [1, 0, 2]), steps
+
+    def generate(self, stroke3, category_ids, max_steps: int, temperature: float, seed: int, greedy=False):
+        """Prime with a normalised stroke-3 drawing (may be empty) and sample; returns stroke-3 endings."""
+        count = len(category_ids)
+        padded = 1 << (count - 1).bit_length()  # 1, 2, 4, 8, 16
+        ids = np.concatenate([category_ids, np.repeat(category_ids[-1:], padded - count)])
+        prime = strokes.stroke3_to_stroke5(stroke3)[:-1]  # start token + points
+        buffer = np.zeros((padded, self.max_rows, 5), np.float32)
+        buffer[:, : len(prime)] = prime
+        rows, steps = self._sample(
+            tf.constant(buffer), tf.constant(len(prime), tf.int32), self.step_bias(ids),
+            tf.constant(int(seed) % 2**31, tf.int32), tf.constant(temperature, tf.float32), tf.constant(bool(greedy)),
+            tf.constant(min(max_steps, self.max_rows), tf.int32),
+        )
+        rows = rows.numpy()[:count, : int(steps)]
+        return [strokes.stroke5_to_stroke3(r, has_start_token=False) for r in rows]
+
+    def warm_up(self, sizes=(1, 2, 4, 8)) -> None:
+        """Compile the sampling program for these batch sizes now, so no request waits for it."""
+        for size in sizes:
+            self.generate(np.zeros((0, 3), np.float32), np.zeros(size, np.int64), 2, 1.0, 0)
+
+
+def graph_sampler(model) -> GraphSampler:
+    """The model's compiled sampler, built once and kept with the model."""
+    if "graph_sampler" not in model.cache:
+        model.cache["graph_sampler"] = GraphSampler(model)
+    return model.cache["graph_sampler"]
+
+
+def numpy_generate(decoder: NumpyDecoder, state, last_row, bias, steps: int, temperature: float, rng, greedy=False):
     """Sample up to ``steps`` rows for each batch row from a primed state; returns stroke-3 arrays.
 
     ``last_row [B, 5]`` is the row fed next (the start token, or the person's last point). A
@@ -155,7 +269,7 @@ def generate(decoder: NumpyDecoder, state, last_row, bias, steps: int, temperatu
         ended |= newly_ended
         if ended.all():
             break
-    return [strokes.stroke5_to_stroke3(rows[: length[b], b]) for b in range(batch)]
+    return [strokes.stroke5_to_stroke3(rows[: length[b], b], has_start_token=False) for b in range(batch)]
 
 
 def _check_sampling_options(n: int, temperature: float) -> None:
@@ -166,16 +280,20 @@ def _check_sampling_options(n: int, temperature: float) -> None:
 
 
 def sample(model, n: int = 1, *, temperature: float = 0.4, seed: int = 0, category=None,
-           max_length: int | None = None, greedy: bool = False) -> list[list[np.ndarray]]:
+           max_steps: int | None = None, greedy: bool = False) -> list[list[np.ndarray]]:
     """Draw ``n`` new drawings; each is a list of polylines in the data's units (e.g. 0-255-like)."""
     _check_sampling_options(n, temperature)
-    rng = np.random.default_rng(seed)
-    decoder = NumpyDecoder(model)
-    bias = decoder.step_bias([model.category_id(category)] * n)
-    start = np.tile(strokes.START_TOKEN, (n, 1))
-    steps = max_length or model.config.max_length
-    drawings = generate(decoder, decoder.initial_state(n), start, bias, steps, float(temperature), rng, greedy)
+    _check_seed(seed)
+    ids = np.full(n, model.category_id(category))
+    drawings = graph_sampler(model).generate(
+        np.zeros((0, 3), np.float32), ids, max_steps or model.config.max_length, float(temperature), seed, greedy
+    )
     return [strokes.stroke3_to_polylines(strokes.denormalize(d, model.stats.scale_factor)) for d in drawings]
+
+
+def _check_seed(seed) -> None:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**31:
+        raise ValueError(f"seed must be a whole number from 0 to 2147483647, got {seed!r}")
 
 
 def check_canvas_strokes(strokes_in) -> list[np.ndarray]:
@@ -214,6 +332,7 @@ def canvas_to_model(polylines, model, canvas_size=None):
     0-255 units, as the training data); a drawing still longer than the model can take is
     simplified further until it fits, never cut.
     """
+    polylines = [np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in polylines]
     points = np.concatenate(polylines)
     extent = float(max(canvas_size)) if canvas_size else float(np.ptp(points, axis=0).max() / CANVAS_FILL)
     extent = max(extent, 1e-6)
@@ -224,7 +343,7 @@ def canvas_to_model(polylines, model, canvas_size=None):
     while sum(len(s) for s in simplified) > limit:
         epsilon *= 1.5
         simplified = strokes.rdp_polylines([p * to_255 for p in polylines], epsilon)
-    factor = model.stats.typical_extent * CANVAS_FILL / 255.0  # normalised units per 0-255 unit
+    factor = model.stats.typical_extent / (CANVAS_FILL * 255.0)  # normalised units per 0-255 unit
     stroke3 = strokes.polylines_to_stroke3([s * factor for s in simplified], origin=None)
     return stroke3.astype(np.float32), to_255 * factor
 
@@ -238,18 +357,19 @@ def prime_state(decoder: NumpyDecoder, stroke3, bias):
 
 
 def complete(model, strokes_in, n: int = 4, *, temperature: float = 0.4, seed: int = 0, category=None,
-             max_length: int | None = None, greedy: bool = False, canvas_size=None) -> Completion:
-    """Complete a person's drawing ``n`` ways; the endings continue from their last point (canvas units)."""
+             max_steps: int | None = None, greedy: bool = False, canvas_size=None) -> Completion:
+    """Complete a person's drawing ``n`` ways; the endings continue from their last point (canvas units).
+
+    ``max_steps`` caps each ending's points (default: what the model's length cap leaves after the
+    person's drawing, at least ``MIN_ENDING_STEPS``).
+    """
     _check_sampling_options(n, temperature)
+    _check_seed(seed)
     polylines = check_canvas_strokes(strokes_in)
-    category_id = model.category_id(category)
+    ids = np.full(n, model.category_id(category))
     stroke3, pixel_factor = canvas_to_model(polylines, model, canvas_size)
-    decoder = NumpyDecoder(model)
-    bias = decoder.step_bias([category_id] * n)
-    state, last_row = prime_state(decoder, stroke3, bias)
-    steps = max((max_length or model.config.max_length) - len(stroke3), MIN_ENDING_STEPS)
-    rng = np.random.default_rng(seed)
-    endings = generate(decoder, state, last_row, bias, steps, float(temperature), rng, greedy)
+    steps = max_steps or max(model.config.max_length - len(stroke3), MIN_ENDING_STEPS)
+    endings = graph_sampler(model).generate(stroke3, ids, steps, float(temperature), seed, greedy)
     last_point = polylines[-1][-1]
     return Completion(
         prime=polylines,

@@ -83,13 +83,17 @@ def stroke3_to_stroke5(stroke3, rows: int | None = None) -> np.ndarray:
     return stroke5
 
 
-def stroke5_to_stroke3(stroke5) -> np.ndarray:
+def stroke5_to_stroke3(stroke5, has_start_token: bool | None = None) -> np.ndarray:
     """stroke-5 (with or without the start token) -> stroke-3, stopping before the first end row.
 
     The pen state of each row is its largest of p1/p2/p3, so sampled (soft) rows work too.
+    ``has_start_token=None`` drops a first row equal to the start token; pass False for rows that
+    never carry one (sampled rows), so a real first ``(0, 0, pen down)`` point is kept.
     """
     stroke5 = np.asarray(stroke5, dtype=np.float32).reshape(-1, 5)
-    if len(stroke5) and np.array_equal(stroke5[0], START_TOKEN):
+    if has_start_token is None:
+        has_start_token = len(stroke5) > 0 and np.array_equal(stroke5[0], START_TOKEN)
+    if has_start_token:
         stroke5 = stroke5[1:]
     pen = np.argmax(stroke5[:, 2:], axis=1)  # 0 down, 1 lifted, 2 ended
     ended = np.flatnonzero(pen == 2)
@@ -116,6 +120,8 @@ def rdp_keep_mask(points: np.ndarray, stroke_ends: np.ndarray, epsilon: float = 
     count = len(points)
     index = np.arange(count)
     keep = np.zeros(count, dtype=bool)
+    if count == 0:
+        return keep
     stroke_ends = np.asarray(stroke_ends, dtype=np.int64)
     keep[stroke_ends - 1] = True
     keep[np.concatenate([[0], stroke_ends[:-1]])] = True
@@ -203,7 +209,7 @@ class DataStats:
 
 def scale_factor(drawings) -> float:
     """Sketch-RNN's normalising scale: the standard deviation of every dx and dy of the drawings."""
-    offsets = np.concatenate([np.asarray(d, dtype=np.float64)[:, :2].ravel() for d in drawings])
+    offsets = np.concatenate([np.asarray(d, dtype=np.float64)[:, :2].ravel() for d in drawings] or [np.zeros(0)])
     if offsets.size == 0:
         raise ValueError("cannot compute a scale factor from an empty dataset")
     factor = float(np.std(offsets))

@@ -16,7 +16,6 @@ import math
 import signal
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import keras
@@ -24,55 +23,8 @@ import numpy as np
 import tensorflow as tf
 
 from sketchrnn import checkpoint as ckpt
+from sketchrnn.settings import TrainSettings
 from sketchrnn.pipeline import Augmentation, BatchSource, evaluation_batches, normalized_split, tf_dataset
-
-CLIP_KINDS = ("value", "norm", "global_norm", "none")
-STRATEGIES = ("default", "mirrored", "multi-worker")
-
-
-@dataclass
-class TrainSettings:
-    """Everything a training run depends on; saved as ``train.json`` in the run directory for --resume."""
-
-    data: list[str]  # data sources (paths or category names), see sketchrnn.data.load_dataset
-    out: str  # run directory
-    categories: list[str] | None = None  # restrict to these categories (None: all in the data)
-    hidden_size: int = 512  # LSTM units (paper 512; 256 trains ~3x faster on CPU)
-    num_mixtures: int = 20  # Gaussians in the offset mixture (paper 20)
-    recurrent_dropout: float = 0.1  # dropout on the LSTM state (magenta: keep probability 0.9)
-    category_embedding_size: int = 32  # category embedding width, for multi-category models
-    batch_size: int = 100  # drawings per batch (paper 100)
-    steps: int = 10000  # optimisation steps to train for in total
-    max_minutes: float | None = None  # wall-clock budget for this invocation; stops with a checkpoint
-    learning_rate: float = 1e-3  # Adam's initial learning rate (paper 1e-3)
-    min_learning_rate: float = 1e-5  # the decay's floor (magenta 1e-5)
-    decay_rate: float = 0.9999  # lr = (lr0 - min) * decay_rate**step + min (magenta 0.9999)
-    clip_kind: str = "value"  # gradient clipping: value (each element, magenta), norm, global_norm, none
-    clip: float = 1.0  # the clipping threshold (magenta: 1.0)
-    augment_scale: float = 0.15  # random x/y scale +-15% (magenta random_scale_factor)
-    drop_points: float = 0.0  # probability to drop interior points (magenta augment_stroke_prob 0.10)
-    max_length: int = 250  # drawings longer than this many points are left out (Sketch-RNN 250)
-    rescale_to: float | None = None  # scale every drawing to this max side first (None: keep source units)
-    seed: int = 0  # seeds the split, batch order, augmentation, dropout and initial weights
-    validate_every: int = 250  # steps between validation runs (and best-model updates)
-    checkpoint_every: int = 100  # steps between checkpoints
-    strategy: str = "default"  # tf.distribute strategy: default (one device), mirrored, multi-worker
-    download: bool = False  # allow downloading official category files into the cache
-    extra: dict = field(default_factory=dict)  # free-form notes copied into the model card metadata
-
-    def validate(self) -> None:
-        """Raise ValueError for settings that cannot train."""
-        if self.clip_kind not in CLIP_KINDS:
-            raise ValueError(f"clip kind {self.clip_kind!r} is not one of {', '.join(CLIP_KINDS)}")
-        if self.strategy not in STRATEGIES:
-            raise ValueError(f"strategy {self.strategy!r} is not one of {', '.join(STRATEGIES)}")
-        if self.batch_size < 1 or self.steps < 0 or self.hidden_size < 1:
-            raise ValueError("batch size and hidden size must be positive and steps non-negative")
-        if not (self.learning_rate > 0 and self.min_learning_rate >= 0 and 0 < self.decay_rate <= 1):
-            raise ValueError("learning rate must be > 0, min learning rate >= 0 and decay rate in (0, 1]")
-        if not 0 <= self.augment_scale < 1 or not 0 <= self.drop_points < 1:
-            raise ValueError("augment scale and drop-points probability must be in [0, 1)")
-
 
 class MagentaDecay(keras.optimizers.schedules.LearningRateSchedule):
     """magenta's schedule: ``lr = (lr0 - lr_min) * decay_rate ** step + lr_min``."""

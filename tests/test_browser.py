@@ -1,7 +1,8 @@
 """A real browser (Debian's chromium, driven by Playwright) draws on the canvas and uses the demo.
 
 Skips only when /usr/bin/chromium is missing and SKETCHRNN_REQUIRE_BROWSER is not "1"; CI sets it,
-so a missing browser fails there instead of skipping.
+so a missing browser fails there instead of skipping. The demo runs on the bundled models
+(data/models/), or on the model(s) in $SKETCHRNN_DEMO_MODEL_DIR.
 """
 
 from __future__ import annotations
@@ -170,7 +171,7 @@ def demo_url():
     from sketchrnn import demo
 
     try:
-        catalog = demo.build_catalog(demo.load_models())
+        catalog = demo.load_catalog(os.environ.get("SKETCHRNN_DEMO_MODEL_DIR"))
     except ValueError as error:
         if os.environ.get("SKETCHRNN_REQUIRE_BROWSER") == "1":
             pytest.fail(f"no bundled model for the browser test: {error}")

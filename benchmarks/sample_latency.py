@@ -1,0 +1,99 @@
+"""Completion latency: the NumPy fast path against a plain eager, step-by-step Keras loop.
+
+Completes a 30-point drawing with 4 endings of 250 steps at hidden size 512 and prints the median
+time of each path and their ratio, measured in the same run. The model has random weights with the
+end-of-drawing logit pushed down, so every ending runs the full 250 steps (the worst case; a trained
+model usually stops earlier). With a bundled model present, its real completion time is printed too.
+
+    python benchmarks/sample_latency.py [--repeats 7] [--hidden-size 512]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from sketchrnn import checkpoint, sample, strokes  # noqa: E402
+from sketchrnn.model import ModelConfig  # noqa: E402
+from sketchrnn.strokes import DataStats  # noqa: E402
+
+ENDINGS, STEPS = 4, 250
+
+
+def thirty_point_drawing():
+    """Two strokes, 30 points in all, in canvas pixels."""
+    t = np.linspace(0, np.pi, 18)
+    arc = np.column_stack([128 + 80 * np.cos(t), 128 - 80 * np.sin(t)])
+    line = np.column_stack([np.linspace(60, 200, 12), np.full(12, 160.0)])
+    return [arc.tolist(), line.tolist()]
+
+
+def endless_model(hidden_size: int):
+    """Random weights, end-of-drawing never sampled: every ending is 250 steps long."""
+    tf.keras.utils.set_random_seed(0)
+    config = ModelConfig(hidden_size=hidden_size, max_length=STEPS + 30)
+    model = checkpoint.TrainedModel(checkpoint.build_network(config), config, DataStats(20.0, 8.0, 60.0), ["test"])
+    bias = model.network.head.bias.numpy()
+    bias[2] = -1e4  # the p3 (end) logit
+    model.network.head.bias.assign(bias)
+    return model
+
+
+def eager_keras_completion(model, drawing, seed):
+    """The slow reference: prime with the network, then call it once per step in eager mode."""
+    stroke3, _ = sample.canvas_to_model(drawing, model, (256, 256))
+    stroke5 = strokes.stroke3_to_stroke5(stroke3)[:-1]
+    prime = np.tile(stroke5[None, :-1], (ENDINGS, 1, 1))
+    _, state = model.network(tf.constant(prime))
+    row = np.tile(stroke5[-1], (ENDINGS, 1))
+    rng = np.random.default_rng(seed)
+    rows = []
+    for _ in range(STEPS):
+        output, state = model.network(tf.constant(row[:, None, :]), initial_state=state)
+        row = sample.next_rows(output.numpy()[:, 0], model.config.num_mixtures, 0.4, rng)
+        rows.append(row)
+    return rows
+
+
+def median_ms(function, repeats: int) -> float:
+    function()  # warm-up (traces, caches)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--hidden-size", type=int, default=512)
+    arguments = parser.parse_args(argv)
+    drawing = thirty_point_drawing()
+    model = endless_model(arguments.hidden_size)
+    fast_endings = sample.complete(model, drawing, ENDINGS, seed=0, canvas_size=(256, 256)).endings
+    steps = [sum(len(s) for s in ending) for ending in fast_endings]
+    fast = median_ms(lambda: sample.complete(model, drawing, ENDINGS, seed=0, canvas_size=(256, 256)), arguments.repeats)
+    eager = median_ms(lambda: eager_keras_completion(model, drawing, 0), max(3, arguments.repeats // 2))
+    print(f"completion of a 30-point drawing, {ENDINGS} endings x {STEPS} steps, hidden size {arguments.hidden_size}")
+    print(f"  points per ending (fast path): {steps}")
+    print(f"  fast path (NumPy step):         median {fast:8.1f} ms")
+    print(f"  eager Keras step-by-step loop:  median {eager:8.1f} ms")
+    print(f"  speed-up: {eager / fast:.1f}x   (targets: fast <= 60 ms, >= 10x)")
+    for directory in checkpoint.bundled_model_dirs():
+        bundled = checkpoint.load_model(directory)
+        time_ms = median_ms(lambda: sample.complete(bundled, drawing, ENDINGS, seed=0, canvas_size=(256, 256)),
+                            arguments.repeats)
+        print(f"  bundled model {directory.name} (hidden {bundled.config.hidden_size}, real endings): median {time_ms:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()

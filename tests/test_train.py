@@ -1,0 +1,156 @@
+"""Training on real QuickDraw data: it learns, it resumes after a hard kill, it stops on NaN, it distributes."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sketchrnn import checkpoint
+from sketchrnn.train import TrainSettings, Trainer, evaluate, load_training_data, new_model, train
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def pig(shared_data):
+    return [str(shared_data / "quickdraw_sketchrnn_pig_2200.npz")]
+
+
+def tiny_settings(shared_data, out, **overrides):
+    values = dict(data=pig(shared_data), out=str(out), hidden_size=32, num_mixtures=5, batch_size=50,
+                  steps=40, validate_every=20, checkpoint_every=10, recurrent_dropout=0.0)
+    return TrainSettings(**{**values, **overrides})
+
+
+def test_a_few_real_steps_lower_the_validation_loss(shared_data, tmp_path):
+    import tensorflow as tf
+
+    settings = tiny_settings(shared_data, tmp_path / "run", learning_rate=3e-3)
+    dataset, stats = load_training_data(settings)
+    trainer = Trainer(settings, new_model(settings, dataset, stats), tf.distribute.get_strategy())
+    from sketchrnn.pipeline import Augmentation, BatchSource, normalized_split
+
+    valid = normalized_split(dataset.splits["valid"], stats.scale_factor)
+    before = trainer.evaluate(*valid)
+    train_drawings, train_ids = normalized_split(dataset.splits["train"], stats.scale_factor)
+    batches = BatchSource(train_drawings, train_ids, 50, 0, Augmentation()).batches()
+    for _ in range(60):
+        _, _, (inputs, targets, ids) = next(batches)
+        trainer.train_step((inputs, ids), targets)
+    after = trainer.evaluate(*valid)
+    assert np.isfinite(after["loss"])
+    assert after["loss"] < before["loss"] - 0.2, (before, after)
+    assert after["offset_loss"] < before["offset_loss"]
+
+
+def run_cli(*arguments, **kwargs):
+    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    return subprocess.Popen([sys.executable, "-m", "sketchrnn", *arguments], cwd=REPO, env=environment,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs)
+
+
+def test_resume_after_sigkill_continues_from_the_last_checkpoint(shared_data, tmp_path):
+    out = tmp_path / "run"
+    command = ["train", "--data", *pig(shared_data), "--out", str(out), "--hidden-size", "32", "--num-mixtures", "5",
+               "--batch-size", "50", "--steps", "400", "--checkpoint-every", "5", "--validate-every", "1000"]
+    process = run_cli(*command)
+    deadline = time.monotonic() + 240
+    while checkpoint.latest_checkpoint(out) is None or checkpoint.read_state(checkpoint.latest_checkpoint(out))["step"] < 10:
+        assert process.poll() is None, process.stdout.read()
+        assert time.monotonic() < deadline, "no checkpoint appeared"
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    killed_at = checkpoint.read_state(checkpoint.latest_checkpoint(out))["step"]
+    assert 10 <= killed_at < 400
+    # a half-written checkpoint is never the latest: what is there loads
+    assert checkpoint.load_model(checkpoint.latest_checkpoint(out)).step == killed_at
+
+    resumed = run_cli("train", "--resume", str(out), "--steps", str(killed_at + 10))
+    output, _ = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, output
+    assert f"resuming {out} from step {killed_at}" in output
+    assert checkpoint.load_model(out / "checkpoints" / f"ckpt-{killed_at + 10:08d}").step == killed_at + 10
+    steps = [int(row.split(",")[0]) for row in (out / "metrics.csv").read_text().splitlines()[1:]]
+    assert steps == sorted(set(steps)) and steps[-1] == killed_at + 10, "the metrics log continues without repeats"
+    assert checkpoint.load_model(out).path == out / "best"
+
+
+def test_rerunning_with_other_settings_is_refused(shared_data, tmp_path):
+    settings = tiny_settings(shared_data, tmp_path / "run", steps=2)
+    train(settings, log=lambda message: None)
+    with pytest.raises(ValueError, match="other settings.*--resume"):
+        train(tiny_settings(shared_data, tmp_path / "run", steps=2, hidden_size=64), log=lambda message: None)
+
+
+def test_a_diverging_run_stops_and_keeps_the_last_good_checkpoint(shared_data, tmp_path):
+    settings = tiny_settings(shared_data, tmp_path / "run", steps=200, checkpoint_every=2,
+                             learning_rate=1e12, min_learning_rate=1e12, clip_kind="none")
+    messages = []
+    summary = train(settings, log=messages.append)
+    assert summary["status"] == "diverged", summary
+    assert any("training stopped" in m and "intact" in m for m in messages)
+    latest = checkpoint.latest_checkpoint(settings.out)
+    if latest is not None:  # the checkpoints written before the loss broke load and are finite
+        model = checkpoint.load_model(latest)
+        assert all(np.all(np.isfinite(w.numpy())) for w in model.network.weights)
+        assert model.step < summary["step"] + 1
+
+
+def test_evaluate_reports_the_papers_loss_on_the_test_split(shared_data, tmp_path):
+    settings = tiny_settings(shared_data, tmp_path / "run", steps=5)
+    train(settings, log=lambda message: None)
+    result = evaluate(tmp_path / "run", pig(shared_data))
+    assert result["drawings"] == 110
+    assert result["loss"] == pytest.approx(result["offset_loss"] + result["pen_loss"])
+    with pytest.raises(ValueError, match="does not draw"):
+        evaluate(tmp_path / "run", [str(shared_data / "quickdraw_sketchrnn_face_2200.npz")])
+
+
+MIRRORED_SCRIPT = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    from sketchrnn.train import TrainSettings, Trainer, load_training_data, new_model
+    from sketchrnn.pipeline import BatchSource, normalized_split
+    settings = TrainSettings(data=[sys.argv[1]], out=sys.argv[2], hidden_size=32, num_mixtures=5, batch_size=40,
+                             recurrent_dropout=0.0, categories=None)
+    dataset, stats = load_training_data(settings)
+    drawings, ids = normalized_split(dataset.splits["train"], stats.scale_factor)
+    _, _, (inputs, targets, category_ids) = next(BatchSource(drawings, ids, 40, 0).batches())
+    results = {}
+    for name, strategy in [("one", tf.distribute.get_strategy()),
+                           ("mirrored", tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))]:
+        with strategy.scope():
+            trainer = Trainer(settings, new_model(settings, dataset, stats), strategy)
+        batch = tf.data.Dataset.from_tensors(((inputs, category_ids), targets))
+        if strategy.num_replicas_in_sync > 1:
+            batch = strategy.experimental_distribute_dataset(batch)
+        (model_inputs, model_targets), = list(batch)
+        loss = trainer.train_step(model_inputs, model_targets)
+        results[name] = {"replicas": strategy.num_replicas_in_sync, "loss": loss,
+                         "weights": [w.numpy().tolist() for w in trainer.model.network.weights]}
+    print("RESULT" + json.dumps(results))
+""")
+
+
+def test_mirrored_strategy_on_two_cpu_devices_matches_one_device(shared_data, tmp_path):
+    data = str(shared_data / "quickdraw_sketchrnn_pig_2200.npz")
+    completed = subprocess.run([sys.executable, "-c", MIRRORED_SCRIPT, data, str(tmp_path / "run")], cwd=REPO,
+                               capture_output=True, text=True, timeout=300,
+                               env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    results = json.loads(completed.stdout.split("RESULT", 1)[1])
+    one, mirrored = results["one"], results["mirrored"]
+    assert one["replicas"] == 1 and mirrored["replicas"] == 2
+    np.testing.assert_allclose(mirrored["loss"], one["loss"], rtol=1e-5)
+    for a, b in zip(one["weights"], mirrored["weights"]):
+        np.testing.assert_allclose(np.array(b), np.array(a), rtol=1e-4, atol=1e-6)
