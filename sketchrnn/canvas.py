@@ -222,7 +222,7 @@ def parse_strokes(payload: Any, max_points: int = MAX_PAYLOAD_POINTS) -> list[li
     if not isinstance(payload, (list, tuple)):
         raise ValueError("The drawing must be a list of strokes, each a list of [x, y] points.")
     if len(payload) > max_points:
-        raise ValueError(f"The drawing has too many strokes: at most {max_points} points are accepted.")
+        raise ValueError(f"The drawing has too many strokes (more than {max_points}).")
     total_points = 0
     strokes = []
     for stroke in payload:
@@ -230,9 +230,7 @@ def parse_strokes(payload: Any, max_points: int = MAX_PAYLOAD_POINTS) -> list[li
             raise ValueError("Each stroke must be a list of [x, y] points.")
         total_points += len(stroke)
         if total_points > max_points:
-            raise ValueError(
-                f"The drawing has too many points (more than {max_points}); draw something simpler or press Clear."
-            )
+            raise ValueError(f"The drawing has too many points (more than {max_points}).")
         if stroke:
             strokes.append([_parse_point(point) for point in stroke])
     return strokes

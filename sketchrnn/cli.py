@@ -226,8 +226,10 @@ def run_evaluate(arguments) -> int:
 
     result = evaluate(arguments.model, arguments.data, split=arguments.split, categories=arguments.categories,
                       rescale_to=arguments.rescale_to, seed=arguments.seed)
-    print(f"{arguments.split} drawings: {result['drawings']}")
-    print(f"L_R = {result['loss']:.4f}   (L_s offsets {result['offset_loss']:.4f} + L_p pen {result['pen_loss']:.4f})")
+    print(f"{'category':<16} {'drawings':>8} {'L_R':>8} {'L_s':>8} {'L_p':>8}   ({arguments.split} split)")
+    rows = list(result["per_category"].items()) + ([("all", result)] if len(result["per_category"]) > 1 else [])
+    for name, part in rows:
+        print(f"{name:<16} {part['drawings']:>8} {part['loss']:>8.4f} {part['offset_loss']:>8.4f} {part['pen_loss']:>8.4f}")
     return 0
 
 
@@ -395,6 +397,40 @@ def run_render(arguments) -> int:
     return 0
 
 
+def add_export_command(subparsers) -> None:
+    """``sketchrnn export RUN DEST``."""
+    parser = subparsers.add_parser(
+        "export", help="copy a run's best model out, with a model card and its test-split L_R",
+        description=(
+            "Copy RUN/best to DEST (a model directory the demo and the drawing commands load), write "
+            "DEST/MODEL_CARD.md with the data, settings, steps, wall time, machine and the held-out test L_R "
+            "of each category (the test split of the run's own data; never used for training or selection)."
+        ),
+        epilog="example: sketchrnn export runs/pig data/models/pig",
+    )
+    parser.add_argument("run", metavar="RUN", help="training run directory")
+    parser.add_argument("destination", metavar="DEST", help="model directory to write (replaced if it exists)")
+    parser.add_argument("--no-test", action="store_true", help="skip the test-split evaluation")
+    parser.set_defaults(handler=run_export)
+
+
+def run_export(arguments) -> int:
+    """Export a run and print its model card."""
+    from pathlib import Path
+
+    from sketchrnn.export import export_run, test_losses_by_category
+    from sketchrnn.train import read_settings
+
+    settings = read_settings(arguments.run)
+    losses = None if arguments.no_test else test_losses_by_category(
+        Path(arguments.run) / "best", settings.data, seed=settings.seed, rescale_to=settings.rescale_to,
+        categories=settings.categories,
+    )
+    destination = export_run(arguments.run, arguments.destination, losses)
+    print((destination / "MODEL_CARD.md").read_text())
+    return 0
+
+
 def add_demo_command(subparsers) -> None:
     """``sketchrnn demo``: the Gradio page (same as ``python app.py``)."""
     parser = subparsers.add_parser("demo", help="start the Gradio demo (same as python app.py)", add_help=False)
@@ -407,7 +443,7 @@ def add_demo_command(subparsers) -> None:
 
 COMMANDS = (  # each adds one subcommand to the parser
     add_data_command, add_train_command, add_evaluate_command, add_sample_command, add_complete_command,
-    add_render_command, add_demo_command,
+    add_render_command, add_export_command, add_demo_command,
 )
 
 

@@ -129,7 +129,7 @@ def checked_drawing(strokes) -> list[list[list[float]]]:
     try:
         drawing = parse_strokes(strokes)
     except ValueError as error:
-        raise gr.Error(f"{error} Press Clear and draw again.") from None
+        raise gr.Error(f"{error} Press Clear and draw something simpler.") from None
     points = sum(len(stroke) for stroke in drawing)
     if points == 0:
         raise gr.Error("The canvas is empty: draw the start of something, or press Draw something.")
@@ -305,9 +305,10 @@ def build_demo(catalog: dict[str, Choice], output_root: Path | None = None) -> g
         )
         with gr.Row():
             with gr.Column(scale=1, min_width=320):
-                canvas = StrokeCanvas(elem_id="canvas")
+                canvas = StrokeCanvas(label="Your drawing", elem_id="canvas")
                 guesses = gr.Label(
-                    label="What are you drawing?", num_top_classes=3, visible=len(catalog) > 1, elem_id="guesses"
+                    label="What are you drawing? (the model's guesses)", num_top_classes=3,
+                    visible=len(catalog) > 1, elem_id="guesses",
                 )
             with gr.Column(scale=1, min_width=280):
                 controls = _build_controls(catalog)
@@ -322,7 +323,7 @@ def _build_controls(catalog: dict[str, Choice]) -> dict[str, gr.components.Compo
     """The settings column: category, temperature, endings, seed, animation and the two actions."""
     labels = list(catalog)
     controls = {
-        "label": gr.Dropdown(labels, value=labels[0], label="What are you drawing?", elem_id="category"),
+        "label": gr.Dropdown(labels, value=labels[0], label="I am drawing a…", elem_id="category"),
         "temperature": gr.Slider(
             *TEMPERATURE_RANGE, value=DEFAULT_TEMPERATURE, step=0.05, label="Temperature (higher = wilder)",
             elem_id="temperature",

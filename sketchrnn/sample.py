@@ -206,7 +206,7 @@ class GraphSampler:
         hidden, cell = tf.zeros([batch, units]), tf.zeros([batch, units])
         hidden, cell = tf.while_loop(
             lambda t, *_: t < prime_length - 1,
-            lambda t, hidden, cell: (t + 1, *self.step(prime[:, t], hidden, cell, bias)[1:]),
+            lambda t, hidden, cell: (t + 1, *self.step(tf.gather(prime, t, axis=1), hidden, cell, bias)[1:]),
             (0, hidden, cell),
         )[1:]
         rows = tf.TensorArray(tf.float32, size=self.max_rows)
@@ -218,7 +218,9 @@ class GraphSampler:
             return t + 1, row, hidden, cell, ended | (row[:, 4] > 0.5), rows.write(t, row)
 
         keep_going = lambda t, row, hidden, cell, ended, rows: (t < max_steps) & ~tf.reduce_all(ended)  # noqa: E731
-        steps, _, _, _, _, rows = tf.while_loop(keep_going, body, (0, prime[:, prime_length - 1], hidden, cell, ended, rows))
+        # tf.gather, not prime[:, i]: a slice would make XLA compile one program per prime length
+        last_row = tf.gather(prime, prime_length - 1, axis=1)
+        steps, _, _, _, _, rows = tf.while_loop(keep_going, body, (0, last_row, hidden, cell, ended, rows))
         return tf.transpose(rows.stack(), [1, 0, 2]), steps
 
     def generate(self, stroke3, category_ids, max_steps: int, temperature: float, seed: int, greedy=False):

@@ -23,8 +23,9 @@ import numpy as np
 import tensorflow as tf
 
 from sketchrnn import checkpoint as ckpt
-from sketchrnn.settings import TrainSettings
 from sketchrnn.pipeline import Augmentation, BatchSource, evaluation_batches, normalized_split, tf_dataset
+from sketchrnn.settings import TrainSettings
+from sketchrnn.strokes import normalize
 
 class MagentaDecay(keras.optimizers.schedules.LearningRateSchedule):
     """magenta's schedule: ``lr = (lr0 - lr_min) * decay_rate ** step + lr_min``."""
@@ -153,7 +154,11 @@ def new_model(settings: TrainSettings, dataset, stats) -> ckpt.TrainedModel:
         recurrent_dropout=settings.recurrent_dropout,
         max_length=settings.max_length,
     )
-    metadata = {"data": list(dataset.sources), "drawings": {k: len(v.drawings) for k, v in dataset.splits.items()}}
+    metadata = {
+        "data": list(dataset.sources),
+        "drawings": {k: len(v.drawings) for k, v in dataset.splits.items()},
+        "train_settings": {k: v for k, v in dataclasses.asdict(settings).items() if k != "out"},
+    }
     return ckpt.TrainedModel(
         network=ckpt.build_network(config), config=config, stats=stats,
         categories=list(dataset.categories), name=Path(settings.out).name, metadata=metadata,
@@ -336,7 +341,7 @@ def _validate(settings, trainer, state, valid, run_dir) -> dict:
     best = state.get("best_valid_loss")
     if best is None or result["loss"] < best:
         state["best_valid_loss"] = result["loss"]
-        trainer.model.metadata["valid_loss"] = result
+        trainer.model.metadata.update(valid_loss=result, best_step=state["step"], elapsed_seconds=state["elapsed_seconds"])
         ckpt.save_model(trainer.model, run_dir / "best")
     return result
 
@@ -355,7 +360,10 @@ def _after_step(settings, trainer, state, losses, valid, run_dir, log) -> dict:
 
 
 def evaluate(model_path, sources, split: str = "test", batch_size: int = 100, **data_options) -> dict:
-    """L_R of a trained model on a split of the given data (the paper's reported figure)."""
+    """L_R of a trained model on a split of the given data (the paper's reported figure).
+
+    Returns ``{"drawings", "loss", "offset_loss", "pen_loss", "per_category": {name: {...}}}``.
+    """
     from sketchrnn.data import load_dataset
 
     model = ckpt.load_model(model_path)
@@ -366,8 +374,17 @@ def evaluate(model_path, sources, split: str = "test", batch_size: int = 100, **
     missing = sorted(set(dataset.categories) - set(model.categories))
     if missing:
         raise ValueError(f"the model does not draw {', '.join(missing)}; it draws {', '.join(model.categories)}")
-    ids = np.array([model.categories.index(dataset.categories[i]) for i in part.category_ids], dtype=np.int32)
-    drawings = [d / np.array([model.stats.scale_factor, model.stats.scale_factor, 1], np.float32) for d in part.drawings]
+    names = np.array([dataset.categories[i] for i in part.category_ids])
+    ids = np.array([model.categories.index(name) for name in names], dtype=np.int32)
+    drawings = [normalize(d, model.stats.scale_factor) for d in part.drawings]
     settings = TrainSettings(data=list(sources), out="", batch_size=batch_size)
     trainer = Trainer(settings, model, tf.distribute.get_strategy())
-    return {"drawings": len(drawings), **trainer.evaluate(drawings, ids, batch_size)}
+    per_category = {}
+    for name in dataset.categories:
+        chosen = np.flatnonzero(names == name)
+        per_category[name] = {"drawings": len(chosen),
+                              **trainer.evaluate([drawings[i] for i in chosen], ids[chosen], batch_size)}
+    overall = {k: float(np.average([r[k] for r in per_category.values()],
+                                   weights=[r["drawings"] for r in per_category.values()]))
+               for k in ("loss", "offset_loss", "pen_loss")}
+    return {"drawings": len(drawings), **overall, "per_category": per_category}

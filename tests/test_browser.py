@@ -196,6 +196,8 @@ def ending_paths(page) -> list[dict[str, int]]:
 def test_demo_completes_a_drawing_in_the_browser(browser_context, demo_url, tmp_path):
     """Draw two strokes, press Complete: four endings with both strokes and new ones; one downloads as SVG."""
     page = browser_context.new_page()
+    requested = []
+    page.on("request", lambda request: requested.append(request.url))
     page.goto(demo_url)
     canvas = page.locator("#canvas canvas")
     canvas.wait_for()
@@ -219,6 +221,13 @@ def test_demo_completes_a_drawing_in_the_browser(browser_context, demo_url, tmp_
     assert saved.suffix == ".svg"
     assert ElementTree.parse(saved).getroot().tag == "{http://www.w3.org/2000/svg}svg"
 
+    seed_box = page.locator("#seed input")
+    page.click("#new-seed")
+    page.wait_for_function("() => document.querySelector('#seed input').value !== '0'")
+    assert 0 < int(seed_box.input_value()) < 2**31
+
+    outside = [url for url in requested if not url.startswith((demo_url, "data:", "blob:"))]
+    assert not outside, f"the page contacted other machines: {outside}"
     page.wait_for_timeout(2500)  # let the animated endings finish drawing
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=True)

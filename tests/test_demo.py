@@ -17,7 +17,6 @@ import re
 import socket
 import xml.etree.ElementTree as ElementTree
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from types import SimpleNamespace
 
 import gradio as gr

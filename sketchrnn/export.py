@@ -1,0 +1,101 @@
+"""Exporting a trained run as a model directory with a model card (what the project bundles)."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from pathlib import Path
+
+from sketchrnn import checkpoint
+
+CARD_FILE = "MODEL_CARD.md"
+
+
+def machine_description() -> str:
+    """This machine in a few words: CPU count, processor, OS, TensorFlow version."""
+    import tensorflow as tf
+
+    return f"{os.cpu_count()} CPU cores ({platform.machine()}, {platform.system()}), TensorFlow {tf.__version__}, no GPU" \
+        if not tf.config.list_physical_devices("GPU") else f"{os.cpu_count()} CPU cores + GPU, TensorFlow {tf.__version__}"
+
+
+def export_run(run_dir, destination, test_losses: dict | None = None) -> Path:
+    """Copy a run's best model to ``destination`` with its training facts and a MODEL_CARD.md.
+
+    ``test_losses`` (category -> L_R dict, e.g. from :func:`sketchrnn.train.evaluate`) go into the card.
+    """
+    from sketchrnn.train import read_settings
+
+    run_dir = Path(run_dir)
+    model = checkpoint.load_model(run_dir / "best")
+    settings = read_settings(run_dir)
+    latest = checkpoint.latest_checkpoint(run_dir)
+    state = checkpoint.read_state(latest) if latest else {}
+    model.metadata.setdefault("train_settings", {k: v for k, v in settings.__dict__.items() if k != "out"})
+    model.metadata.update(
+        run_steps=state.get("step"), run_seconds=state.get("elapsed_seconds"),
+        machine=model.metadata.get("machine") or machine_description(),
+        best_step=model.metadata.get("best_step", model.step),
+    )
+    if test_losses:
+        model.metadata["test_loss"] = test_losses
+    model.name = Path(destination).name
+    checkpoint.save_model(model, destination)
+    (Path(destination) / CARD_FILE).write_text(model_card(model))
+    return Path(destination)
+
+
+def model_card(model) -> str:
+    """A markdown model card from a model's config and metadata."""
+    meta = model.metadata
+    settings = meta.get("train_settings", {})
+    lines = [
+        f"# {model.name}", "",
+        f"A decoder-only Sketch-RNN trained by this project's `sketchrnn train` on Quick, Draw! drawings "
+        f"(Google, CC BY 4.0). Categories: {', '.join(model.categories)}.", "",
+        "## Data", "",
+        *[f"- `{Path(source).name}`" for source in meta.get("data", [])],
+        f"- drawings after cleaning and the {model.config.max_length}-point cap: "
+        + ", ".join(f"{k} {v}" for k, v in meta.get("drawings", {}).items()),
+        f"- split: deterministic, seed {settings.get('seed', 0)} (official train/valid/test where a file has them); "
+        f"drawings rescaled to max side {settings.get('rescale_to')}" if settings.get("rescale_to") else
+        f"- split: deterministic, seed {settings.get('seed', 0)} (official train/valid/test where a file has them)",
+        f"- scale factor {model.stats.scale_factor:.4g}, typical extent {model.stats.typical_extent:.4g} (normalised units)", "",
+        "## Model and training", "",
+        f"- LSTM hidden size {model.config.hidden_size}, {model.config.num_mixtures} Gaussians, "
+        f"{model.config.num_categories} categor{'y' if model.config.num_categories == 1 else 'ies'}, "
+        f"recurrent dropout {model.config.recurrent_dropout}",
+        "- settings: " + ", ".join(f"{k}={v}" for k, v in settings.items() if k not in ("data", "extra")),
+        f"- this model: step {meta.get('best_step', model.step)} (best validation L_R) of a "
+        f"{meta.get('run_steps')}-step run, {_hours(meta.get('run_seconds'))} of training on {meta.get('machine')}",
+    ]
+    if "valid_loss" in meta:
+        lines.append(f"- validation L_R {meta['valid_loss']['loss']:.4f}")
+    if meta.get("test_loss"):
+        lines += ["", "## Held-out test L_R (never used for training or model selection)", "",
+                  "| category | drawings | L_R | L_s | L_p |", "|---|---|---|---|---|"]
+        for category, result in meta["test_loss"].items():
+            lines.append(f"| {category} | {result['drawings']} | {result['loss']:.4f} | {result['offset_loss']:.4f} "
+                         f"| {result['pen_loss']:.4f} |")
+        lines += ["", "L_R as in Ha & Eck (2017) eqs. 9-11, each drawing padded to N_max = max_length + 1 rows."]
+    return "\n".join(lines) + "\n"
+
+
+def _hours(seconds) -> str:
+    if seconds is None:
+        return "unknown time"
+    return f"{seconds / 3600:.2f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
+
+
+def test_losses_by_category(model_dir, sources, **data_options) -> dict:
+    """Test-split L_R of a model for each of its categories, and over all of them under ``all``."""
+    from sketchrnn.train import evaluate
+
+    result = evaluate(model_dir, sources, **data_options)
+    return {"all": {k: result[k] for k in ("drawings", "loss", "offset_loss", "pen_loss")}, **result["per_category"]}
+
+
+def read_card_facts(directory) -> dict:
+    """The metadata of a model directory's config.json (for reports)."""
+    return json.loads((Path(directory) / checkpoint.CONFIG_FILE).read_text()).get("metadata", {})
