@@ -215,8 +215,8 @@ def add_evaluate_command(subparsers) -> None:
     parser.add_argument("--split", default="test", choices=("train", "valid", "test"), help="which split (default test)")
     parser.add_argument("--categories", type=parse_categories, default=None, metavar="NAME[,NAME...]",
                         help="evaluate only these categories")
-    parser.add_argument("--rescale-to", type=float, default=None, help="as the model was trained (see its model card)")
-    parser.add_argument("--seed", type=int, default=0, help="split seed, as in training (default 0)")
+    parser.add_argument("--rescale-to", type=float, default=None, help="default: as the model was trained")
+    parser.add_argument("--seed", type=int, default=None, help="split seed (default: the model's training seed)")
     parser.set_defaults(handler=run_evaluate)
 
 

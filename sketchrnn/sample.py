@@ -155,8 +155,8 @@ class GraphSampler:
         self.embedding = weights.get("category_embedding/embeddings")
         self.num_mixtures = model.config.num_mixtures
         self.max_rows = model.config.max_length + 1
-        self._sample = tf.function(self._sample_loop, jit_compile=True, reduce_retracing=True)
-        self.teacher_forced = tf.function(self._teacher_forced, jit_compile=True, reduce_retracing=True)
+        self._sample = tf.function(self._sample_loop, jit_compile=True, reduce_retracing=True, autograph=False)
+        self.teacher_forced = tf.function(self._teacher_forced, jit_compile=True, reduce_retracing=True, autograph=False)
 
     def step(self, row, hidden, cell, bias):
         """One LSTM + head step: ``row [B, 5]`` -> outputs ``[B, 6M + 3]`` and the new state."""
@@ -243,6 +243,13 @@ class GraphSampler:
         """Compile the sampling program for these batch sizes now, so no request waits for it."""
         for size in sizes:
             self.generate(np.zeros((0, 3), np.float32), np.zeros(size, np.int64), 2, 1.0, 0)
+
+
+def numpy_decoder(model) -> NumpyDecoder:
+    """The model's NumPy decoder, built once and kept with the model."""
+    if "numpy_decoder" not in model.cache:
+        model.cache["numpy_decoder"] = NumpyDecoder(model)
+    return model.cache["numpy_decoder"]
 
 
 def graph_sampler(model) -> GraphSampler:
@@ -385,7 +392,7 @@ def log_likelihood(model, stroke3, category_ids, decoder: NumpyDecoder | None = 
     Per point: log of the offset mixture density plus log of the pen state's probability
     (the paper's L_s and L_p terms, without the end-of-drawing row, since the drawing may go on).
     """
-    decoder = decoder or NumpyDecoder(model)
+    decoder = decoder or numpy_decoder(model)
     bias = decoder.step_bias(category_ids)
     stroke5 = strokes.stroke3_to_stroke5(stroke3)[:-1]  # (L + 1, 5)
     outputs, _ = decoder.run(np.tile(stroke5[None, :-1], (len(bias), 1, 1)), bias)  # (B, L, 6M + 3)

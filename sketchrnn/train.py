@@ -76,8 +76,8 @@ class Trainer:
             schedule = MagentaDecay(settings.learning_rate, settings.min_learning_rate, settings.decay_rate)
             self.optimizer = keras.optimizers.Adam(learning_rate=schedule)
             self.optimizer.build(model.network.trainable_variables)
-        self._train_step = tf.function(self._distributed_step, reduce_retracing=True)
-        self._eval_step = tf.function(self._losses, reduce_retracing=True)
+        self._train_step = tf.function(self._distributed_step, reduce_retracing=True, autograph=False)
+        self._eval_step = tf.function(self._losses, reduce_retracing=True, autograph=False)
 
     def _losses(self, inputs, targets, training=False):
         """Per-drawing (offset, pen) losses of a batch, ``[B]`` each."""
@@ -362,12 +362,18 @@ def _after_step(settings, trainer, state, losses, valid, run_dir, log) -> dict:
 def evaluate(model_path, sources, split: str = "test", batch_size: int = 100, **data_options) -> dict:
     """L_R of a trained model on a split of the given data (the paper's reported figure).
 
+    The data is loaded as the model was trained (split seed, rescaling: from its metadata) unless
+    ``data_options`` say otherwise.
+
     Returns ``{"drawings", "loss", "offset_loss", "pen_loss", "per_category": {name: {...}}}``.
     """
     from sketchrnn.data import load_dataset
 
     model = ckpt.load_model(model_path)
-    dataset = load_dataset(sources, max_length=model.config.max_length, **data_options)
+    trained_with = model.metadata.get("train_settings", {})
+    options = {"seed": trained_with.get("seed", 0), "rescale_to": trained_with.get("rescale_to")}
+    options.update({k: v for k, v in data_options.items() if v is not None})
+    dataset = load_dataset(sources, max_length=model.config.max_length, **options)
     if split not in dataset.splits:
         raise ValueError(f"unknown split {split!r}; choose one of {', '.join(dataset.splits)}")
     part = dataset.splits[split]

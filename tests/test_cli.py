@@ -1,0 +1,98 @@
+"""The `sketchrnn` command line, called in-process: real models, real files, exit codes and messages."""
+
+import json
+import xml.etree.ElementTree as ElementTree
+
+import pytest
+
+from sketchrnn import checkpoint, cli
+from sketchrnn.settings import TrainSettings
+from sketchrnn.train import train
+from test_sample import untrained_model
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("model") / "pigface"
+    checkpoint.save_model(untrained_model(("pig", "face")), directory)
+    return directory
+
+
+def nested_svgs(path):
+    root = ElementTree.parse(path).getroot()
+    return root.findall(f"{SVG}svg")
+
+
+def test_sample_writes_a_grid_and_files_and_is_reproducible(model_dir, tmp_path, capsys):
+    arguments = ["sample", str(model_dir), "--category", "face", "--n", "6", "--seed", "3", "--temperature", "0.5"]
+    assert cli.main([*arguments, "--out", str(tmp_path / "a.svg"), "--out-dir", str(tmp_path / "each")]) == 0
+    assert cli.main([*arguments, "--out", str(tmp_path / "b.svg")]) == 0
+    assert len(nested_svgs(tmp_path / "a.svg")) == 6
+    assert (tmp_path / "a.svg").read_bytes() == (tmp_path / "b.svg").read_bytes()
+    assert sorted(p.name for p in (tmp_path / "each").iterdir()) == [f"drawing_{i:02d}.svg" for i in range(6)]
+    assert str(tmp_path / "a.svg") in capsys.readouterr().out
+
+
+def test_complete_reads_canvas_json_and_ndjson_records(model_dir, tmp_path):
+    canvas = tmp_path / "canvas.json"
+    canvas.write_text(json.dumps([[[10, 10], [60, 80], [120, 30]], [[20, 100], [90, 110]]]))
+    record = tmp_path / "record.json"
+    record.write_text(json.dumps({"word": "pig", "drawing": [[[10, 60, 120], [10, 80, 30]]]}))
+    for source in (canvas, record):
+        out = tmp_path / f"{source.stem}.svg"
+        assert cli.main(["complete", str(model_dir), "--category", "pig", "--input", str(source), "--n", "3",
+                         "--out", str(out), "--animate"]) == 0
+        assert len(nested_svgs(out)) == 3
+
+
+@pytest.mark.parametrize("content, message", [
+    ("{not json", "not valid JSON"),
+    ('{"word": "pig"}', "'drawing' field"),
+    ("[]", "empty"),
+    ('[[[0, 0], [NaN, 1]]]', "NaN"),
+])
+def test_complete_explains_bad_input(model_dir, tmp_path, capsys, content, message):
+    source = tmp_path / "bad.json"
+    source.write_text(content)
+    assert cli.main(["complete", str(model_dir), "--input", str(source), "--out", str(tmp_path / "x.svg")]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error:") and message in error and "Traceback" not in error
+
+
+def test_drawing_commands_need_an_output_and_a_known_category(model_dir, capsys):
+    assert cli.main(["sample", str(model_dir)]) == 2
+    assert "--out" in capsys.readouterr().err
+    assert cli.main(["sample", str(model_dir), "--category", "giraffe", "--out", "x.svg"]) == 2
+    assert "unknown category 'giraffe'" in capsys.readouterr().err
+
+
+def test_render_draws_dataset_drawings(shared_data, tmp_path):
+    out = tmp_path / "data.svg"
+    assert cli.main(["render", str(shared_data / "quickdraw_sketchrnn_pig_2200.npz"), "--index", "0..3", "--out", str(out)]) == 0
+    assert len(nested_svgs(out)) == 4
+    assert cli.main(["render", str(shared_data / "quickdraw_sketchrnn_pig_2200.npz"), "--index", "99999", "--out", str(out)]) == 2
+
+
+def test_train_resume_refuses_changed_settings(shared_data, tmp_path, capsys):
+    data = str(shared_data / "quickdraw_sketchrnn_pig_2200.npz")
+    settings = TrainSettings(data=[data], out=str(tmp_path / "run"), hidden_size=16, num_mixtures=3, batch_size=50, steps=3)
+    train(settings, log=lambda message: None)
+    assert cli.main(["train", "--resume", str(tmp_path / "run"), "--hidden-size", "64"]) == 2
+    assert "only --steps" in capsys.readouterr().err
+    assert cli.main(["train", "--out", str(tmp_path / "other")]) == 2
+    assert "--data" in capsys.readouterr().err
+
+
+def test_export_writes_a_model_card_with_test_losses(shared_data, tmp_path, capsys):
+    data = str(shared_data / "quickdraw_sketchrnn_pig_2200.npz")
+    settings = TrainSettings(data=[data], out=str(tmp_path / "run"), hidden_size=16, num_mixtures=3, batch_size=50,
+                             steps=4, validate_every=2)
+    train(settings, log=lambda message: None)
+    assert cli.main(["export", str(tmp_path / "run"), str(tmp_path / "exported")]) == 0
+    card = (tmp_path / "exported" / "MODEL_CARD.md").read_text()
+    assert "Held-out test L_R" in card and "| pig | 110 |" in card
+    assert checkpoint.load_model(tmp_path / "exported").metadata["test_loss"]["pig"]["drawings"] == 110
+    assert cli.main(["evaluate", str(tmp_path / "exported"), "--data", data]) == 0
+    assert "pig" in capsys.readouterr().out
