@@ -186,9 +186,10 @@ class GraphSampler:
         _, _, _, outputs = tf.while_loop(lambda t, *_: t < tf.shape(rows)[1], body, (0, *state, outputs))
         return tf.transpose(outputs.stack(), [1, 0, 2])
 
-    def _next_row(self, output, key, temperature, greedy):
+    def _next_row(self, output, key, temperature, pen_temperature, greedy):
         """Sample the next stroke-5 row from head outputs with stateless randomness keyed by ``key``."""
         params = network_module.mixture_params(output, self.num_mixtures, temperature)
+        params["pen_logits"] = output[:, :3] / pen_temperature
         drawn = tf.random.stateless_categorical(params["log_pi"], 1, key)[:, 0]
         component = tf.where(greedy, tf.argmax(params["log_pi"], axis=-1), drawn)
         drawn_pen = tf.random.stateless_categorical(params["pen_logits"], 1, key + [0, 1 << 20])[:, 0]
@@ -200,7 +201,7 @@ class GraphSampler:
         dy = pick["mu_y"] + pick["sigma_y"] * (pick["rho"] * noise[0] + tf.sqrt(1.0 - pick["rho"] ** 2) * noise[1])
         return tf.concat([tf.stack([dx, dy], axis=1), tf.one_hot(pen, 3)], axis=1)
 
-    def _sample_loop(self, prime, prime_length, bias, seed, temperature, greedy, max_steps):
+    def _sample_loop(self, prime, prime_length, bias, seed, temperature, pen_temperature, greedy, max_steps):
         """Feed ``prime [B, R, 5]`` rows ``0..prime_length-2``, then sample from its last row."""
         batch, units = tf.shape(prime)[0], tf.shape(self.recurrent_kernel)[0]
         hidden, cell = tf.zeros([batch, units]), tf.zeros([batch, units])
@@ -214,7 +215,7 @@ class GraphSampler:
 
         def body(t, row, hidden, cell, ended, rows):
             output, hidden, cell = self.step(row, hidden, cell, bias)
-            row = self._next_row(output, tf.stack([seed, t]), temperature, greedy)
+            row = self._next_row(output, tf.stack([seed, t]), temperature, pen_temperature, greedy)
             return t + 1, row, hidden, cell, ended | (row[:, 4] > 0.5), rows.write(t, row)
 
         keep_going = lambda t, row, hidden, cell, ended, rows: (t < max_steps) & ~tf.reduce_all(ended)  # noqa: E731
@@ -223,7 +224,8 @@ class GraphSampler:
         steps, _, _, _, _, rows = tf.while_loop(keep_going, body, (0, last_row, hidden, cell, ended, rows))
         return tf.transpose(rows.stack(), [1, 0, 2]), steps
 
-    def generate(self, stroke3, category_ids, max_steps: int, temperature: float, seed: int, greedy=False):
+    def generate(self, stroke3, category_ids, max_steps: int, temperature: float, seed: int, greedy=False,
+                 pen_temperature: float | None = None):
         """Prime with a normalised stroke-3 drawing (may be empty) and sample; returns stroke-3 endings."""
         count = len(category_ids)
         padded = 1 << (count - 1).bit_length()  # 1, 2, 4, 8, 16
@@ -233,7 +235,8 @@ class GraphSampler:
         buffer[:, : len(prime)] = prime
         rows, steps = self._sample(
             tf.constant(buffer), tf.constant(len(prime), tf.int32), self.step_bias(ids),
-            tf.constant(int(seed) % 2**31, tf.int32), tf.constant(temperature, tf.float32), tf.constant(bool(greedy)),
+            tf.constant(int(seed) % 2**31, tf.int32), tf.constant(temperature, tf.float32),
+            tf.constant(pen_temperature or temperature, tf.float32), tf.constant(bool(greedy)),
             tf.constant(min(max_steps, self.max_rows), tf.int32),
         )
         rows = rows.numpy()[:count, : int(steps)]
@@ -281,21 +284,27 @@ def numpy_generate(decoder: NumpyDecoder, state, last_row, bias, steps: int, tem
     return [strokes.stroke5_to_stroke3(rows[: length[b], b], has_start_token=False) for b in range(batch)]
 
 
-def _check_sampling_options(n: int, temperature: float) -> None:
+def _check_sampling_options(n: int, temperature: float, pen_temperature: float | None = None) -> None:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= MAX_ENDINGS:
         raise ValueError(f"number of drawings must be a whole number from 1 to {MAX_ENDINGS}, got {n!r}")
-    if not isinstance(temperature, (int, float, np.floating)) or not 0.0 < float(temperature) <= 2.0:
-        raise ValueError(f"temperature must be a number in (0, 2], got {temperature!r}; 0.2-0.6 gives tidy drawings")
+    for name, value in (("temperature", temperature), ("pen temperature", pen_temperature)):
+        if value is not None and (not isinstance(value, (int, float, np.floating)) or not 0.0 < float(value) <= 2.0):
+            raise ValueError(f"{name} must be a number in (0, 2], got {value!r}; 0.2-0.6 gives tidy drawings")
 
 
 def sample(model, n: int = 1, *, temperature: float = 0.4, seed: int = 0, category=None,
-           max_steps: int | None = None, greedy: bool = False) -> list[list[np.ndarray]]:
-    """Draw ``n`` new drawings; each is a list of polylines in the data's units (e.g. 0-255-like)."""
-    _check_sampling_options(n, temperature)
+           max_steps: int | None = None, greedy: bool = False, pen_temperature: float | None = None):
+    """Draw ``n`` new drawings; each is a list of polylines in the data's units (e.g. 0-255-like).
+
+    ``temperature`` tau divides the mixture and pen logits and scales sigma by sqrt(tau), as the
+    paper; ``pen_temperature`` (default: tau) sets the pen state's separately.
+    """
+    _check_sampling_options(n, temperature, pen_temperature)
     _check_seed(seed)
     ids = np.full(n, model.category_id(category))
     drawings = graph_sampler(model).generate(
-        np.zeros((0, 3), np.float32), ids, max_steps or model.config.max_length, float(temperature), seed, greedy
+        np.zeros((0, 3), np.float32), ids, max_steps or model.config.max_length, float(temperature), seed, greedy,
+        pen_temperature,
     )
     return [strokes.stroke3_to_polylines(strokes.denormalize(d, model.stats.scale_factor)) for d in drawings]
 
@@ -366,19 +375,20 @@ def prime_state(decoder: NumpyDecoder, stroke3, bias):
 
 
 def complete(model, strokes_in, n: int = 4, *, temperature: float = 0.4, seed: int = 0, category=None,
-             max_steps: int | None = None, greedy: bool = False, canvas_size=None) -> Completion:
+             max_steps: int | None = None, greedy: bool = False, canvas_size=None,
+             pen_temperature: float | None = None) -> Completion:
     """Complete a person's drawing ``n`` ways; the endings continue from their last point (canvas units).
 
     ``max_steps`` caps each ending's points (default: what the model's length cap leaves after the
-    person's drawing, at least ``MIN_ENDING_STEPS``).
+    person's drawing, at least ``MIN_ENDING_STEPS``). Temperatures as in :func:`sample`.
     """
-    _check_sampling_options(n, temperature)
+    _check_sampling_options(n, temperature, pen_temperature)
     _check_seed(seed)
     polylines = check_canvas_strokes(strokes_in)
     ids = np.full(n, model.category_id(category))
     stroke3, pixel_factor = canvas_to_model(polylines, model, canvas_size)
     steps = max_steps or max(model.config.max_length - len(stroke3), MIN_ENDING_STEPS)
-    endings = graph_sampler(model).generate(stroke3, ids, steps, float(temperature), seed, greedy)
+    endings = graph_sampler(model).generate(stroke3, ids, steps, float(temperature), seed, greedy, pen_temperature)
     last_point = polylines[-1][-1]
     return Completion(
         prime=polylines,

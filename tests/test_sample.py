@@ -140,7 +140,7 @@ def test_bad_drawings_are_refused(model, drawing, message):
 @pytest.mark.parametrize("options, message", [
     ({"n": 0}, "1 to 16"), ({"n": 17}, "1 to 16"), ({"n": 2.5}, "whole number"),
     ({"temperature": 0}, r"\(0, 2\]"), ({"temperature": 2.5}, r"\(0, 2\]"), ({"temperature": float("nan")}, r"\(0, 2\]"),
-    ({"category": "giraffe"}, "unknown category"),
+    ({"category": "giraffe"}, "unknown category"), ({"pen_temperature": 0}, "pen temperature"),
 ])
 def test_bad_options_are_refused(model, options, message):
     with pytest.raises(ValueError, match=message):
