@@ -124,17 +124,22 @@ def normalized_split(split, scale_factor: float):
 
 
 def tf_dataset(source: BatchSource, start_epoch: int = 0, start_batch: int = 0):
-    """The batches as a prefetched ``tf.data.Dataset`` of ``((inputs, category_ids), targets, position)``."""
+    """The batches as a prefetched ``tf.data.Dataset`` of ``((inputs, category_ids), targets, position [B, 2])``.
+
+    ``position`` is the batch's (epoch, batch index) in every row: where a resumed run starts.
+    """
     import tensorflow as tf
 
     def generate():
         for epoch, batch_index, (inputs, targets, category_ids) in source.batches(start_epoch, start_batch):
-            yield (inputs, category_ids), targets, np.array([epoch, batch_index], dtype=np.int64)
+            # the position is repeated per drawing so that a distributed dataset can split it like the batch
+            position = np.tile(np.array([epoch, batch_index], dtype=np.int64), (len(inputs), 1))
+            yield (inputs, category_ids), targets, position
 
     signature = (
         (tf.TensorSpec([None, None, 5], tf.float32), tf.TensorSpec([None], tf.int32)),
         tf.TensorSpec([None, None, 5], tf.float32),
-        tf.TensorSpec([2], tf.int64),
+        tf.TensorSpec([None, 2], tf.int64),
     )
     return tf.data.Dataset.from_generator(generate, output_signature=signature).prefetch(tf.data.AUTOTUNE)
 

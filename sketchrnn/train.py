@@ -57,7 +57,10 @@ def make_strategy(name: str):
     """The tf.distribute strategy for a name; ``multi-worker`` reads the cluster from TF_CONFIG."""
 
     if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
+        if tf.config.list_logical_devices("GPU"):
+            return tf.distribute.MirroredStrategy()
+        # no GPU: mirror over the logical CPU devices (one, unless the process configured several)
+        return tf.distribute.MirroredStrategy([device.name for device in tf.config.list_logical_devices("CPU")])
     if name == "multi-worker":
         return tf.distribute.MultiWorkerMirroredStrategy()
     return tf.distribute.get_strategy()
@@ -319,7 +322,7 @@ def _loop(settings, trainer, state, source, valid, run_dir, log) -> dict:
         _validate(settings, trainer, state, valid, run_dir)
     log(f"\n{status} at step {state['step']}; checkpoint saved in {run_dir}/checkpoints"
         + ("; resume with `sketchrnn train --resume " + str(run_dir) + "`" if status != "finished" else ""))
-    return {"status": status, **state}
+    return {"status": status, "replicas": trainer.strategy.num_replicas_in_sync, **state}
 
 
 def ckpt_step(run_dir) -> int:

@@ -138,6 +138,10 @@ MIRRORED_SCRIPT = textwrap.dedent("""
         loss = trainer.train_step(model_inputs, model_targets)
         results[name] = {"replicas": strategy.num_replicas_in_sync, "loss": loss,
                          "weights": [w.numpy().tolist() for w in trainer.model.network.weights]}
+    from sketchrnn.train import train
+    settings.strategy, settings.steps, settings.validate_every, settings.checkpoint_every = "mirrored", 3, 3, 3
+    summary = train(settings, log=lambda message: None)
+    results["train"] = {k: summary[k] for k in ("status", "step", "batch", "replicas")}
     print("RESULT" + json.dumps(results))
 """)
 
@@ -154,3 +158,5 @@ def test_mirrored_strategy_on_two_cpu_devices_matches_one_device(shared_data, tm
     np.testing.assert_allclose(mirrored["loss"], one["loss"], rtol=1e-5)
     for a, b in zip(one["weights"], mirrored["weights"]):
         np.testing.assert_allclose(np.array(b), np.array(a), rtol=1e-4, atol=1e-6)
+    # and a whole (short) run under `--strategy mirrored` on the two devices
+    assert results["train"] == {"status": "finished", "step": 3, "batch": 3, "replicas": 2}
