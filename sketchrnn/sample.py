@@ -436,5 +436,7 @@ def guess(models, strokes_in, *, top: int = 3, canvas_size=None) -> list[tuple[s
         raise ValueError("no models to guess with")
     scores = np.asarray(scores)
     probabilities = np.exp(scores - np.logaddexp.reduce(scores))
-    order = np.argsort(-probabilities, kind="stable")[:top]
-    return [(names[i], float(probabilities[i])) for i in order]
+    merged: dict[str, float] = {}  # a category two models draw gets both models' probability
+    for name, probability in zip(names, probabilities):
+        merged[name] = merged.get(name, 0.0) + float(probability)
+    return sorted(merged.items(), key=lambda item: -item[1])[:top]
