@@ -31,6 +31,7 @@ from sketchrnn.data import load_dataset  # noqa: E402
 from sketchrnn.train import evaluate  # noqa: E402
 
 TEMPERATURES = (0.2, 0.6)
+PEN_TEMPERATURE = 1.0  # as the demo and the CLI default (see README, "Sampling")
 COMPLETION_DRAWINGS, ENDINGS, PRIME_FRACTION, GUESS_FRACTION = 8, 4, 0.4, 0.5
 
 
@@ -59,7 +60,8 @@ def write_samples(model, out: Path) -> list[str]:
     for category in model.categories:
         cells = []
         for temperature in TEMPERATURES:
-            drawings = sample.sample(model, 16, temperature=temperature, seed=1, category=category)
+            drawings = sample.sample(model, 16, temperature=temperature, seed=1, category=category,
+                                     pen_temperature=PEN_TEMPERATURE)
             name = f"samples_{category.replace(' ', '_')}_t{temperature}.svg"
             svg.save_svg(svg.grid_svg(drawings, columns=8, cell_size=96), out / name)
             cells.append(f"![{category} at temperature {temperature}]({out.name}/{name})")
@@ -81,7 +83,8 @@ def write_completions(model, test, names, out: Path) -> list[str]:
         items = []
         for index, drawing in enumerate(chosen):
             completion = sample.complete(model, prefix(drawing, PRIME_FRACTION), ENDINGS, temperature=0.3,
-                                         seed=index, category=category, canvas_size=data_canvas(model))
+                                         seed=index, category=category, canvas_size=data_canvas(model),
+                                         pen_temperature=PEN_TEMPERATURE)
             items += [(completion.prime, ending) for ending in completion.endings]
         name = f"completions_{category.replace(' ', '_')}.svg"
         svg.save_svg(svg.grid_svg(items, columns=ENDINGS, cell_size=110), out / name)
@@ -119,9 +122,9 @@ def report(model_dir: Path, out_root: Path) -> tuple:
              "| category | test drawings | L_R | L_s | L_p |", "|---|---|---|---|---|"]
     for name, part in [*losses["per_category"].items(), ("all", losses)]:
         lines.append(f"| {name} | {part['drawings']} | {part['loss']:.4f} | {part['offset_loss']:.4f} | {part['pen_loss']:.4f} |")
-    lines += ["", "### Samples (16 per grid, seed 1)", "", *write_samples(model, out), "",
+    lines += ["", f"### Samples (16 per grid, seed 1, pen temperature {PEN_TEMPERATURE})", "", *write_samples(model, out), "",
               f"### Completions: first {PRIME_FRACTION:.0%} of {COMPLETION_DRAWINGS} test drawings (black), "
-              f"{ENDINGS} endings each (red), temperature 0.3", "", *write_completions(model, test, names, out), ""]
+              f"{ENDINGS} endings each (red), temperature 0.3, pen temperature {PEN_TEMPERATURE}", "", *write_completions(model, test, names, out), ""]
     return model, (test, names), lines
 
 

@@ -246,6 +246,9 @@ def add_drawing_options(parser, n_default: int) -> None:
     parser.add_argument("--temperature", type=float, default=0.4,
                         help="randomness in (0, 2]: low is tidy and typical, high is wild (default 0.4)")
     parser.add_argument("--seed", type=int, default=0, help="same seed, same drawings (default 0)")
+    parser.add_argument("--pen-temperature", type=float, default=1.0,
+                        help="temperature of the pen state (default 1.0, so drawings end where people's do; "
+                             "the paper uses --temperature for it too: pass the same value for that)")
     parser.add_argument("--greedy", action="store_true", help="always take the most likely move (no randomness)")
     parser.add_argument("--out", default=None, metavar="FILE.svg", help="write one SVG grid here")
     parser.add_argument("--out-dir", default=None, metavar="DIR", help="write one SVG per drawing here")
@@ -318,7 +321,8 @@ def run_sample(arguments) -> int:
 
     model = choose_model(arguments.model, arguments.category)
     drawings = sample.sample(model, arguments.n, temperature=arguments.temperature, seed=arguments.seed,
-                             category=arguments.category, greedy=arguments.greedy)
+                             category=arguments.category, greedy=arguments.greedy,
+                             pen_temperature=arguments.pen_temperature)
     write_drawings(arguments, drawings, lambda drawing: svg.drawing_svg(drawing, animate=arguments.animate))
     return 0
 
@@ -352,6 +356,7 @@ def run_complete(arguments) -> int:
     completion = sample.complete(
         model, read_drawing_json(arguments.input), arguments.n, temperature=arguments.temperature,
         seed=arguments.seed, category=arguments.category, greedy=arguments.greedy, canvas_size=arguments.canvas_size,
+        pen_temperature=arguments.pen_temperature,
     )
     items = [(completion.prime, ending) for ending in completion.endings]
     write_drawings(arguments, items, lambda item: svg.completion_svg(*item, animate=arguments.animate))

@@ -253,7 +253,8 @@ def client(catalog, output_root):
     port = free_port()
     demo.launch_demo(blocks, port=port, block=False)
     try:
-        yield Client(f"http://127.0.0.1:{port}/", verbose=False)
+        yield Client(f"http://127.0.0.1:{port}/", verbose=False, analytics_enabled=False,
+                     httpx_kwargs={"timeout": 120})  # generous: the machine may be busy
     finally:
         blocks.close()
 
