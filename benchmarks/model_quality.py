@@ -140,7 +140,7 @@ def main(argv=None) -> None:
     models, tests = [r[0] for r in results], [r[1] for r in results]
     top1, top3, total, categories = guess_accuracy(models, tests, arguments.guess_per_category)
     guess_lines = ["## What are you drawing?", "",
-                   f"Likelihood ranking over {categories} categories ({', '.join(c for m in models for c in m.categories)}) "
+                   f"Likelihood ranking over {categories} categories ({', '.join(sorted({c for m in models for c in m.categories}))}) "
                    f"of {total} test drawings cut to their first {GUESS_FRACTION:.0%} of points: "
                    f"top-1 accuracy **{top1:.1%}**, top-3 **{top3:.1%}**; chance is {1 / categories:.1%} / "
                    f"{min(3, categories) / categories:.1%}.", ""]
