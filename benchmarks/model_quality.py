@@ -24,7 +24,6 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
 
 from sketchrnn import checkpoint, sample, strokes, svg  # noqa: E402
 from sketchrnn.data import load_dataset  # noqa: E402
@@ -122,9 +121,11 @@ def report(model_dir: Path, out_root: Path) -> tuple:
              "| category | test drawings | L_R | L_s | L_p |", "|---|---|---|---|---|"]
     for name, part in [*losses["per_category"].items(), ("all", losses)]:
         lines.append(f"| {name} | {part['drawings']} | {part['loss']:.4f} | {part['offset_loss']:.4f} | {part['pen_loss']:.4f} |")
-    lines += ["", f"### Samples (16 per grid, seed 1, pen temperature {PEN_TEMPERATURE})", "", *write_samples(model, out), "",
+    lines += ["", f"### Samples (16 per grid, seed 1, pen temperature {PEN_TEMPERATURE})", "",
+              *write_samples(model, out), "",
               f"### Completions: first {PRIME_FRACTION:.0%} of {COMPLETION_DRAWINGS} test drawings (black), "
-              f"{ENDINGS} endings each (red), temperature 0.3, pen temperature {PEN_TEMPERATURE}", "", *write_completions(model, test, names, out), ""]
+              f"{ENDINGS} endings each (red), temperature 0.3, pen temperature {PEN_TEMPERATURE}", "",
+              *write_completions(model, test, names, out), ""]
     return model, (test, names), lines
 
 

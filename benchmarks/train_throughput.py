@@ -24,7 +24,6 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from sketchrnn.pipeline import Augmentation, BatchSource, normalized_split  # noqa: E402
