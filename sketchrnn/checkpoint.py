@@ -103,7 +103,7 @@ def _atomic_directory(final: Path, write) -> Path:
     return final
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
+def atomic_write_text(path: Path, text: str) -> None:
     """Replace a small text file atomically."""
     temporary = path.with_name(f".{path.name}.tmp")
     with open(temporary, "w") as handle:
@@ -235,7 +235,7 @@ def save_checkpoint(run_dir, model: TrainedModel, optimizer, state: dict) -> Pat
         (directory / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n")
 
     final = _atomic_directory(checkpoints / f"ckpt-{model.step:08d}", write)
-    _atomic_write_text(checkpoints / "latest", final.name + "\n")
+    atomic_write_text(checkpoints / "latest", final.name + "\n")
     for old in sorted(checkpoints.glob("ckpt-*"))[:-KEEP_CHECKPOINTS]:
         shutil.rmtree(old, ignore_errors=True)
     return final

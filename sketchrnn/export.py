@@ -42,7 +42,7 @@ def export_run(run_dir, destination, test_losses: dict | None = None) -> Path:
         model.metadata["test_loss"] = test_losses
     model.name = Path(destination).name
     checkpoint.save_model(model, destination)
-    (Path(destination) / CARD_FILE).write_text(model_card(model))
+    checkpoint.atomic_write_text(Path(destination) / CARD_FILE, model_card(model))
     return Path(destination)
 
 

@@ -185,7 +185,7 @@ def open_settings(settings: TrainSettings) -> TrainSettings:
                 f"continue it with `sketchrnn train --resume {settings.out}` or pass a new --out"
             )
     path.parent.mkdir(parents=True, exist_ok=True)
-    ckpt._atomic_write_text(path, json.dumps(dataclasses.asdict(settings), indent=2) + "\n")
+    ckpt.atomic_write_text(path, json.dumps(dataclasses.asdict(settings), indent=2) + "\n")
     return settings
 
 
