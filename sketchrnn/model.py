@@ -163,7 +163,8 @@ class StrokeLSTM(keras.layers.Layer):
             keep = 1.0 - self.recurrent_dropout
             uniform = keras.random.uniform([batch, self.units], seed=self.seed_generator)
             dropout_mask = tf.cast(uniform < keep, inputs.dtype) / keep
-        projection = tf.transpose(tf.matmul(inputs, self.kernel) + self.bias, [1, 0, 2])  # (T, B, 4H)
+        # time-major before the matmul: transposing [B, T, I] is cheap, transposing [B, T, 4H] is not
+        projection = tf.matmul(tf.transpose(inputs, [1, 0, 2]), self.kernel) + self.bias  # (T, B, 4H)
         recurrent_kernel = tf.convert_to_tensor(self.recurrent_kernel)  # a tensor, not a variable, for the custom gradient
         hiddens, cells = lstm_sequence(projection, recurrent_kernel, initial_state[0], initial_state[1], dropout_mask)
         return tf.transpose(hiddens, [1, 0, 2]), [hiddens[-1], cells[-1]]
