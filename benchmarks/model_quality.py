@@ -27,18 +27,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from sketchrnn import checkpoint, sample, strokes, svg  # noqa: E402
 from sketchrnn.data import load_dataset  # noqa: E402
-from sketchrnn.train import evaluate  # noqa: E402
+from sketchrnn.train import evaluate, training_data_options  # noqa: E402
 
 TEMPERATURES = (0.2, 0.6)
 PEN_TEMPERATURE = 1.0  # as the demo and the CLI default (see README, "Sampling")
 COMPLETION_DRAWINGS, ENDINGS, PRIME_FRACTION, GUESS_FRACTION = 8, 4, 0.4, 0.5
-
-
-def data_options(model) -> dict:
-    """How the model's training data was loaded (from its metadata)."""
-    settings = model.metadata.get("train_settings", {})
-    return {"seed": settings.get("seed", 0), "rescale_to": settings.get("rescale_to"),
-            "categories": settings.get("categories")}
 
 
 def prefix(drawing, fraction: float):
@@ -110,7 +103,7 @@ def report(model_dir: Path, out_root: Path) -> tuple:
     """Measure one model, write its files; returns (model, (test split, names), markdown lines)."""
     model = checkpoint.load_model(model_dir)
     sources = model.metadata["data"]
-    options = data_options(model)
+    options = training_data_options(model)
     losses = evaluate(model_dir, sources, **options)
     dataset = load_dataset(sources, max_length=model.config.max_length, **options)
     test, names = dataset.splits["test"], list(dataset.categories)

@@ -178,6 +178,12 @@ def _assign_weights(network, arrays: dict[str, np.ndarray], source: Path) -> Non
         weight.assign(arrays[name])
 
 
+def restore_weights(network, directory) -> None:
+    """Fill a built network with the weights saved in a model or checkpoint directory."""
+    path = Path(directory) / WEIGHTS_FILE
+    _assign_weights(network, _read_arrays(path, "weights"), path)
+
+
 def resolve_model_dir(path) -> Path:
     """Find the model directory a user means: a model dir, a run's ``best/``, or its latest checkpoint."""
     path = Path(path)
@@ -205,7 +211,7 @@ def load_model(path) -> TrainedModel:
     except (TypeError, ValueError) as error:
         raise ValueError(f"{directory / CONFIG_FILE}: bad model settings ({error})") from None
     network = build_network(model_config)
-    _assign_weights(network, _read_arrays(directory / WEIGHTS_FILE, "weights"), directory / WEIGHTS_FILE)
+    restore_weights(network, directory)
     stats = DataStats(**config["stats"])
     if not (np.isfinite(stats.scale_factor) and stats.scale_factor > 0):
         raise ValueError(f"{directory / CONFIG_FILE}: scale_factor must be a positive number")

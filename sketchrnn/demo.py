@@ -35,7 +35,7 @@ import gradio as gr
 
 from sketchrnn.canvas import DEFAULT_SIZE, StrokeCanvas, parse_strokes
 from sketchrnn.checkpoint import TrainedModel, bundled_model_dirs, load_model
-from sketchrnn.sample import complete, guess, sample
+from sketchrnn.sample import complete, graph_sampler, guess, sample
 from sketchrnn.svg import DEFAULT_COLOR, DEFAULT_ENDING_COLOR, completion_svg, drawing_svg, grid_svg, save_svg
 
 logger = logging.getLogger(__name__)
@@ -98,8 +98,7 @@ def warm_up(models: list[TrainedModel], sizes=WARM_UP_BATCHES) -> None:
     """Complete a tiny drawing once per batch size the page can ask for, so that the one-off
     compilation of the sampler happens at start-up instead of during someone's first request."""
     for model in models:
-        for size in sizes:
-            complete(model, [[[0.0, 0.0], [10.0, 10.0]]], n=size, category=model.categories[0])
+        graph_sampler(model).warm_up(sizes)
 
 
 def load_catalog(model_dir=None) -> dict[str, Choice]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 from pathlib import Path
@@ -66,7 +65,7 @@ def model_card(model) -> str:
         f"- LSTM hidden size {model.config.hidden_size}, {model.config.num_mixtures} Gaussians, "
         f"{model.config.num_categories} categor{'y' if model.config.num_categories == 1 else 'ies'}, "
         f"recurrent dropout {model.config.recurrent_dropout}",
-        "- settings: " + ", ".join(f"{k}={v}" for k, v in settings.items() if k not in ("data", "extra")),
+        "- settings: " + ", ".join(f"{k}={v}" for k, v in settings.items() if k != "data"),
         f"- this model: step {meta.get('best_step', model.step)} (best validation L_R) of a "
         f"{meta.get('run_steps')}-step run, {_hours(meta.get('run_seconds'))} of training on {meta.get('machine')}",
     ]
@@ -94,8 +93,3 @@ def test_losses_by_category(model_dir, sources, **data_options) -> dict:
 
     result = evaluate(model_dir, sources, **data_options)
     return {"all": {k: result[k] for k in ("drawings", "loss", "offset_loss", "pen_loss")}, **result["per_category"]}
-
-
-def read_card_facts(directory) -> dict:
-    """The metadata of a model directory's config.json (for reports)."""
-    return json.loads((Path(directory) / checkpoint.CONFIG_FILE).read_text()).get("metadata", {})

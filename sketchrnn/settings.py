@@ -5,7 +5,7 @@ Kept apart from :mod:`sketchrnn.train` so the command line can show defaults wit
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 CLIP_KINDS = ("value", "norm", "global_norm", "none")
 STRATEGIES = ("default", "mirrored", "multi-worker")
@@ -39,7 +39,6 @@ class TrainSettings:
     checkpoint_every: int = 100  # steps between checkpoints
     strategy: str = "default"  # tf.distribute strategy: default (one device), mirrored, multi-worker
     download: bool = False  # allow downloading official category files into the cache
-    extra: dict = field(default_factory=dict)  # free-form notes copied into the model card metadata
 
     def validate(self) -> None:
         """Raise ValueError for settings that cannot train."""

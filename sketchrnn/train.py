@@ -168,7 +168,7 @@ def new_model(settings: TrainSettings, dataset, stats) -> ckpt.TrainedModel:
     )
 
 
-RESUMABLE_CHANGES = {"steps", "max_minutes", "validate_every", "checkpoint_every", "download", "extra"}
+RESUMABLE_CHANGES = {"steps", "max_minutes", "validate_every", "checkpoint_every", "download"}
 
 
 def open_settings(settings: TrainSettings) -> TrainSettings:
@@ -206,9 +206,7 @@ def restore_run(settings: TrainSettings, trainer: Trainer) -> dict:
     checkpoint = ckpt.latest_checkpoint(settings.out)
     if checkpoint is None:
         return fresh
-    saved = ckpt.load_model(checkpoint)
-    for weight, value in zip(trainer.model.network.weights, saved.network.weights):
-        weight.assign(value)
+    ckpt.restore_weights(trainer.model.network, checkpoint)
     ckpt.restore_optimizer(trainer.optimizer, checkpoint, trainer.model.network.trainable_variables)
     state = {**fresh, **ckpt.read_state(checkpoint)}
     trainer.model.step = state["step"]
@@ -362,6 +360,13 @@ def _after_step(settings, trainer, state, losses, valid, run_dir, log) -> dict:
     return row
 
 
+def training_data_options(model) -> dict:
+    """How a model's training data was loaded (split seed, rescaling, categories), from its metadata."""
+    trained_with = model.metadata.get("train_settings", {})
+    return {"seed": trained_with.get("seed", 0), "rescale_to": trained_with.get("rescale_to"),
+            "categories": trained_with.get("categories")}
+
+
 def evaluate(model_path, sources, split: str = "test", batch_size: int = 100, **data_options) -> dict:
     """L_R of a trained model on a split of the given data (the paper's reported figure).
 
@@ -373,8 +378,7 @@ def evaluate(model_path, sources, split: str = "test", batch_size: int = 100, **
     from sketchrnn.data import load_dataset
 
     model = ckpt.load_model(model_path)
-    trained_with = model.metadata.get("train_settings", {})
-    options = {"seed": trained_with.get("seed", 0), "rescale_to": trained_with.get("rescale_to")}
+    options = {k: v for k, v in training_data_options(model).items() if k != "categories"}
     options.update({k: v for k, v in data_options.items() if v is not None})
     dataset = load_dataset(sources, max_length=model.config.max_length, **options)
     if split not in dataset.splits:
