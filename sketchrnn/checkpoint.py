@@ -17,15 +17,14 @@ never leaves a half-written model where a good one was. A run directory looks li
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from sketchrnn import files
 from sketchrnn.strokes import DataStats
 
 CONFIG_FILE = "config.json"
@@ -80,40 +79,23 @@ def build_network(config):
     return network
 
 
+MODEL_DIR_KIND = f"a model directory (it has no {CONFIG_FILE})"
+
+
+def is_model_dir(directory: Path) -> bool:
+    """True for a folder holding a model's ``config.json`` (a model directory or a checkpoint)."""
+    return (Path(directory) / CONFIG_FILE).is_file()
+
+
 def _atomic_directory(final: Path, write) -> Path:
-    """Write a directory under a temporary name with ``write(tmp_dir)``, fsync, and rename it to ``final``."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    temporary = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
-    try:
-        write(temporary)
-        for item in temporary.iterdir():
-            with open(item, "rb") as handle:
-                os.fsync(handle.fileno())
-        if final.exists():
-            retired = final.parent / f".{final.name}.old"
-            shutil.rmtree(retired, ignore_errors=True)
-            os.replace(final, retired)
-            os.replace(temporary, final)
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
-            os.replace(temporary, final)
-    except BaseException:
-        shutil.rmtree(temporary, ignore_errors=True)
-        raise
-    return final
+    """Write a model or checkpoint directory atomically; refuses to replace a folder that holds no model."""
+    return files.atomic_directory(final, write, owned=is_model_dir, kind=MODEL_DIR_KIND)
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Replace a small text file atomically."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    with open(temporary, "w") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
+atomic_write_text = files.atomic_write_text  # replace a small text file atomically (never a link or a device)
 
 
-def _write_model_files(directory: Path, model: TrainedModel) -> None:
+def _write_model_files(directory: Path, model: TrainedModel, weights_dtype=np.float32) -> None:
     """config.json and weights.npz of a model into ``directory``."""
     config = {
         "format_version": FORMAT_VERSION,
@@ -129,12 +111,22 @@ def _write_model_files(directory: Path, model: TrainedModel) -> None:
         "metadata": model.metadata,
     }
     (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
-    np.savez(directory / WEIGHTS_FILE, **model.numpy_weights())
+    np.savez(directory / WEIGHTS_FILE, **{k: v.astype(weights_dtype) for k, v in model.numpy_weights().items()})
 
 
-def save_model(model: TrainedModel, directory) -> Path:
-    """Write a model directory atomically (replacing any model already there)."""
-    return _atomic_directory(Path(directory), lambda tmp: _write_model_files(tmp, model))
+def save_model(model: TrainedModel, directory, *, weights_dtype=np.float32, extra_files: dict[str, str] | None = None) -> Path:
+    """Write a model directory atomically, replacing a model already there (never a folder holding other files).
+
+    ``weights_dtype`` np.float16 halves the file (for bundled models; loading casts back to float32);
+    ``extra_files`` (file name -> text, e.g. a model card) are written into the same atomic directory.
+    """
+
+    def write(temporary: Path) -> None:
+        _write_model_files(temporary, model, weights_dtype)
+        for name, text in (extra_files or {}).items():
+            (temporary / name).write_text(text)
+
+    return _atomic_directory(Path(directory), write)
 
 
 def _read_config(directory: Path) -> dict:

@@ -192,11 +192,12 @@ def train_settings_from_arguments(arguments):
 
 
 def run_train(arguments) -> int:
-    """Train; exit 0 when finished or out of time, 130 when interrupted, 3 when the loss diverged."""
+    """Train; exit 0 when finished or out of time, 130 when interrupted, 3 when the loss diverged,
+    1 when the run folder could not be written."""
     from sketchrnn.train import train
 
     summary = train(train_settings_from_arguments(arguments))
-    return {"diverged": 3, "interrupted": 130}.get(summary["status"], 0)
+    return {"diverged": 3, "interrupted": 130, "unwritable": 1}.get(summary["status"], 0)
 
 
 def add_evaluate_command(subparsers) -> None:
@@ -278,9 +279,22 @@ def add_complete_command(subparsers) -> None:
     )
     add_drawing_options(parser, 4)
     parser.add_argument("--input", required=True, metavar="FILE.json", help="the drawing to complete")
-    parser.add_argument("--canvas-size", type=float, nargs=2, default=None, metavar=("WIDTH", "HEIGHT"),
+    parser.add_argument("--canvas-size", type=positive_size, nargs=2, default=None, metavar=("WIDTH", "HEIGHT"),
                         help="the canvas the drawing was made on (default: its own bounding box / 0.8)")
     parser.set_defaults(handler=run_complete)
+
+
+def positive_size(text: str) -> float:
+    """A canvas side: a finite number > 0 (``'nan'``, ``'inf'``, ``0`` and negatives are refused)."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number; give the canvas width and height in pixels") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size; width and height must be finite numbers > 0")
+    return value
 
 
 def choose_model(path, category):
@@ -299,18 +313,50 @@ def choose_model(path, category):
     raise ValueError(f"no bundled model draws {category!r}; pass a MODEL directory or another --category")
 
 
+def check_output_file(path) -> None:
+    """Refuse an --out that cannot become an SVG file; create its missing folders (as --out-dir does)."""
+    from pathlib import Path
+
+    from sketchrnn import files
+
+    if Path(path).is_dir():
+        raise ValueError(f"--out {path} is a folder; give a file name such as {Path(path) / 'drawings.svg'} "
+                         f"(or use --out-dir for one file per drawing)")
+    files.make_folder(Path(path).parent)
+    files.check_file_target(path)
+
+
+def check_output_dir(path) -> None:
+    """Create the --out-dir folder; refuse a name that is a file."""
+    from pathlib import Path
+
+    from sketchrnn import files
+
+    if Path(path).exists() and not Path(path).is_dir():
+        raise ValueError(f"--out-dir {path} is a file, not a folder; give a folder name (or use --out for one file)")
+    files.make_folder(path)
+
+
+def check_drawing_outputs(arguments) -> None:
+    """Before any work: --out and/or --out-dir are given and can be written."""
+    if not arguments.out and not arguments.out_dir:
+        raise ValueError("say where to write: --out FILE.svg and/or --out-dir DIR")
+    if arguments.out:
+        check_output_file(arguments.out)
+    if arguments.out_dir:
+        check_output_dir(arguments.out_dir)
+
+
 def write_drawings(arguments, items, render_one) -> None:
     """Write a grid (--out) and/or one file per item (--out-dir); print the paths."""
     from pathlib import Path
 
     from sketchrnn import svg
 
-    if not arguments.out and not arguments.out_dir:
-        raise ValueError("say where to write: --out FILE.svg and/or --out-dir DIR")
+    check_drawing_outputs(arguments)
     if arguments.out:
         print(svg.save_svg(svg.grid_svg(items, animate=arguments.animate), arguments.out))
     if arguments.out_dir:
-        Path(arguments.out_dir).mkdir(parents=True, exist_ok=True)
         for index, item in enumerate(items):
             print(svg.save_svg(render_one(item), Path(arguments.out_dir) / f"drawing_{index:02d}.svg"))
 
@@ -319,6 +365,7 @@ def run_sample(arguments) -> int:
     """Sample and write SVG."""
     from sketchrnn import sample, svg
 
+    check_drawing_outputs(arguments)
     model = choose_model(arguments.model, arguments.category)
     drawings = sample.sample(model, arguments.n, temperature=arguments.temperature, seed=arguments.seed,
                              category=arguments.category, greedy=arguments.greedy,
@@ -327,34 +374,77 @@ def run_sample(arguments) -> int:
     return 0
 
 
+MAX_DRAWING_BYTES = 8 * 2**20  # a --input drawing larger than this is refused (20,000 points take ~1 MB)
+JSON_KINDS = {str: "a string", int: "a number", float: "a number", bool: "true or false", type(None): "null"}
+
+
 def read_drawing_json(path) -> list:
-    """A drawing from a JSON file: canvas strokes, or one simplified-ndjson record."""
+    """A drawing from a JSON file: canvas strokes, or one simplified-ndjson record.
+
+    Only a regular file of at most ``MAX_DRAWING_BYTES`` is read (a FIFO or device is refused, never opened);
+    numbers too large for a float (``10**400``) and ``NaN`` / ``Infinity`` are refused.
+    """
     import json
-    from pathlib import Path
+
+    from sketchrnn import files
 
     try:
-        value = json.loads(Path(path).read_text())
-    except OSError as error:
-        raise ValueError(f"cannot read {path}: {error.strerror}") from None
+        text = files.read_regular_file(path, MAX_DRAWING_BYTES).decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ValueError(f"{path} is not text (UTF-8 JSON expected)") from None
+    try:
+        value = json.loads(text, parse_int=json_coordinate, parse_float=json_coordinate, parse_constant=json_constant)
     except json.JSONDecodeError as error:
         raise ValueError(f"{path} is not valid JSON ({error})") from None
+    except ValueError as error:  # from json_coordinate / json_constant
+        raise ValueError(f"{path}: {error}") from None
+    except RecursionError:
+        raise ValueError(f"{path} is JSON nested too deeply; a drawing is a list of strokes, each a list of "
+                         f"[x, y] points (3 levels)") from None
     if isinstance(value, dict):
-        if "drawing" not in value:
-            raise ValueError(f"{path}: a JSON object must be a QuickDraw record with a 'drawing' field")
-        try:
-            return [list(zip(stroke[0], stroke[1])) for stroke in value["drawing"]]
-        except (TypeError, IndexError):
-            raise ValueError(f"{path}: 'drawing' must be a list of [[x...], [y...]] strokes") from None
+        return drawing_from_record(value, path)
+    if not isinstance(value, list):
+        raise ValueError(f"{path} holds {JSON_KINDS.get(type(value), 'a JSON value')} ({text.strip()[:40]}), not a "
+                         f"drawing: expected a list of strokes, each a list of [x, y] points, or a QuickDraw record "
+                         f"{{\"drawing\": [[[x...], [y...]], ...]}}")
     return value
+
+
+def json_coordinate(text: str) -> float:
+    """A JSON number as a float; ValueError for one too large for a float (e.g. ``10**400``)."""
+    import math
+
+    value = float(text)
+    if not math.isfinite(value):
+        shown = text if len(text) <= 20 else f"{text[:12]}... ({len(text)} characters)"
+        raise ValueError(f"the number {shown} is too large for a coordinate; points must be [x, y] pixel positions")
+    return value
+
+
+def json_constant(name: str):
+    """Refuse JSON's non-standard ``NaN`` / ``Infinity`` constants (Python's json accepts them)."""
+    raise ValueError(f"{name} is not a coordinate; points must be [x, y] with finite numbers")
+
+
+def drawing_from_record(record: dict, path) -> list:
+    """The strokes of a simplified-ndjson record ``{"drawing": [[[x...], [y...]], ...]}`` as lists of (x, y)."""
+    if "drawing" not in record:
+        raise ValueError(f"{path}: a JSON object must be a QuickDraw record with a 'drawing' field")
+    try:
+        return [list(zip(stroke[0], stroke[1])) for stroke in record["drawing"]]
+    except (TypeError, IndexError, KeyError):
+        raise ValueError(f"{path}: 'drawing' must be a list of [[x...], [y...]] strokes") from None
 
 
 def run_complete(arguments) -> int:
     """Complete a drawing and write SVG."""
     from sketchrnn import sample, svg
 
+    check_drawing_outputs(arguments)
+    drawing = read_drawing_json(arguments.input)
     model = choose_model(arguments.model, arguments.category)
     completion = sample.complete(
-        model, read_drawing_json(arguments.input), arguments.n, temperature=arguments.temperature,
+        model, drawing, arguments.n, temperature=arguments.temperature,
         seed=arguments.seed, category=arguments.category, greedy=arguments.greedy, canvas_size=arguments.canvas_size,
         pen_temperature=arguments.pen_temperature,
     )
@@ -393,6 +483,7 @@ def run_render(arguments) -> int:
     """Render dataset drawings."""
     from sketchrnn import strokes, svg
 
+    check_output_file(arguments.out)
     part = load_from_arguments(arguments).splits[arguments.split]
     bad = [i for i in arguments.index if not 0 <= i < len(part.drawings)]
     if bad:
@@ -414,7 +505,8 @@ def add_export_command(subparsers) -> None:
         epilog="example: sketchrnn export runs/pig data/models/pig",
     )
     parser.add_argument("run", metavar="RUN", help="training run directory")
-    parser.add_argument("destination", metavar="DEST", help="model directory to write (replaced if it exists)")
+    parser.add_argument("destination", metavar="DEST", help="model directory to write (a model already there is replaced; "
+                                                               "a folder holding anything else is refused)")
     parser.add_argument("--no-test", action="store_true", help="skip the test-split evaluation")
     parser.set_defaults(handler=run_export)
 
@@ -423,9 +515,10 @@ def run_export(arguments) -> int:
     """Export a run and print its model card."""
     from pathlib import Path
 
-    from sketchrnn.export import export_run, test_losses_by_category
+    from sketchrnn.export import check_destination, export_run, test_losses_by_category
     from sketchrnn.train import read_settings
 
+    check_destination(arguments.destination)
     settings = read_settings(arguments.run)
     losses = None if arguments.no_test else test_losses_by_category(
         Path(arguments.run) / "best", settings.data, seed=settings.seed, rescale_to=settings.rescale_to,
@@ -444,11 +537,89 @@ def add_demo_command(subparsers) -> None:
 
 
 # ----------------------------------------------------------------------------------------------
+# sketchrnn models import / download / list (magenta's pretrained models)
+
+
+def add_models_command(subparsers) -> None:
+    """``sketchrnn models import|download|list``."""
+    parser = subparsers.add_parser(
+        "models", help="use magenta's pretrained Sketch-RNN models: import, download, list",
+        description=(
+            "Magenta's published decoder-only Sketch-RNN models (about 113 Quick, Draw! categories, Apache-2.0) "
+            "converted exactly into this project's model directories, so sample, complete, evaluate, render, export "
+            "and the demo use them like models trained here."
+        ),
+    )
+    commands = parser.add_subparsers(dest="models_command", required=True, metavar="{import,download,list}")
+    importer = commands.add_parser(
+        "import", help="convert a magenta .gen.json into a model directory",
+        description="Convert FILE.gen.json into OUT_DIR (default: <cache>/imported/magenta-NAME) with a MODEL_CARD.md.",
+        epilog="example: sketchrnn models import pig.gen.json --evaluate-on ../shared/data/quickdraw_sketchrnn_pig_2200.npz",
+    )
+    importer.add_argument("file", metavar="FILE.gen.json", help="a model file as magenta.js loads it")
+    importer.add_argument("out_dir", nargs="?", default=None, metavar="OUT_DIR", help="model directory to write")
+    importer.add_argument("--evaluate-on", nargs="+", default=None, metavar="SOURCE",
+                          help="data of the model's category: put its held-out L_R (ours and magenta's) in the card")
+    importer.add_argument("--float16", action="store_true", help="store weights as float16 (half the size)")
+    importer.set_defaults(handler=run_models_import)
+    downloader = commands.add_parser(
+        "download", help="fetch published models by name into the cache and import them",
+        description=("Fetch NAME.gen.json from magenta's model server (once; cached under <cache>/magenta/) and import "
+                     "it into <cache>/imported/magenta-NAME. Needs internet; $SKETCHRNN_MODELS_URL overrides the server."),
+        epilog="example: sketchrnn models download cat bicycle owl",
+    )
+    downloader.add_argument("names", nargs="+", metavar="NAME", help="published model names, e.g. cat, alarm_clock")
+    downloader.add_argument("--cache-dir", default=None, help="download cache (default $SKETCHRNN_DATA_DIR, else data/)")
+    downloader.set_defaults(handler=run_models_download)
+    lister = commands.add_parser("list", help="the bundled, imported and cached models, one line each")
+    lister.add_argument("--cache-dir", default=None, help="download cache (default $SKETCHRNN_DATA_DIR, else data/)")
+    lister.set_defaults(handler=run_models_list)
+
+
+def run_models_import(arguments) -> int:
+    """Import one .gen.json and print where it went."""
+    import numpy as np
+
+    from sketchrnn import magenta
+
+    destination = magenta.import_model(arguments.file, arguments.out_dir, evaluate_on=arguments.evaluate_on,
+                                       weights_dtype=np.float16 if arguments.float16 else np.float32)
+    print(destination)
+    return 0
+
+
+def run_models_download(arguments) -> int:
+    """Download and import each named model; print the model directories."""
+    from sketchrnn import magenta
+
+    for name in arguments.names:
+        print(magenta.download_and_import(name, cache_dir=arguments.cache_dir, progress=data.stderr_progress))
+    return 0
+
+
+def run_models_list(arguments) -> int:
+    """One line per model: kind, name, categories, path."""
+    import json
+
+    from sketchrnn import magenta
+
+    rows = magenta.model_inventory(arguments.cache_dir)
+    for kind, name, path in rows:
+        categories = "(not imported: sketchrnn models import it)"
+        if kind != "cached":
+            categories = ", ".join(json.loads((path / "config.json").read_text()).get("categories", []))
+        print(f"{kind:<9} {name:<24} {categories:<40} {path}")
+    if not rows:
+        print("no models: train one, or sketchrnn models download pig")
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------
 # The program
 
 COMMANDS = (  # each adds one subcommand to the parser
     add_data_command, add_train_command, add_evaluate_command, add_sample_command, add_complete_command,
-    add_render_command, add_export_command, add_demo_command,
+    add_render_command, add_export_command, add_demo_command, add_models_command,
 )
 
 
@@ -473,6 +644,10 @@ def main(argv=None) -> int:
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # the file system failed (permissions, a full disk): not the arguments
+        where = f" ({error.filename})" if error.filename else ""
+        print(f"error: {error.strerror or error}{where}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

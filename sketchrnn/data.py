@@ -44,18 +44,41 @@ in ``key_id`` order (file order when the file has no key_ids); valid and test ge
 a drawing's split depends only on the seed, its category and the set of that source's drawings of
 that category -- not on the file order, on the other sources or categories loaded, or on
 ``max_length`` (the cap is applied after splitting). ``Split.keys`` records which drawing went where.
+
+Left out, and counted per split in ``Split.left_out`` (shown by :func:`describe`): drawings longer
+than ``max_length`` points, and drawings without extent (every point in one place: a single point,
+or only zero offsets), which carry no shape to learn. A source none of whose drawings has extent is
+refused. What is corrupt is refused with a ValueError naming the file: a negative shape in an
+``.npy`` header, boolean or non-numeric coordinates, ``null`` coordinates, numbers too large for a
+float, JSON nested too deeply, an encrypted or oddly compressed zip member, and trailing bytes after
+a zip archive, after a ``.npy`` member's array or after a gzip stream.
+
+Hostile input limits (a decompression bomb must not exhaust memory):
+
+* ``MAX_INFLATED_BYTES`` (512 MiB) -- the most a compressed source may inflate to: the ``.npz``
+  members read, or the whole gzip stream of a ``.gz`` file. An official per-category ``.npz``
+  (about 75,000 drawings) inflates to roughly 40-120 MB. Members and gzip streams are read in
+  1 MiB chunks, and a ``.gz`` file is inflated once (counting, in constant memory) before it is
+  parsed. Raise the limit for a genuine larger file with the environment variable
+  ``SKETCHRNN_MAX_INFLATED_MB`` (a whole number of MiB, e.g. ``SKETCHRNN_MAX_INFLATED_MB=2048``).
+* ``MAX_LINE_BYTES`` (16 MiB) -- the longest ndjson line; one QuickDraw drawing is a few kB.
+
+A source must be a regular file: a directory, device (``/dev/zero``), named pipe or symbolic link
+loop is refused by ``os.stat`` before anything is opened, so reading never hangs.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import gzip
+import errno
 import http.client
 import io
 import json
+import math
 import os
 import pickle
 import re
+import stat
 import struct
 import sys
 import tempfile
@@ -66,7 +89,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 from numpy.lib import format as npy_format
@@ -85,6 +108,15 @@ NDJSON_SUFFIXES = (".ndjson.gz", ".json.gz", ".ndjson", ".json")
 FILE_PREFIXES = ("quickdraw_sketchrnn_", "quickdraw_simplified_", "quickdraw_raw_", "full_simplified_", "full_raw_", "sketchrnn_")
 CATEGORY_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _-]*")  # letters, digits, spaces, _ and - (t-shirt)
 DOWNLOAD_CHUNK = 1 << 20
+READ_CHUNK = 1 << 20  # compressed sources are inflated this many bytes at a time
+MAX_INFLATED_BYTES = 512 << 20  # the most a compressed source may inflate to (official .npz: ~40-120 MB)
+INFLATED_LIMIT_VARIABLE = "SKETCHRNN_MAX_INFLATED_MB"  # environment variable raising MAX_INFLATED_BYTES, in MiB
+MAX_LINE_BYTES = 16 << 20  # the longest ndjson line accepted (one QuickDraw drawing is a few kB)
+MIN_PICKLED_DRAWING_BYTES = 16  # a pickled object array needs at least this many bytes per element
+GZIP_MAGIC = b"\x1f\x8b"
+ZIP_END_SIGNATURE = b"PK\x05\x06"  # the end-of-central-directory record; 22 bytes, then the archive comment
+ZIP_END_SIZE = 22
+LEFT_OUT_REASONS = ("without extent", "longer than max_length")  # keys of Split.left_out
 
 ProgressCallback = Callable[[str, int, "int | None", bool], None]  # (file name, bytes so far, total, done)
 
@@ -100,6 +132,7 @@ class Split:
     drawings: list[np.ndarray]  # each float32 [N, 3] (dx, dy, pen_lifted) in the source's units
     category_ids: np.ndarray  # int64 [len(drawings)], index into Dataset.categories
     keys: list[str] = field(default_factory=list)  # per drawing: its key_id, or "<file name>:<where in the file>"
+    left_out: dict[str, int] = field(default_factory=dict)  # LEFT_OUT_REASONS -> drawings of this split left out
 
     def __len__(self) -> int:
         return len(self.drawings)
@@ -261,11 +294,14 @@ def _source_suffix(name: str) -> str | None:
 def _resolve_source(source, cache_dir, download: bool) -> Path:
     """The file a source names: an existing path, or a bare category's file in the cache."""
     text = os.fspath(source)
-    path = Path(text).expanduser()
+    if "\x00" in text:
+        raise ValueError(f"{text!r}: not a file name or category name (it contains a NUL character)")
+    path = _expand_user(Path(text))
     looks_like_path = path.is_file() or _source_suffix(path.name) is not None or "/" in text or os.sep in text
     if looks_like_path:
-        if not path.is_file():
-            raise ValueError(f"{text}: {'is a directory, not a file' if path.is_dir() else 'no such file'}")
+        problem = _not_a_regular_file(path)
+        if problem:
+            raise ValueError(f"{text}: {problem}")
         if _source_suffix(path.name) is None:
             raise ValueError(
                 f"{text}: unsupported file type; expected .npz, .ndjson, .ndjson.gz, .json or .json.gz, "
@@ -279,6 +315,35 @@ def _resolve_source(source, cache_dir, download: bool) -> Path:
     if download:
         return download_category(category, kind="npz", cache_dir=cache_dir, progress=stderr_progress)
     raise ValueError(_not_cached_message(category, target))
+
+
+def _expand_user(path: Path) -> Path:
+    """``~`` expanded; the path unchanged when there is no such user or home directory."""
+    try:
+        return path.expanduser()
+    except RuntimeError:
+        return path
+
+
+def _not_a_regular_file(path: Path) -> str | None:
+    """Why ``path`` cannot be a data source, or None for a regular file.
+
+    Found with ``os.stat`` alone: a device or named pipe is never opened (reading a FIFO would hang).
+    """
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return "a broken symbolic link (its target does not exist)" if path.is_symlink() else "no such file"
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return "a symbolic link loop (following the links never reaches a file)"
+        return f"cannot be read ({error.strerror or error})"
+    if stat.S_ISREG(mode):
+        return None
+    kinds = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+    kind = next((name for test, name in kinds if test(mode)), "a special file")
+    return f"is {kind}, not a regular file; expected an .npz, .ndjson, .ndjson.gz, .json or .json.gz file"
 
 
 def _not_cached_message(category: str, target: Path) -> str:
@@ -363,37 +428,119 @@ def load_npz_safely(path, members=None) -> dict[str, np.ndarray]:
 
     Numeric members are read straight from their bytes; object members are unpickled by an
     unpickler that only admits NumPy array reconstruction. ``members`` restricts which arrays are
-    read (missing names are left out). Raises ValueError naming the file for corrupt,
-    truncated or malicious files.
+    read (missing names are left out). The members read may inflate to at most
+    :func:`inflation_limit` bytes together, and are read in chunks. Raises ValueError naming the
+    file for corrupt, truncated, encrypted, oversized or malicious files.
     """
     path = Path(path)
     with _open_zip(path) as archive:
-        names = {name[:-4]: name for name in archive.namelist() if name.endswith(".npy")}
-        chosen = names if members is None else {key: names[key] for key in members if key in names}
-        return {key: _read_npy(_read_member(archive, name, path), path, name) for key, name in chosen.items()}
+        infos = {info.filename[:-4]: info for info in archive.infolist() if info.filename.endswith(".npy")}
+        chosen = infos if members is None else {key: infos[key] for key in members if key in infos}
+        _check_members(list(chosen.values()), path)
+        return {key: _read_npy(_read_member(archive, info, path), path, info.filename) for key, info in chosen.items()}
+
+
+def inflation_limit() -> int:
+    """Bytes a compressed source may inflate to: ``$SKETCHRNN_MAX_INFLATED_MB`` MiB if set, else ``MAX_INFLATED_BYTES``."""
+    configured = os.environ.get(INFLATED_LIMIT_VARIABLE, "").strip()
+    if not configured:
+        return MAX_INFLATED_BYTES
+    if not configured.isdigit() or int(configured) == 0:
+        raise ValueError(f"{INFLATED_LIMIT_VARIABLE} must be a positive whole number of MiB (e.g. 2048), got {configured!r}")
+    return int(configured) << 20
+
+
+def _inflation_error(path: Path, what: str, limit: int) -> ValueError:
+    """The error for a source that inflates past the limit: what and how much, and how to raise the limit."""
+    mebibytes = limit / (1 << 20)
+    return ValueError(
+        f"{path}: {what} more than {mebibytes:g} MiB, the limit on what a compressed source may inflate to "
+        f"(a decompression bomb, or a far larger file than an official one). If the file is genuine, raise the "
+        f"limit with the environment variable {INFLATED_LIMIT_VARIABLE}, e.g. {INFLATED_LIMIT_VARIABLE}={max(2 * math.ceil(mebibytes), 1024)}"
+    )
 
 
 def _open_zip(path: Path) -> zipfile.ZipFile:
-    """Open a zip archive, turning every failure into a ValueError naming the file."""
+    """Open a zip archive, turning every failure (trailing data included) into a ValueError naming the file."""
     try:
-        return zipfile.ZipFile(path)
+        trailing = _zip_trailing_bytes(path)
+        if not trailing:
+            return zipfile.ZipFile(path)
     except FileNotFoundError:
         raise ValueError(f"{path}: no such file") from None
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as error:
         raise ValueError(f"{path}: not a valid .npz file (corrupt or truncated zip archive: {error})") from None
+    raise ValueError(
+        f"{path}: not a valid .npz file: {trailing} bytes of trailing data follow the end of the zip archive "
+        "(the file was altered, or is not what numpy.savez writes)"
+    )
 
 
-def _read_member(archive: zipfile.ZipFile, name: str, path: Path) -> bytes:
-    """The bytes of one archive member (CRC-checked), or a ValueError naming the file."""
+def _zip_trailing_bytes(path: Path) -> int:
+    """How many bytes follow the archive's end record and its comment (0 when none, or when no end record is near the end).
+
+    An archive without an end record in its last ~1 MiB is left to ``zipfile`` to refuse.
+    """
+    with open(path, "rb") as stream:
+        size = stream.seek(0, os.SEEK_END)
+        start = max(0, size - ZIP_END_SIZE - 0xFFFF - READ_CHUNK)
+        stream.seek(start)
+        tail = stream.read()
+    ends = []  # where the archive ends, for every candidate end record
+    position = tail.rfind(ZIP_END_SIGNATURE)
+    while position >= 0:
+        if position + ZIP_END_SIZE <= len(tail):
+            comment_length = struct.unpack("<H", tail[position + 20 : position + 22])[0]
+            ends.append(start + position + ZIP_END_SIZE + comment_length)
+        position = tail.rfind(ZIP_END_SIGNATURE, 0, position)
+    short = [end for end in ends if end < size]
+    return 0 if size in ends or not short else size - max(short)
+
+
+def _check_members(infos: list[zipfile.ZipInfo], path: Path) -> None:
+    """Refuse encrypted or unusually compressed members, and members inflating past the limit together."""
+    for info in infos:
+        if info.flag_bits & 0x1:
+            raise ValueError(f"{path}: member {info.filename} is encrypted; .npz files written by NumPy never are")
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise ValueError(
+                f"{path}: member {info.filename} uses zip compression method {info.compress_type}; only stored or "
+                "deflated members (what numpy.savez and numpy.savez_compressed write) are accepted"
+            )
+    declared = sum(info.file_size for info in infos)
+    limit = inflation_limit()
+    if declared > limit:
+        raise _inflation_error(path, f"its arrays inflate to {declared} bytes,", limit)
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> bytes:
+    """The bytes of one archive member, CRC-checked, inflated in chunks never past its declared size."""
+    chunks = []
     try:
-        return archive.read(name)
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, struct.error) as error:
-        raise ValueError(f"{path}: not a valid .npz file (member {name} is corrupt or truncated: {error})") from None
+        with archive.open(info) as member:
+            while chunk := member.read(READ_CHUNK):
+                chunks.append(chunk)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError, struct.error) as error:
+        raise ValueError(f"{path}: not a valid .npz file (member {info.filename} is corrupt or truncated: {error})") from None
+    raw = b"".join(chunks)
+    if len(raw) != info.file_size:
+        raise ValueError(f"{path}: not a valid .npz file (member {info.filename} holds {len(raw)} bytes, "
+                         f"its header says {info.file_size})")
+    return raw
 
 
 def _read_npy(raw: bytes, path: Path, member: str) -> np.ndarray:
     """Decode one .npy member: header, then raw numbers or a restricted unpickle."""
     stream = io.BytesIO(raw)
+    shape, fortran_order, dtype = _npy_header(stream, path, member)
+    if dtype.hasobject:
+        return _object_array(stream, shape, path, member)
+    body = memoryview(raw)[stream.tell() :]
+    return _numeric_array(body, shape, fortran_order, dtype, f"{path}: member {member}")
+
+
+def _npy_header(stream, path: Path, member: str) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """(shape, fortran_order, dtype) from a .npy header; ValueError for a bad or negative-shaped one."""
     try:
         version = npy_format.read_magic(stream)
         if version not in ((1, 0), (2, 0)):
@@ -402,21 +549,43 @@ def _read_npy(raw: bytes, path: Path, member: str) -> np.ndarray:
         shape, fortran_order, dtype = reader(stream)
     except ValueError as error:
         raise ValueError(f"{path}: member {member} is not a valid .npy array ({error})") from None
-    if dtype.hasobject:
-        array = _unpickle_array(stream, path, member)
-        if array.shape != tuple(shape):
-            raise ValueError(f"{path}: member {member} has shape {array.shape}, its header says {tuple(shape)}")
-        return array
-    return _numeric_array(stream.read(), shape, fortran_order, dtype, f"{path}: member {member}")
+    if any(size < 0 for size in shape):
+        raise ValueError(f"{path}: member {member} declares the negative shape {tuple(shape)}: the file is corrupt "
+                         "(every dimension of an array is 0 or more)")
+    return tuple(shape), fortran_order, dtype
 
 
-def _numeric_array(raw: bytes, shape, fortran_order: bool, dtype: np.dtype, where: str) -> np.ndarray:
-    """A plain numeric array from its bytes (no pickle involved)."""
-    count = int(np.prod(shape, dtype=np.int64))
-    if len(raw) < count * dtype.itemsize:
+def _numeric_array(raw, shape, fortran_order: bool, dtype: np.dtype, where: str) -> np.ndarray:
+    """A plain numeric array from exactly its bytes (no pickle involved)."""
+    count = math.prod(shape)
+    expected = count * dtype.itemsize
+    if len(raw) < expected:
         raise ValueError(f"{where} is truncated: {len(raw)} bytes for {count} values of {dtype}")
+    if len(raw) > expected:
+        raise ValueError(f"{where} has {len(raw) - expected} bytes of trailing data after its {count} values of {dtype}; "
+                         "a .npy member holds exactly its array")
     array = np.frombuffer(raw, dtype=dtype, count=count)
     return array.reshape(shape, order="F" if fortran_order else "C").copy()
+
+
+def _object_array(stream: io.BytesIO, shape: tuple[int, ...], path: Path, member: str) -> np.ndarray:
+    """An object array unpickled safely, checked against its header and its member's size."""
+    size = len(stream.getbuffer())
+    count = math.prod(shape)
+    if count * MIN_PICKLED_DRAWING_BYTES > size:
+        raise ValueError(f"{path}: member {member} declares {count} drawings in only {size} bytes: the file is corrupt")
+    array = _unpickle_array(stream, path, member)
+    if array.shape != shape:
+        raise ValueError(f"{path}: member {member} has shape {array.shape}, its header says {shape}")
+    trailing = size - stream.tell()
+    if trailing:
+        raise ValueError(f"{path}: member {member} has {trailing} bytes of trailing data after its pickled array; "
+                         "a .npy member holds exactly its array")
+    held = sum(item.nbytes for item in array.ravel() if isinstance(item, np.ndarray))
+    if held > size:
+        raise ValueError(f"{path}: member {member} unpacks to {held} bytes of drawings from {size} bytes: it repeats "
+                         "drawings by reference (a decompression bomb), which numpy.save never writes")
+    return array
 
 
 def _unpickle_array(stream, path: Path, member: str) -> np.ndarray:
@@ -446,8 +615,9 @@ def _npz_layout(members: list[str], path: Path) -> tuple[str, ...]:
 
 def _npz_drawings(array: np.ndarray, where: str) -> list[np.ndarray]:
     """The stroke-3 drawings of one .npz array (object array of [N, 3], or numeric [D, N, 3])."""
-    if array.dtype != object and not (array.ndim == 3 and array.shape[2] == 3):
-        raise ValueError(f"{where} is a {array.dtype} array of shape {array.shape}; expected stroke-3 drawings [N, 3]")
+    if array.dtype != object and not (array.ndim == 3 and array.shape[2] == 3 and array.dtype.kind in "iuf"):
+        raise ValueError(f"{where} is a {array.dtype} array of shape {array.shape}; expected stroke-3 drawings [N, 3] "
+                         "of numbers (integers or floats)")
     drawings = list(array.ravel()) if array.dtype == object else list(array)
     for index, drawing in enumerate(drawings):
         if not (isinstance(drawing, np.ndarray) and drawing.ndim == 2 and drawing.shape[1] == 3 and drawing.dtype.kind in "iuf"):
@@ -542,11 +712,81 @@ class _ParsedNdjson:
             self.locations.append(location)
 
 
-def _open_text(path: Path):
-    """A text stream over a plain or gzip'd file."""
-    if path.name.lower().endswith(".gz"):
-        return gzip.open(path, "rt", encoding="utf-8")
-    return open(path, encoding="utf-8")
+def _ndjson_lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """(line number, bytes) of every line of a plain or gzip'd ndjson file, read in bounded chunks.
+
+    A ``.gz`` file is inflated once first, only counting (constant memory), so a decompression
+    bomb or trailing data is refused before anything is parsed.
+    """
+    if not path.name.lower().endswith(".gz"):
+        return _split_lines(_file_chunks(path), path)
+    limit = inflation_limit()
+    for _ in _gunzip_chunks(path, limit):
+        pass
+    return _split_lines(_gunzip_chunks(path, limit), path)
+
+
+def _file_chunks(path: Path) -> Iterator[bytes]:
+    """The bytes of a file, ``READ_CHUNK`` at a time."""
+    with open(path, "rb") as stream:
+        while chunk := stream.read(READ_CHUNK):
+            yield chunk
+
+
+def _gunzip_chunks(path: Path, limit: int) -> Iterator[bytes]:
+    """The inflated bytes of a gzip file (every member), ValueError once they pass ``limit`` bytes."""
+    inflated = 0
+    with open(path, "rb") as stream:
+        for chunk in _inflate_gzip_members(stream, path):
+            inflated += len(chunk)
+            if inflated > limit:
+                raise _inflation_error(path, "its gzip stream inflates to", limit)
+            yield chunk
+
+
+def _inflate_gzip_members(stream, path: Path) -> Iterator[bytes]:
+    """Inflate concatenated gzip members in chunks of at most ``READ_CHUNK`` bytes.
+
+    ValueError for trailing bytes that do not start another member, and for a cut-off stream.
+    """
+    decompressor, pending = zlib.decompressobj(wbits=31), b""
+    while True:
+        pending = pending or stream.read(READ_CHUNK)
+        if not pending:
+            if decompressor.eof:
+                return
+            raise ValueError(f"{path}: cannot read the file (corrupt or truncated? the gzip stream ends early)")
+        if decompressor.eof:
+            if not pending.startswith(GZIP_MAGIC):
+                trailing = len(pending) + os.fstat(stream.fileno()).st_size - stream.tell()
+                raise ValueError(f"{path}: not a valid gzip file: {trailing} bytes of trailing data follow the end of "
+                                 "the gzip stream (the file was altered, or is not what gzip writes)")
+            decompressor = zlib.decompressobj(wbits=31)
+        output = decompressor.decompress(pending, READ_CHUNK)
+        pending = decompressor.unused_data if decompressor.eof else decompressor.unconsumed_tail
+        if output:
+            yield output
+
+
+def _split_lines(chunks: Iterator[bytes], path: Path) -> Iterator[tuple[int, bytes]]:
+    """(line number, bytes) of each ``\\n``-ended line of a stream of chunks; ValueError for an over-long line."""
+    parts, waiting, number = [], 0, 0  # the start of a line not yet ended, and its length
+    for chunk in chunks:
+        if b"\n" not in chunk:
+            parts.append(chunk)
+            waiting += len(chunk)
+            if waiting > MAX_LINE_BYTES:
+                raise ValueError(f"{path}: line {number + 1} is longer than {MAX_LINE_BYTES >> 20} MiB; one ndjson "
+                                 "record a line is expected, and a QuickDraw drawing takes a few kB")
+            continue
+        lines = (b"".join(parts) + chunk).split(b"\n")
+        parts = [lines.pop()]
+        waiting = len(parts[0])
+        for line in lines:
+            number += 1
+            yield number, line
+    if waiting:
+        yield number + 1, b"".join(parts)
 
 
 def _parse_ndjson(path: Path, wanted, available: set[str]) -> _ParsedNdjson:
@@ -554,20 +794,28 @@ def _parse_ndjson(path: Path, wanted, available: set[str]) -> _ParsedNdjson:
     parsed = _ParsedNdjson()
     fallback = category_from_filename(path)
     try:
-        with _open_text(path) as lines:
-            for line_number, line in enumerate(lines, 1):
-                if not line.strip():
-                    continue
-                record = _parse_record(line, f"{path}: line {line_number}")
-                category = canonical_category(record["word"]) if "word" in record else fallback
-                available.add(category)
-                if wanted is None or category in wanted:
-                    parsed.add(record["drawing"], category, record.get("key_id"), f"line {line_number}", path)
+        for line_number, line in _ndjson_lines(path):
+            if not line.strip():
+                continue
+            where = f"{path}: line {line_number}"
+            record = _parse_record(_decode_line(line, where), where)
+            category = canonical_category(record["word"]) if "word" in record else fallback
+            available.add(category)
+            if wanted is None or category in wanted:
+                parsed.add(record["drawing"], category, record.get("key_id"), f"line {line_number}", path)
     except FileNotFoundError:
         raise ValueError(f"{path}: no such file") from None
-    except (OSError, EOFError, zlib.error, UnicodeDecodeError) as error:
+    except (OSError, EOFError, zlib.error) as error:
         raise ValueError(f"{path}: cannot read the file (corrupt or truncated? {error})") from None
     return parsed
+
+
+def _decode_line(line: bytes, where: str) -> str:
+    """A line as UTF-8 text, or a ValueError naming it."""
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{where}: not UTF-8 text ({error.reason} at byte {error.start}); ndjson files are UTF-8") from None
 
 
 def _parse_record(line: str, where: str) -> dict:
@@ -576,6 +824,11 @@ def _parse_record(line: str, where: str) -> dict:
         record = json.loads(line)
     except json.JSONDecodeError as error:
         raise ValueError(f"{where}: malformed JSON ({error.msg} at column {error.colno})") from None
+    except RecursionError:
+        raise ValueError(f"{where}: JSON nested too deeply; a record is an object whose 'drawing' is a list of "
+                         "strokes [[x...], [y...]] (three levels of lists)") from None
+    except ValueError as error:  # e.g. an integer of more digits than Python converts
+        raise ValueError(f"{where}: unreadable JSON ({error})") from None
     if not isinstance(record, dict) or "drawing" not in record:
         raise ValueError(
             f"{where}: the record has no 'drawing' field; expected one JSON object a line "
@@ -586,24 +839,38 @@ def _parse_record(line: str, where: str) -> dict:
 
 def _parsed_points(parsed: _ParsedNdjson, path: Path) -> np.ndarray:
     """The flattened coordinates as a float64 ``[P, 2]`` array, or a ValueError naming the line."""
-    try:
-        return np.column_stack([np.array(parsed.xs, dtype=np.float64), np.array(parsed.ys, dtype=np.float64)])
-    except (TypeError, ValueError):
-        pass
-    bad = next(i for i, pair in enumerate(zip(parsed.xs, parsed.ys)) if not _is_number_pair(pair))
+    if set(map(type, parsed.xs)) | set(map(type, parsed.ys)) <= {int, float}:
+        try:
+            return np.column_stack([np.array(parsed.xs, dtype=np.float64), np.array(parsed.ys, dtype=np.float64)])
+        except OverflowError:
+            pass  # an integer beyond float range: found and named below
+    bad, axis, problem = next((index, axis, problem) for index, pair in enumerate(zip(parsed.xs, parsed.ys))
+                              for axis, value in zip("xy", pair) if (problem := _coordinate_problem(value)))
     points_per_drawing = np.add.reduceat(parsed.stroke_lengths, _starts(parsed.strokes_per_drawing))
     drawing = int(np.searchsorted(np.cumsum(points_per_drawing), bad, side="right"))
     raise ValueError(
-        f"{path}: {parsed.locations[drawing]}: coordinates must be numbers, got x={parsed.xs[bad]!r}, y={parsed.ys[bad]!r}"
+        f"{path}: {parsed.locations[drawing]}: coordinate {axis} {problem}; "
+        f"coordinates must be numbers (JSON integers or decimals) within +-{ABSURD_COORDINATE:g}"
     )
 
 
-def _is_number_pair(pair) -> bool:
-    """Whether an (x, y) pair converts to two floats."""
-    try:
-        return np.array(pair, dtype=np.float64).shape == (2,)
-    except (TypeError, ValueError):
-        return False
+def _coordinate_problem(value) -> str | None:
+    """What is wrong with one parsed JSON coordinate, or None for a number a float can hold."""
+    if value is None:
+        return "is missing (null)"
+    if isinstance(value, bool):
+        return f"is a boolean ({json.dumps(value)}), not a number"
+    if isinstance(value, int):
+        try:
+            float(value)
+        except OverflowError:
+            return f"is too large: an integer of {len(str(abs(value)))} digits"
+        return None
+    if isinstance(value, float):
+        return None
+    kind = {str: "a string", list: "a list", dict: "an object"}.get(type(value), type(value).__name__)
+    shown = json.dumps(value)
+    return f"is {kind} ({shown if len(shown) <= 40 else shown[:37] + '...'}), not a number"
 
 
 def _read_ndjson_source(path: Path, wanted, available: set[str], ndjson_format: str) -> _Batch:
@@ -925,19 +1192,32 @@ def download_category(category: str, *, kind: str = "npz", cache_dir=None, base_
     leaves nothing behind and raises :class:`DownloadError` (a ValueError and ConnectionError).
     """
     target = cache_path(category, kind, cache_dir)
+    return download_to_cache(category_url(category, kind, base_url), target, lambda path: _verify_kind(path, kind),
+                             progress=progress, timeout=timeout)
+
+
+def download_to_cache(url: str, target: Path, verify: Callable[[Path], None], *,
+                      progress: ProgressCallback | None = None, timeout: float = 60.0) -> Path:
+    """Fetch ``url`` to the cache file ``target`` once (a cache hit makes no request); returns ``target``.
+
+    The body is streamed to a temporary file beside ``target``, its length checked against
+    Content-Length and its contents by ``verify(path)`` (which raises ValueError for a bad file),
+    then renamed into place: a failed or cut download leaves nothing behind and raises
+    :class:`DownloadError` naming the URL and where to put the file by hand.
+    """
+    target = Path(target)
     if target.is_file():
         return target
-    url = category_url(category, kind, base_url)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise ValueError(f"cannot create the cache directory {target.parent}: {error}; set SKETCHRNN_DATA_DIR or --cache-dir") from None
-    _fetch(url, target, kind, progress, timeout)
+    _fetch(url, target, verify, progress, timeout)
     return target
 
 
-def _fetch(url: str, target: Path, kind: str, progress, timeout: float) -> None:
-    """Stream ``url`` to a temporary file, verify it, and move it to ``target``."""
+def _fetch(url: str, target: Path, verify, progress, timeout: float) -> None:
+    """Stream ``url`` to a temporary file, check it with ``verify``, and move it to ``target``."""
     try:
         descriptor, temporary_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     except OSError as error:
@@ -953,7 +1233,10 @@ def _fetch(url: str, target: Path, kind: str, progress, timeout: float) -> None:
             raise DownloadError(_download_failure(url, target, _network_reason(error))) from None
         if expected is not None and received != expected:
             raise DownloadError(_download_failure(url, target, f"the download was cut off after {received} of {expected} bytes"))
-        _verify_download(temporary, kind, url, target)
+        try:
+            verify(temporary)
+        except ValueError as error:
+            raise DownloadError(_download_failure(url, target, f"the downloaded file is not valid ({error})")) from None
         os.replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)
@@ -989,21 +1272,18 @@ def _download_failure(url: str, target: Path, reason: str) -> str:
     )
 
 
-def _verify_download(path: Path, kind: str, url: str, target: Path) -> None:
-    """Check a downloaded file opens as what it should be before it enters the cache."""
-    try:
-        if kind == "npz":
-            load_npz_safely(path, _npz_layout(npz_member_names(path), path))
-        else:
-            _check_ndjson_ends(path)
-    except ValueError as error:
-        raise DownloadError(_download_failure(url, target, f"the downloaded file is not valid ({error})")) from None
+def _verify_kind(path: Path, kind: str) -> None:
+    """Check a downloaded dataset file opens as what it should be before it enters the cache."""
+    if kind == "npz":
+        load_npz_safely(path, _npz_layout(npz_member_names(path), path))
+    else:
+        _check_ndjson_ends(path)
 
 
 def _check_ndjson_ends(path: Path) -> None:
     """The first and last lines of an ndjson file must be records with a drawing (catches truncation)."""
     with open(path, "rb") as stream:
-        first = stream.readline()
+        first = stream.readline(MAX_LINE_BYTES)
         stream.seek(max(0, path.stat().st_size - (1 << 20)))
         last = stream.read().rstrip(b"\n").rsplit(b"\n", 1)[-1]
     for where, line in (("first line", first), ("last line", last)):

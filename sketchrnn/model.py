@@ -18,8 +18,9 @@ from dataclasses import dataclass
 import keras
 import tensorflow as tf
 
-LOG_SIGMA_RANGE = (-7.0, 5.0)  # log sigma is clipped here: sigma stays in [~1e-3, ~150] normalised units
-RHO_LIMIT = 1.0 - 1e-3  # |rho| < 1 strictly, so 1 - rho^2 never reaches 0
+LOG_SIGMA_RANGE = (-7.0, 5.0)  # default clip of log sigma: sigma stays in [~1e-3, ~150] normalised units
+RHO_LIMIT = 1.0 - 1e-6  # |rho| is clipped below 1, so 1 - rho^2 never reaches 0 (clipped, not scaled:
+# tanh(rho_hat) is used exactly as magenta does wherever |rho| < RHO_LIMIT)
 
 
 @dataclass
@@ -32,6 +33,9 @@ class ModelConfig:
     category_embedding_size: int = 32  # width of that embedding (unused when num_categories == 1)
     recurrent_dropout: float = 0.1  # dropout on the recurrent state during training (magenta: keep 0.9)
     max_length: int = 250  # longest drawing in points the model was trained on (Sketch-RNN: 250)
+    # log sigma is clipped below this (-7: sigma >= ~1e-3, keeps spikes on exact integer offsets out of
+    # training); imported magenta models use -20, i.e. unclipped as magenta runs them
+    min_log_sigma: float = LOG_SIGMA_RANGE[0]
 
     @property
     def output_size(self) -> int:
@@ -206,7 +210,7 @@ class SketchRNN(keras.Model):
         return self.head(sequence), state  # (B, T, 6M + 3), [(B, H), (B, H)]
 
 
-def mixture_params(outputs, num_mixtures: int, temperature: float = 1.0):
+def mixture_params(outputs, num_mixtures: int, temperature: float = 1.0, min_log_sigma: float = LOG_SIGMA_RANGE[0]):
     """Split raw head outputs ``[..., 6M + 3]`` into mixture parameters (paper eq. 3-4, 6).
 
     Returns a dict of ``log_pi, mu_x, mu_y, sigma_x, sigma_y, rho`` (each ``[..., M]``) and
@@ -215,8 +219,8 @@ def mixture_params(outputs, num_mixtures: int, temperature: float = 1.0):
     """
     pen_logits = outputs[..., :3]
     pi_logits, mu_x, mu_y, log_sigma_x, log_sigma_y, rho_raw = tf.split(outputs[..., 3:], 6, axis=-1)
-    log_sigma_x = tf.clip_by_value(log_sigma_x, *LOG_SIGMA_RANGE)
-    log_sigma_y = tf.clip_by_value(log_sigma_y, *LOG_SIGMA_RANGE)
+    log_sigma_x = tf.clip_by_value(log_sigma_x, min_log_sigma, LOG_SIGMA_RANGE[1])
+    log_sigma_y = tf.clip_by_value(log_sigma_y, min_log_sigma, LOG_SIGMA_RANGE[1])
     sqrt_tau = tf.sqrt(tf.cast(temperature, outputs.dtype))
     return {
         "log_pi": tf.nn.log_softmax(pi_logits / temperature, axis=-1),
@@ -224,7 +228,7 @@ def mixture_params(outputs, num_mixtures: int, temperature: float = 1.0):
         "mu_y": mu_y,
         "sigma_x": tf.exp(log_sigma_x) * sqrt_tau,
         "sigma_y": tf.exp(log_sigma_y) * sqrt_tau,
-        "rho": tf.tanh(rho_raw) * RHO_LIMIT,
+        "rho": tf.clip_by_value(tf.tanh(rho_raw), -RHO_LIMIT, RHO_LIMIT),
         "pen_logits": pen_logits / temperature,
     }
 
@@ -239,7 +243,7 @@ def bivariate_normal_log_pdf(dx, dy, mu_x, mu_y, sigma_x, sigma_y, rho):
     return -z / (2.0 * one_minus_rho2) - log_norm
 
 
-def reconstruction_loss(outputs, targets, num_mixtures: int, n_max=None):
+def reconstruction_loss(outputs, targets, num_mixtures: int, n_max=None, min_log_sigma: float = LOG_SIGMA_RANGE[0]):
     """The paper's reconstruction loss L_R per drawing (Ha & Eck eqs. 9-11), ``[B]`` each part.
 
     ``outputs [B, T, 6M + 3]`` are the head outputs after each input row; ``targets [B, T, 5]``
@@ -252,7 +256,7 @@ def reconstruction_loss(outputs, targets, num_mixtures: int, n_max=None):
 
     Returns ``(offset_loss, pen_loss)``; L_R = their sum. Log-sum-exp keeps it finite.
     """
-    params = mixture_params(outputs, num_mixtures)
+    params = mixture_params(outputs, num_mixtures, min_log_sigma=min_log_sigma)
     dx, dy = targets[..., 0:1], targets[..., 1:2]  # (B, T, 1) broadcast over M
     log_density = bivariate_normal_log_pdf(
         dx, dy, params["mu_x"], params["mu_y"], params["sigma_x"], params["sigma_y"], params["rho"]
@@ -264,3 +268,24 @@ def reconstruction_loss(outputs, targets, num_mixtures: int, n_max=None):
     pen_cross_entropy = tf.nn.softmax_cross_entropy_with_logits(labels=targets[..., 2:], logits=params["pen_logits"])
     pen_loss = tf.reduce_sum(pen_cross_entropy, axis=1) / steps
     return offset_loss, pen_loss
+
+
+def magenta_reconstruction_loss(outputs, targets, num_mixtures: int, min_log_sigma: float = LOG_SIGMA_RANGE[0]):
+    """L_R as magenta's ``sketch_rnn`` evaluates it, per drawing ``[B]`` (offset part, pen part).
+
+    magenta's evaluation graph (``model.py``, ``is_training=False``) masks every step whose target is an
+    end row (p3 = 1) in *both* terms, takes ``-log(sum_j pi_j N_j + 1e-6)`` for the offsets, and
+    averages over batch x ``max_seq_len``: so ``T`` here must be the model's ``max_seq_len``.
+    """
+    params = mixture_params(outputs, num_mixtures, min_log_sigma=min_log_sigma)
+    dx, dy = targets[..., 0:1], targets[..., 1:2]
+    log_density = bivariate_normal_log_pdf(
+        dx, dy, params["mu_x"], params["mu_y"], params["sigma_x"], params["sigma_y"], params["rho"]
+    )  # (B, T, M)
+    mixture_log_density = tf.reduce_logsumexp(params["log_pi"] + log_density, axis=-1)  # (B, T)
+    epsilon = tf.cast(math.log(1e-6), outputs.dtype)
+    offset_nll = -tf.math.reduce_logsumexp(tf.stack([mixture_log_density, tf.fill(tf.shape(mixture_log_density), epsilon)]), axis=0)
+    is_point = 1.0 - targets[..., 4]  # (B, T)
+    pen_cross_entropy = tf.nn.softmax_cross_entropy_with_logits(labels=targets[..., 2:], logits=params["pen_logits"])
+    steps = tf.cast(tf.shape(targets)[1], outputs.dtype)
+    return tf.reduce_sum(offset_nll * is_point, axis=1) / steps, tf.reduce_sum(pen_cross_entropy * is_point, axis=1) / steps

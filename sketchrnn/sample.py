@@ -26,6 +26,8 @@ MAX_INPUT_POINTS = 20000  # more raw points than this is not a drawing we can ta
 MAX_COORDINATE = 1e6
 CANVAS_FILL = 0.8  # a drawing filling this fraction of the canvas gets the model's typical size
 MIN_ENDING_STEPS = 50  # an ending may always run this many steps, however long the person's drawing
+MAX_RDP_PASSES = 10  # RDP passes at most when fitting a drawing to the model: bounds the work per drawing
+RDP_PIECE_POINTS = 256  # RDP runs on pieces of at most this many points: a pass costs O(points x 256) at worst
 
 
 @dataclass
@@ -34,6 +36,7 @@ class Completion:
 
     prime: list[np.ndarray]  # the person's strokes, (k, 2) arrays
     endings: list[list[np.ndarray]]  # n endings, each a list of (k, 2) strokes continuing the prime
+    left_out: int = 0  # the person's shortest strokes the model could not take (more strokes than it reads)
 
 
 class NumpyDecoder:
@@ -50,6 +53,7 @@ class NumpyDecoder:
         self.embedding = find("category_embedding/embeddings") if model.config.num_categories > 1 else None
         self.units = self.recurrent_kernel.shape[0]
         self.num_mixtures = model.config.num_mixtures
+        self.min_log_sigma = model.config.min_log_sigma
 
     def step_bias(self, category_ids) -> np.ndarray:
         """Per-row LSTM bias with the category embedding's constant contribution folded in, ``[B, 4H]``."""
@@ -89,20 +93,21 @@ def _sigmoid(x):
     return 0.5 * (np.tanh(0.5 * x) + 1.0)  # numerically safe for large |x|
 
 
-def mixture_params(outputs, num_mixtures: int, temperature: float = 1.0) -> dict:
+def mixture_params(outputs, num_mixtures: int, temperature: float = 1.0, min_log_sigma: float | None = None) -> dict:
     """NumPy twin of :func:`sketchrnn.model.mixture_params` (same clipping, same temperature rule)."""
     from sketchrnn.model import LOG_SIGMA_RANGE, RHO_LIMIT
 
     m = num_mixtures
+    low = LOG_SIGMA_RANGE[0] if min_log_sigma is None else min_log_sigma
     pi_logits, mu_x, mu_y, log_sigma_x, log_sigma_y, rho_raw = (outputs[..., 3 + i * m : 3 + (i + 1) * m] for i in range(6))
     sqrt_tau = np.sqrt(temperature)
     return {
         "log_pi": _log_softmax(pi_logits / temperature),
         "mu_x": mu_x,
         "mu_y": mu_y,
-        "sigma_x": np.exp(np.clip(log_sigma_x, *LOG_SIGMA_RANGE)) * sqrt_tau,
-        "sigma_y": np.exp(np.clip(log_sigma_y, *LOG_SIGMA_RANGE)) * sqrt_tau,
-        "rho": np.tanh(rho_raw) * RHO_LIMIT,
+        "sigma_x": np.exp(np.clip(log_sigma_x, low, LOG_SIGMA_RANGE[1])) * sqrt_tau,
+        "sigma_y": np.exp(np.clip(log_sigma_y, low, LOG_SIGMA_RANGE[1])) * sqrt_tau,
+        "rho": np.clip(np.tanh(rho_raw), -RHO_LIMIT, RHO_LIMIT),
         "pen_logits": outputs[..., :3] / temperature,
     }
 
@@ -119,9 +124,10 @@ def _categorical(log_probabilities, rng: np.random.Generator) -> np.ndarray:
     return np.minimum((cumulative < draws).sum(axis=-1), cumulative.shape[-1] - 1)
 
 
-def next_rows(outputs, num_mixtures: int, temperature: float, rng: np.random.Generator, greedy: bool = False):
+def next_rows(outputs, num_mixtures: int, temperature: float, rng: np.random.Generator, greedy: bool = False,
+              min_log_sigma: float | None = None):
     """Sample the next stroke-5 row for each of ``B`` head outputs (paper section 3.3)."""
-    params = mixture_params(outputs, num_mixtures, temperature)
+    params = mixture_params(outputs, num_mixtures, temperature, min_log_sigma)
     rows = np.arange(len(outputs))
     if greedy:
         component = params["log_pi"].argmax(axis=-1)
@@ -154,6 +160,7 @@ class GraphSampler:
         self.head_kernel, self.head_bias = weights["mixture_head/kernel"], weights["mixture_head/bias"]
         self.embedding = weights.get("category_embedding/embeddings")
         self.num_mixtures = model.config.num_mixtures
+        self.min_log_sigma = model.config.min_log_sigma
         self.max_rows = model.config.max_length + 1
         self._sample = tf.function(self._sample_loop, jit_compile=True, reduce_retracing=True, autograph=False)
         self.teacher_forced = tf.function(self._teacher_forced, jit_compile=True, reduce_retracing=True, autograph=False)
@@ -188,7 +195,7 @@ class GraphSampler:
 
     def _next_row(self, output, key, temperature, pen_temperature, greedy):
         """Sample the next stroke-5 row from head outputs with stateless randomness keyed by ``key``."""
-        params = network_module.mixture_params(output, self.num_mixtures, temperature)
+        params = network_module.mixture_params(output, self.num_mixtures, temperature, self.min_log_sigma)
         params["pen_logits"] = output[:, :3] / pen_temperature
         drawn = tf.random.stateless_categorical(params["log_pi"], 1, key)[:, 0]
         component = tf.where(greedy, tf.argmax(params["log_pi"], axis=-1), drawn)
@@ -274,7 +281,7 @@ def numpy_generate(decoder: NumpyDecoder, state, last_row, bias, steps: int, tem
     length = np.full(batch, steps)
     for t in range(steps):
         output, state = decoder.step(last_row, state, bias)
-        last_row = next_rows(output, decoder.num_mixtures, temperature, rng, greedy)
+        last_row = next_rows(output, decoder.num_mixtures, temperature, rng, greedy, decoder.min_log_sigma)
         rows[t] = last_row
         newly_ended = (last_row[:, 4] == 1.0) & ~ended
         length[newly_ended] = t
@@ -284,12 +291,38 @@ def numpy_generate(decoder: NumpyDecoder, state, last_row, bias, steps: int, tem
     return [strokes.stroke5_to_stroke3(rows[: length[b], b], has_start_token=False) for b in range(batch)]
 
 
+def _is_number(value) -> bool:
+    """A real number (not a bool); may be NaN, infinite or an int too large for a float."""
+    return not isinstance(value, (bool, np.bool_)) and isinstance(value, (int, float, np.integer, np.floating))
+
+
+def _shown(value, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for messages (an int of 400 digits stays readable)."""
+    text = repr(value) if not isinstance(value, int) or abs(value) < 10**limit else f"a {len(str(abs(value)))}-digit number"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _check_sampling_options(n: int, temperature: float, pen_temperature: float | None = None) -> None:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= MAX_ENDINGS:
-        raise ValueError(f"number of drawings must be a whole number from 1 to {MAX_ENDINGS}, got {n!r}")
+    if not _is_number(n) or not isinstance(n, (int, np.integer)) or not 1 <= n <= MAX_ENDINGS:
+        raise ValueError(f"number of drawings must be a whole number from 1 to {MAX_ENDINGS}, got {_shown(n)}")
     for name, value in (("temperature", temperature), ("pen temperature", pen_temperature)):
-        if value is not None and (not isinstance(value, (int, float, np.floating)) or not 0.0 < float(value) <= 2.0):
-            raise ValueError(f"{name} must be a number in (0, 2], got {value!r}; 0.2-0.6 gives tidy drawings")
+        if value is not None and not (_is_number(value) and 0.0 < value <= 2.0):  # False for NaN
+            raise ValueError(f"{name} must be a number in (0, 2], got {_shown(value)}; 0.2-0.6 gives tidy drawings")
+
+
+def _check_max_steps(max_steps) -> None:
+    if max_steps is not None and not (_is_number(max_steps) and isinstance(max_steps, (int, np.integer))
+                                      and max_steps >= 1):
+        raise ValueError(f"max_steps must be a whole number of at least 1, got {_shown(max_steps)}")
+
+
+def _check_canvas_size(canvas_size) -> None:
+    if canvas_size is None:
+        return
+    if (not isinstance(canvas_size, (list, tuple, np.ndarray)) or len(canvas_size) != 2
+            or not all(_is_number(side) and 1 <= side <= MAX_COORDINATE for side in canvas_size)):
+        raise ValueError(f"canvas size must be two numbers (width, height) from 1 to {MAX_COORDINATE:.0f} "
+                         f"pixels, got {_shown(canvas_size)}")
 
 
 def sample(model, n: int = 1, *, temperature: float = 0.4, seed: int = 0, category=None,
@@ -301,6 +334,7 @@ def sample(model, n: int = 1, *, temperature: float = 0.4, seed: int = 0, catego
     """
     _check_sampling_options(n, temperature, pen_temperature)
     _check_seed(seed)
+    _check_max_steps(max_steps)
     ids = np.full(n, model.category_id(category))
     drawings = graph_sampler(model).generate(
         np.zeros((0, 3), np.float32), ids, max_steps or model.config.max_length, float(temperature), seed, greedy,
@@ -310,35 +344,59 @@ def sample(model, n: int = 1, *, temperature: float = 0.4, seed: int = 0, catego
 
 
 def _check_seed(seed) -> None:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**31:
-        raise ValueError(f"seed must be a whole number from 0 to 2147483647, got {seed!r}")
+    if not _is_number(seed) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**31:
+        raise ValueError(f"seed must be a whole number from 0 to 2147483647, got {_shown(seed)}")
 
 
 def check_canvas_strokes(strokes_in) -> list[np.ndarray]:
-    """Validate a person's drawing (a list of strokes, each a list of ``[x, y]``); returns float arrays."""
+    """Validate a person's drawing (a list of strokes, each a list of ``[x, y]``); returns float arrays.
+
+    Raises ValueError saying what is wrong (and where) for anything else: no strokes, more than
+    ``MAX_INPUT_POINTS`` points, a point that is not two numbers, a missing (null), non-finite or
+    absurdly large coordinate, fewer than two points in all. Empty strokes are dropped.
+    """
     if not isinstance(strokes_in, (list, tuple)) or len(strokes_in) == 0:
         raise ValueError("the drawing is empty: draw at least one stroke first")
-    checked, total = [], 0
+    if len(strokes_in) > MAX_INPUT_POINTS:
+        raise ValueError(f"the drawing has more than {MAX_INPUT_POINTS} strokes; draw something simpler")
     for index, stroke in enumerate(strokes_in):
         if not isinstance(stroke, (list, tuple, np.ndarray)):
             raise ValueError(f"stroke {index + 1} is not a list of [x, y] points")
-        try:
-            points = np.asarray(stroke, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise ValueError(f"stroke {index + 1} holds something other than numbers; each point must be [x, y]") from None
-        if points.size == 0:
-            continue
-        if points.ndim != 2 or points.shape[1] != 2:
-            raise ValueError(f"stroke {index + 1} must be a list of [x, y] points, got shape {points.shape}")
-        total += len(points)
-        if total > MAX_INPUT_POINTS:
-            raise ValueError(f"the drawing has more than {MAX_INPUT_POINTS} points; draw something simpler")
-        if not np.all(np.isfinite(points)) or np.abs(points).max() > MAX_COORDINATE:
-            raise ValueError(f"stroke {index + 1} has NaN, infinite or absurdly large coordinates")
-        checked.append(points)
-    if total < 2:
+    if sum(len(stroke) for stroke in strokes_in) > MAX_INPUT_POINTS:
+        raise ValueError(f"the drawing has more than {MAX_INPUT_POINTS} points; draw something simpler")
+    checked = [_stroke_points(stroke, f"stroke {index + 1}") for index, stroke in enumerate(strokes_in)]
+    checked = [points for points in checked if len(points)]
+    if sum(len(points) for points in checked) < 2:
         raise ValueError("the drawing is a single dot: draw a line of at least two points")
     return checked
+
+
+def _stroke_points(stroke, where: str) -> np.ndarray:
+    """One stroke as a ``(k, 2)`` float array, or a ValueError naming the stroke and what is wrong."""
+    if isinstance(stroke, np.ndarray) and stroke.dtype.kind in "iuf" and stroke.ndim == 2 and stroke.shape[1] == 2:
+        points = stroke.astype(np.float64)
+    else:
+        points = np.array([_point(point, where) for point in stroke], dtype=np.float64).reshape(-1, 2)
+    if not np.all(np.isfinite(points)):
+        raise ValueError(f"{where} has a coordinate that is NaN or infinite; coordinates must be finite numbers")
+    if len(points) and np.abs(points).max() > MAX_COORDINATE:
+        raise ValueError(f"{where} has absurdly large coordinates (beyond {MAX_COORDINATE:.0f} pixels)")
+    return points
+
+
+def _point(point, where: str) -> tuple[float, float]:
+    """One ``[x, y]`` point as two floats, or a ValueError saying what is wrong with it."""
+    if not isinstance(point, (list, tuple, np.ndarray)) or len(point) != 2:
+        raise ValueError(f"{where} has a point that is not a pair of numbers: it must be a list of [x, y] points")
+    for coordinate in point:
+        if coordinate is None:
+            raise ValueError(f"{where} has a point with a missing coordinate (null); each point must be [x, y] numbers")
+        if not _is_number(coordinate):
+            raise ValueError(f"{where} holds something other than numbers ({_shown(coordinate, 30)}); "
+                             "each point must be [x, y]")
+        if isinstance(coordinate, int) and abs(coordinate) > MAX_COORDINATE:  # may be too large for a float
+            raise ValueError(f"{where} has absurdly large coordinates (beyond {MAX_COORDINATE:.0f} pixels)")
+    return point[0], point[1]
 
 
 def canvas_to_model(polylines, model, canvas_size=None):
@@ -348,22 +406,74 @@ def canvas_to_model(polylines, model, canvas_size=None):
     mapped so that a drawing filling ``CANVAS_FILL`` of it gets the model's typical extent; the
     drawing's size relative to the canvas is kept. Strokes are simplified with RDP (epsilon 2 in
     0-255 units, as the training data); a drawing still longer than the model can take is
-    simplified further until it fits, never cut.
+    simplified further until it fits (see :func:`fit_point_budget`), never cut.
     """
     polylines = [np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in polylines]
+    polylines = [p for p in polylines if len(p)]
+    if not polylines:
+        raise ValueError("the drawing is empty: draw at least one stroke first")
     points = np.concatenate(polylines)
     extent = float(max(canvas_size)) if canvas_size else float(np.ptp(points, axis=0).max() / CANVAS_FILL)
     extent = max(extent, 1e-6)
     to_255 = 255.0 / extent
-    limit = max(model.config.max_length - MIN_ENDING_STEPS, 1)
-    epsilon = strokes.RDP_EPSILON
-    simplified = strokes.rdp_polylines([p * to_255 for p in polylines], epsilon)
-    while sum(len(s) for s in simplified) > limit:
-        epsilon *= 1.5
-        simplified = strokes.rdp_polylines([p * to_255 for p in polylines], epsilon)
+    limit = max(model.config.max_length - MIN_ENDING_STEPS, 2)
+    simplified = fit_point_budget([p * to_255 for p in polylines], limit)
     factor = model.stats.typical_extent / (CANVAS_FILL * 255.0)  # normalised units per 0-255 unit
     stroke3 = strokes.polylines_to_stroke3([s * factor for s in simplified], origin=None)
     return stroke3.astype(np.float32), to_255 * factor
+
+
+def fit_point_budget(polylines, limit: int) -> list[np.ndarray]:
+    """Simplify strokes (0-255 units) to at most ``limit`` points, in at most ``MAX_RDP_PASSES`` RDP passes.
+
+    Each pass simplifies the previous pass's strokes with a larger epsilon (1.5x, up to 4x when far
+    over). Strokes cannot shrink below their two end points, so when two points per stroke are too
+    many, the shortest strokes are left out first (never the last one, which the endings continue);
+    if the passes end over the limit, each stroke keeps only its end points. Always terminates.
+    """
+    polylines = _drop_shortest_strokes(polylines, limit)
+    epsilon = strokes.RDP_EPSILON
+    for _ in range(MAX_RDP_PASSES):
+        polylines = _rdp_in_pieces(polylines, epsilon)
+        count = sum(len(p) for p in polylines)
+        if count <= limit:
+            return polylines
+        epsilon *= min(max(count / limit, 1.5), 4.0)
+    return [p[[0, -1]] if len(p) > 1 else p for p in polylines]
+
+
+def _drop_shortest_strokes(polylines, limit: int) -> list[np.ndarray]:
+    """Leave out the fewest, shortest strokes (never the last) so that two points per stroke fit ``limit``."""
+    floor = np.minimum([len(p) for p in polylines], 2)  # what RDP can shrink each stroke to
+    excess = int(floor.sum()) - limit
+    if excess <= 0:
+        return polylines
+    sizes = np.array([len(p) for p in polylines])
+    points = np.concatenate(polylines)
+    steps = np.append(np.hypot(*np.diff(points, axis=0).T), 0.0)  # (N,) ink from each point to the next
+    steps[np.cumsum(sizes) - 1] = 0.0  # the jump to the next stroke is not ink
+    ink = np.add.reduceat(steps, np.cumsum(sizes) - sizes)  # (S,) each stroke's length
+    order = np.argsort(ink[:-1], kind="stable")  # shortest first; the last stroke stays
+    dropped = order[: int(np.searchsorted(np.cumsum(floor[order]), excess)) + 1]
+    keep = np.ones(len(polylines), dtype=bool)
+    keep[dropped] = False
+    return [p for p, kept in zip(polylines, keep) if kept]
+
+
+def _rdp_in_pieces(polylines, epsilon: float) -> list[np.ndarray]:
+    """RDP on every stroke, long strokes cut into pieces of ``RDP_PIECE_POINTS`` that share end points.
+
+    RDP can take one round per point (a zigzag); pieces bound a pass to ~points x RDP_PIECE_POINTS work.
+    """
+    pieces, owners = [], []
+    for index, stroke in enumerate(polylines):
+        starts = range(0, max(len(stroke) - 1, 1), RDP_PIECE_POINTS - 1)
+        pieces += [stroke[start : start + RDP_PIECE_POINTS] for start in starts]
+        owners += [index] * len(starts)
+    joined: list[list[np.ndarray]] = [[] for _ in polylines]
+    for owner, piece in zip(owners, strokes.rdp_polylines(pieces, epsilon)):
+        joined[owner].append(piece[1:] if joined[owner] else piece)  # a piece starts where the last ended
+    return [np.concatenate(parts) for parts in joined]
 
 
 def prime_state(decoder: NumpyDecoder, stroke3, bias):
@@ -384,6 +494,8 @@ def complete(model, strokes_in, n: int = 4, *, temperature: float = 0.4, seed: i
     """
     _check_sampling_options(n, temperature, pen_temperature)
     _check_seed(seed)
+    _check_max_steps(max_steps)
+    _check_canvas_size(canvas_size)
     polylines = check_canvas_strokes(strokes_in)
     ids = np.full(n, model.category_id(category))
     stroke3, pixel_factor = canvas_to_model(polylines, model, canvas_size)
@@ -393,6 +505,7 @@ def complete(model, strokes_in, n: int = 4, *, temperature: float = 0.4, seed: i
     return Completion(
         prime=polylines,
         endings=[[p / pixel_factor + last_point for p in strokes.stroke3_to_polylines(e)] for e in endings],
+        left_out=len(polylines) - int(stroke3[:, 2].sum()),  # each stroke the model read ends with a pen lift
     )
 
 
@@ -407,7 +520,7 @@ def log_likelihood(model, stroke3, category_ids, decoder: NumpyDecoder | None = 
     stroke5 = strokes.stroke3_to_stroke5(stroke3)[:-1]  # (L + 1, 5)
     outputs, _ = decoder.run(np.tile(stroke5[None, :-1], (len(bias), 1, 1)), bias)  # (B, L, 6M + 3)
     targets = stroke5[1:]
-    params = mixture_params(outputs, decoder.num_mixtures)
+    params = mixture_params(outputs, decoder.num_mixtures, min_log_sigma=decoder.min_log_sigma)
     z_x = (targets[:, 0:1] - params["mu_x"]) / params["sigma_x"]
     z_y = (targets[:, 1:2] - params["mu_y"]) / params["sigma_y"]
     one_minus_rho2 = 1.0 - params["rho"] ** 2
@@ -425,6 +538,9 @@ def guess(models, strokes_in, *, top: int = 3, canvas_size=None) -> list[tuple[s
     the change of variables back to canvas pixels (2 log of the pixel factor per point), then
     turned into probabilities with a softmax over the per-point log-likelihoods.
     """
+    if not _is_number(top) or not isinstance(top, (int, np.integer)) or top < 1:
+        raise ValueError(f"top must be a whole number of at least 1, got {_shown(top)}")
+    _check_canvas_size(canvas_size)
     polylines = check_canvas_strokes(strokes_in)
     names, scores = [], []
     for model in models:

@@ -23,6 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from sketchrnn import checkpoint as ckpt
+from sketchrnn import files
 from sketchrnn.pipeline import Augmentation, BatchSource, evaluation_batches, normalized_split, tf_dataset
 from sketchrnn.settings import TrainSettings
 from sketchrnn.strokes import normalize
@@ -89,7 +90,8 @@ class Trainer:
         stroke5, category_ids = inputs
         model_inputs = (stroke5, category_ids) if self.model.config.num_categories > 1 else stroke5
         outputs, _ = self.model.network(model_inputs, training=training)
-        return reconstruction_loss(outputs, targets, self.model.config.num_mixtures, n_max=self.n_max)
+        config = self.model.config
+        return reconstruction_loss(outputs, targets, config.num_mixtures, n_max=self.n_max, min_log_sigma=config.min_log_sigma)
 
     def _replica_step(self, inputs, targets):
 
@@ -171,22 +173,54 @@ def new_model(settings: TrainSettings, dataset, stats) -> ckpt.TrainedModel:
 RESUMABLE_CHANGES = {"steps", "max_minutes", "validate_every", "checkpoint_every", "download"}
 
 
-def open_settings(settings: TrainSettings) -> TrainSettings:
-    """Record a new run's settings, or check that re-running matches the run already in ``out``."""
+def run_has_progress(run_dir) -> bool:
+    """True when a run directory holds a checkpoint or a best model: work a new run must not overwrite."""
+    run_dir = Path(run_dir)
+    return ckpt.latest_checkpoint(run_dir) is not None or ckpt.is_model_dir(run_dir / "best")
+
+
+def check_run_folder(settings: TrainSettings) -> None:
+    """Before any work: the settings can train, and ``out`` is new, empty, a run without progress, or the same run.
+
+    A run with a checkpoint or a best model and other settings is refused (resume it instead); so is a
+    folder holding files that are not a run's. A run folder with no progress yet (e.g. a first attempt
+    that failed on a typo in ``--data``) is not protected: its settings are replaced.
+    """
     settings.validate()
-    path = Path(settings.out) / "train.json"
-    if path.exists():
-        saved = read_settings(settings.out)
-        different = [k for k, v in dataclasses.asdict(settings).items()
-                     if k not in RESUMABLE_CHANGES and getattr(saved, k) != v]
-        if different:
-            raise ValueError(
-                f"{settings.out} already holds a run with other settings ({', '.join(different)}); "
-                f"continue it with `sketchrnn train --resume {settings.out}` or pass a new --out"
-            )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ckpt.atomic_write_text(path, json.dumps(dataclasses.asdict(settings), indent=2) + "\n")
-    return settings
+    run_dir = Path(settings.out)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ValueError(f"--out {run_dir} is {files.describe_mode(run_dir.stat().st_mode)}, not a folder")
+    if (run_dir / "train.json").exists():
+        if run_has_progress(run_dir):
+            check_same_run(settings, read_settings(run_dir))
+    elif run_dir.is_dir() and any(run_dir.iterdir()):
+        raise ValueError(f"{run_dir} is a folder with other files in it, not a training run (it has no train.json); "
+                         f"pass a new or empty folder as --out")
+
+
+def check_same_run(settings: TrainSettings, saved: TrainSettings) -> None:
+    """Refuse to continue a run with settings that change what it trains."""
+    different = [k for k, v in dataclasses.asdict(settings).items()
+                 if k not in RESUMABLE_CHANGES and getattr(saved, k) != v]
+    if different:
+        raise ValueError(
+            f"{settings.out} already holds a run with other settings ({', '.join(different)}); "
+            f"continue it with `sketchrnn train --resume {settings.out}` or pass a new --out"
+        )
+
+
+def write_settings(settings: TrainSettings) -> None:
+    """Record a run's settings as ``out/train.json`` (for --resume and export)."""
+    files.make_folder(settings.out)
+    ckpt.atomic_write_text(Path(settings.out) / "train.json", json.dumps(dataclasses.asdict(settings), indent=2) + "\n")
+
+
+def check_enough_drawings(count: int, batch_size: int) -> None:
+    """Refuse training data smaller than one batch (every batch is full; the last partial one is dropped)."""
+    if count < batch_size:
+        advice = f"pass --batch-size {count} or less, or give more data" if count else "give more data"
+        raise ValueError(f"the training split has {count} drawing{'s' * (count != 1)}, fewer than one batch of "
+                         f"{batch_size}: {advice}")
 
 
 def read_settings(run_dir) -> TrainSettings:
@@ -256,13 +290,18 @@ def _raise_interrupt(signum, frame):
 def train(settings: TrainSettings, log=None) -> dict:
     """Train (or resume) the run in ``settings.out``; returns a summary dict.
 
-    The summary's ``status`` is ``finished``, ``budget`` (time ran out), ``interrupted`` or
-    ``diverged`` (a NaN / infinite loss: nothing after the last good checkpoint is saved).
+    The summary's ``status`` is ``finished``, ``budget`` (time ran out), ``interrupted``,
+    ``diverged`` (a NaN / infinite loss: nothing after the last good checkpoint is saved) or
+    ``unwritable`` (the run folder could not be written: the last good checkpoint stays).
+    Raises ValueError before any work for bad settings, a run folder that is not this run's, or
+    training data smaller than one batch.
     """
     log = log or (lambda message: print(message, file=sys.stderr, flush=True))
-    open_settings(settings)
+    check_run_folder(settings)
     run_dir = Path(settings.out)
     dataset, stats = load_training_data(settings)
+    check_enough_drawings(len(dataset.splits["train"].drawings), settings.batch_size)
+    write_settings(settings)  # only now: a run that failed to load its data leaves no settings behind
     strategy = make_strategy(settings.strategy)
     with strategy.scope():
         trainer = Trainer(settings, new_model(settings, dataset, stats), strategy)
@@ -284,7 +323,29 @@ def train(settings: TrainSettings, log=None) -> dict:
         signal.signal(signal.SIGTERM, previous_handler)
 
 
+# a run folder that cannot be written: Python's errors, and TensorFlow's own for the summary writer
+WRITE_ERRORS = (OSError, tf.errors.PermissionDeniedError, tf.errors.ResourceExhaustedError)
+
+
 def _loop(settings, trainer, state, source, valid, run_dir, log) -> dict:
+    """Run the steps, then save a final checkpoint (not after a divergence); returns the summary."""
+    try:
+        status = _steps(settings, trainer, state, source, valid, run_dir, log)
+        if status == "diverged":
+            return {"status": status, **state}
+        ckpt.save_checkpoint(run_dir, trainer.model, trainer.optimizer, state)
+        if status == "finished" and state.get("best_valid_loss") is None:
+            _validate(settings, trainer, state, valid, run_dir)
+    except WRITE_ERRORS as error:
+        log(_write_failure(error, run_dir, state))
+        return {"status": "unwritable", **state}
+    log(f"\n{status} at step {state['step']}; checkpoint saved in {run_dir}/checkpoints"
+        + ("; resume with `sketchrnn train --resume " + str(run_dir) + "`" if status != "finished" else ""))
+    return {"status": status, "replicas": trainer.strategy.num_replicas_in_sync, **state}
+
+
+def _steps(settings, trainer, state, source, valid, run_dir, log) -> str:
+    """Train until the step count, the time budget, an interrupt or a non-finite loss; returns which."""
     metrics = MetricsLog(run_dir, state["step"])
     dataset = tf_dataset(source, state["epoch"], state["batch"])
     if trainer.strategy.num_replicas_in_sync > 1:
@@ -292,19 +353,17 @@ def _loop(settings, trainer, state, source, valid, run_dir, log) -> dict:
     progress = keras.utils.Progbar(settings.steps, stateful_metrics=["loss", "valid", "lr"])
     started = time.monotonic() - state["elapsed_seconds"]
     budget_end = time.monotonic() + settings.max_minutes * 60 if settings.max_minutes else math.inf
-    status = "finished"
     try:
         for inputs, targets, position in dataset:
             if state["step"] >= settings.steps:
-                break
+                return "finished"
             if time.monotonic() >= budget_end:
-                status = "budget"
-                break
+                return "budget"
             losses = trainer.train_step(inputs, targets)
             if not all(math.isfinite(value) for value in losses):
                 log(f"\nloss became {losses[0]} at step {state['step'] + 1}: training stopped. The last good "
                     f"checkpoint (step {ckpt_step(run_dir)}) is intact; lower --learning-rate or --clip and resume.")
-                return {"status": "diverged", **state}
+                return "diverged"
             epoch, batch = _position(trainer.strategy, position)
             state.update(step=state["step"] + 1, epoch=epoch, batch=batch + 1,
                          elapsed_seconds=time.monotonic() - started)
@@ -314,13 +373,21 @@ def _loop(settings, trainer, state, source, valid, run_dir, log) -> dict:
             progress.update(state["step"], [("loss", losses[0]), ("lr", row["learning_rate"])]
                             + ([("valid", row["valid_loss"])] if "valid_loss" in row else []))
     except KeyboardInterrupt:
-        status = "interrupted"
-    ckpt.save_checkpoint(run_dir, trainer.model, trainer.optimizer, state)
-    if status == "finished" and state.get("best_valid_loss") is None:
-        _validate(settings, trainer, state, valid, run_dir)
-    log(f"\n{status} at step {state['step']}; checkpoint saved in {run_dir}/checkpoints"
-        + ("; resume with `sketchrnn train --resume " + str(run_dir) + "`" if status != "finished" else ""))
-    return {"status": status, "replicas": trainer.strategy.num_replicas_in_sync, **state}
+        return "interrupted"
+    return "finished"
+
+
+def _write_failure(error, run_dir, state) -> str:
+    """The message for a run folder that could not be written (read-only, full disk)."""
+    reason = getattr(error, "strerror", None) or getattr(error, "message", None) or str(error)
+    where = f" ({error.filename})" if getattr(error, "filename", None) else ""
+    try:
+        kept = f"step {ckpt_step(run_dir)}"
+    except (OSError, ValueError):
+        kept = "if any"
+    return (f"\ncannot write to {run_dir}: {reason}{where}. Training stopped at step {state['step']}; the last good "
+            f"checkpoint ({kept}) is intact. Make {run_dir} writable (or free some space) and resume with "
+            f"`sketchrnn train --resume {run_dir}`.")
 
 
 def ckpt_step(run_dir) -> int:
@@ -363,7 +430,8 @@ def _after_step(settings, trainer, state, losses, valid, run_dir, log) -> dict:
 def training_data_options(model) -> dict:
     """How a model's training data was loaded (split seed, rescaling, categories), from its metadata."""
     trained_with = model.metadata.get("train_settings", {})
-    return {"seed": trained_with.get("seed", 0), "rescale_to": trained_with.get("rescale_to"),
+    # an imported model was not trained here: its drawings are mapped to its own typical size
+    return {"seed": trained_with.get("seed", 0), "rescale_to": trained_with.get("rescale_to", model.metadata.get("rescale_to")),
             "categories": trained_with.get("categories")}
 
 

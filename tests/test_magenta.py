@@ -1,0 +1,236 @@
+"""Magenta's pretrained models: exact conversion (against an independent NumPy decoder), bad files, CLI.
+
+The reference decoder below is written from the documented maths of magenta's files
+(``../shared/data/README.md``, "Magenta's pretrained models"), not from the project's code: it reads
+the base64 int16 weights itself and runs magenta's LSTM cell (gates i, j, f, o; forget bias 1.0 at
+run time). The project's compiled sampler and its scorer must agree with it along a real drawing.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from sketchrnn import checkpoint, cli, magenta, sample, strokes
+from sketchrnn.data import load_dataset
+from test_download import server  # noqa: F401 (the local HTTP server fixture)
+
+
+def reference_weights(path):
+    """The five weight arrays of a .gen.json, decoded here independently: int16 * 10 / 32767."""
+    info, dims, encoded = json.loads(path.read_text())
+    arrays = [np.frombuffer(base64.b64decode(text), "<i2").astype(np.float64).reshape(shape) * 10.0 / 32767.0
+              for text, shape in zip(encoded, dims)]
+    return info, arrays
+
+
+def reference_outputs(arrays, stroke5):
+    """magenta's decoder along stroke-5 rows ``[T, 5]``: mixture parameters and pen probabilities per step."""
+    output_kernel, output_bias, input_kernel, recurrent_kernel, bias = arrays
+    sigmoid = lambda v: 1.0 / (1.0 + np.exp(-v))  # noqa: E731
+    units = recurrent_kernel.shape[0]
+    hidden, cell, outputs = np.zeros(units), np.zeros(units), []
+    for row in stroke5:
+        z = row @ input_kernel + hidden @ recurrent_kernel + bias
+        i, j, f, o = (z[k * units:(k + 1) * units] for k in range(4))
+        cell = cell * sigmoid(f + 1.0) + sigmoid(i) * np.tanh(j)
+        hidden = np.tanh(cell) * sigmoid(o)
+        outputs.append(hidden @ output_kernel + output_bias)
+    return split_outputs(np.array(outputs))
+
+
+def split_outputs(outputs):
+    """Row of 6M + 3 -> pen probabilities, mixture weights, means, sigmas, correlations (magenta's meaning)."""
+    pen_logits, rest = outputs[:, :3], outputs[:, 3:]
+    pi_logits, mu_x, mu_y, log_sigma_x, log_sigma_y, rho = np.split(rest, 6, axis=1)
+    softmax = lambda v: np.exp(v - v.max(1, keepdims=True)) / np.exp(v - v.max(1, keepdims=True)).sum(1, keepdims=True)  # noqa: E731
+    return {"pen": softmax(pen_logits), "pi": softmax(pi_logits), "mu_x": mu_x, "mu_y": mu_y,
+            "sigma_x": np.exp(log_sigma_x), "sigma_y": np.exp(log_sigma_y), "rho": np.tanh(rho)}
+
+
+def project_params(outputs, num_mixtures):
+    """The project's own reading of head outputs (its mixture_params), in the same terms."""
+    params = sample.mixture_params(np.asarray(outputs, np.float64), num_mixtures, min_log_sigma=magenta.UNCLIPPED_LOG_SIGMA)
+    pen = np.exp(sample._log_softmax(params["pen_logits"]))
+    return {"pen": pen, "pi": np.exp(params["log_pi"]), **{k: params[k] for k in ("mu_x", "mu_y", "sigma_x", "sigma_y", "rho")}}
+
+
+def assert_params_close(got, expected, where):
+    for key in expected:
+        np.testing.assert_allclose(got[key], expected[key], rtol=2e-4, atol=2e-5, err_msg=f"{where}: {key}")
+
+
+@pytest.fixture(scope="module")
+def pig_file(shared_data):
+    return shared_data / "magenta" / "pig.gen.json"
+
+
+@pytest.fixture(scope="module")
+def pig_drawing(shared_data):
+    """A real held-out pig, at the model's size, as normalised stroke-3."""
+    dataset = load_dataset([shared_data / "quickdraw_sketchrnn_pig_2200.npz"], max_length=168, rescale_to=800.0)
+    return strokes.normalize(dataset.splits["test"].drawings[3], 70.0921)
+
+
+def converted_model(path, measure_size=False, mutate=None):
+    """The project's model from a magenta file (size measurement skipped: not needed for exactness)."""
+    decoded = magenta.read_gen_json(path)
+    if mutate:
+        mutate(decoded)
+    return magenta.to_trained_model(decoded, measure_size=measure_size)
+
+
+def test_conversion_is_exact_in_the_compiled_sampler_and_the_scorer(pig_file, pig_drawing):
+    _, arrays = reference_weights(pig_file)
+    stroke5 = strokes.stroke3_to_stroke5(pig_drawing)[:-1]  # start row + points, (T, 5)
+    expected = reference_outputs(arrays, stroke5)
+    model = converted_model(pig_file)
+    graph = sample.graph_sampler(model)
+    compiled = graph.teacher_forced(tf.constant(stroke5[None]), graph.step_bias([0])).numpy()[0]
+    assert_params_close(project_params(compiled, 20), expected, "compiled sampler")
+    decoder = sample.numpy_decoder(model)
+    scored, _ = decoder.run(stroke5[None], decoder.step_bias([0]))
+    assert_params_close(project_params(scored[0], 20), expected, "scorer")
+    # and the scorer's log-likelihood is the reference's, point by point
+    targets = stroke5[1:]
+    ref = {k: v[:-1] for k, v in expected.items()}
+    z_x = (targets[:, :1] - ref["mu_x"]) / ref["sigma_x"]
+    z_y = (targets[:, 1:2] - ref["mu_y"]) / ref["sigma_y"]
+    density = ref["pi"] * np.exp(-(z_x**2 + z_y**2 - 2 * ref["rho"] * z_x * z_y) / (2 * (1 - ref["rho"] ** 2))) / (
+        2 * np.pi * ref["sigma_x"] * ref["sigma_y"] * np.sqrt(1 - ref["rho"] ** 2))
+    reference_log_likelihood = np.mean(np.log(density.sum(1)) + np.log((ref["pen"] * targets[:, 2:]).sum(1)))
+    got = sample.log_likelihood(model, pig_drawing, np.array([0]))[0]
+    assert got == pytest.approx(reference_log_likelihood, rel=1e-4, abs=1e-4)
+
+
+def _gates_in_keras_order_twice(decoded):
+    """A converter bug: the gate blocks left in magenta's order (the reorder applied twice undoes it)."""
+    for name in ("input_kernel", "recurrent_kernel", "lstm_bias"):
+        setattr(decoded, name, magenta.keras_gate_order(getattr(decoded, name)))
+
+
+def _no_forget_bias(decoded):
+    """A converter bug: the run-time forget bias forgotten (cancelled before conversion adds it)."""
+    units = decoded.hidden_size
+    decoded.lstm_bias = decoded.lstm_bias.copy()
+    decoded.lstm_bias[2 * units:3 * units] -= magenta.FORGET_BIAS
+
+
+@pytest.mark.parametrize("mutate", [_gates_in_keras_order_twice, _no_forget_bias])
+def test_a_wrong_gate_order_or_a_missing_forget_bias_is_caught(pig_file, pig_drawing, mutate):
+    """The exactness check above is sensitive: each converter bug makes it fail."""
+    _, arrays = reference_weights(pig_file)
+    stroke5 = strokes.stroke3_to_stroke5(pig_drawing)[:-1]
+    model = converted_model(pig_file, mutate=mutate)
+    decoder = sample.numpy_decoder(model)
+    scored, _ = decoder.run(stroke5[None], decoder.step_bias([0]))
+    with pytest.raises(AssertionError):
+        assert_params_close(project_params(scored[0], 20), reference_outputs(arrays, stroke5), "mutated")
+
+
+def test_import_writes_a_model_every_command_loads(pig_file, tmp_path, capsys):
+    out = tmp_path / "magenta-pig"
+    assert cli.main(["models", "import", str(pig_file), str(out)]) == 0
+    model = checkpoint.load_model(out)
+    assert model.categories == ["pig"] and model.config.hidden_size == 512 and model.config.max_length == 168
+    assert model.stats.scale_factor == pytest.approx(70.0921)
+    assert 5 < model.stats.typical_extent < 30  # measured on its own samples (about 12 for the pig)
+    card = (out / "MODEL_CARD.md").read_text()
+    assert "Apache-2.0" in card and "Magenta" in card and "CC BY 4.0" in card
+    squiggle = tmp_path / "squiggle.json"
+    squiggle.write_text(json.dumps([[[100, 100], [140, 160], [180, 100]], [[120, 220], [200, 220]]]))
+    assert cli.main(["sample", str(out), "--n", "2", "--out", str(tmp_path / "s.svg")]) == 0
+    assert cli.main(["complete", str(out), "--input", str(squiggle), "--n", "2", "--out", str(tmp_path / "c.svg")]) == 0
+    assert all("<path" in (tmp_path / name).read_text() for name in ("s.svg", "c.svg"))
+
+
+def test_held_out_loss_both_ways_goes_into_the_card(pig_file, shared_data, tmp_path):
+    out = magenta.import_model(pig_file, tmp_path / "pig", evaluate_on=[shared_data / "quickdraw_sketchrnn_pig_2200.npz"])
+    card = (out / "MODEL_CARD.md").read_text()
+    result = checkpoint.load_model(out).metadata["test_loss"]
+    assert result["drawings"] == 110
+    for definition in ("ours", "magenta"):
+        loss = result[definition]
+        assert np.isfinite(loss["loss"]) and loss["loss"] == pytest.approx(loss["offset_loss"] + loss["pen_loss"])
+        assert f"{loss['loss']:.4f}" in card
+    # magenta divides by max_seq_len and masks end rows: its pen part differs from ours by exactly that
+    assert result["magenta"]["pen_loss"] < result["ours"]["pen_loss"]
+
+
+def _valid_content(path):
+    return json.loads(path.read_text())
+
+
+def _truncate_weight(content):
+    content[2][3] = content[2][3][: len(content[2][3]) // 2]
+
+
+def _set(index, key, value):
+    def change(content):
+        content[index][key] = value
+    return change
+
+
+BAD_FILES = [
+    ("not json {", None, "not readable JSON"),
+    (None, lambda c: c.pop(), "expected a JSON array"),
+    (None, _set(1, 2, [6, 2048]), "not those of a decoder-only"),
+    (None, _set(1, 0, "x"), "dims must be five shapes"),
+    (None, _truncate_weight, "truncated or damaged"),
+    (None, _set(2, 0, "@@@not base64"), "not valid base64"),
+    (None, _set(0, "scale_factor", float("nan")), "scale_factor must be a positive finite"),
+    (None, _set(0, "max_seq_len", -3), "max_seq_len must be"),
+    (None, _set(0, "name", None), "info.name"),
+]
+
+
+@pytest.mark.parametrize("text, change, message", BAD_FILES)
+def test_a_bad_model_file_gets_a_clear_error_and_writes_nothing(pig_file, tmp_path, capsys, text, change, message):
+    bad = tmp_path / "bad.gen.json"
+    if text is not None:
+        bad.write_text(text)
+    else:
+        content = _valid_content(pig_file)
+        change(content)
+        bad.write_text(json.dumps(content))
+    out = tmp_path / "out"
+    assert cli.main(["models", "import", str(bad), str(out)]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists() and [p.name for p in tmp_path.iterdir()] == ["bad.gen.json"]
+
+
+def test_import_refuses_to_overwrite_a_folder_that_is_not_a_model(pig_file, tmp_path, capsys):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    assert cli.main(["models", "import", str(pig_file), str(tmp_path / "mine")]) == 2
+    assert "not a model directory" in capsys.readouterr().err
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+
+
+def test_download_fetches_once_imports_and_lists(pig_file, tmp_path, capsys, monkeypatch, server):
+    server.routes["/models/pig.gen.json"] = (pig_file.read_bytes(), "ok")
+    monkeypatch.setenv("SKETCHRNN_MODELS_URL", server.url + "/models")
+    cache = tmp_path / "cache"
+    assert cli.main(["models", "download", "pig", "--cache-dir", str(cache)]) == 0
+    assert (cache / "magenta" / "pig.gen.json").read_bytes() == pig_file.read_bytes()
+    assert checkpoint.load_model(cache / "imported" / "magenta-pig").categories == ["pig"]
+    requests = len(server.requests)
+    assert cli.main(["models", "download", "pig", "--cache-dir", str(cache)]) == 0
+    assert len(server.requests) == requests  # a cache hit makes no request
+    capsys.readouterr()
+    assert cli.main(["models", "list", "--cache-dir", str(cache)]) == 0
+    listed = capsys.readouterr().out
+    assert any(line.startswith("imported") and "magenta-pig" in line for line in listed.splitlines())
+
+
+def test_download_offline_names_the_url_and_where_to_put_the_file(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SKETCHRNN_MODELS_URL", "http://127.0.0.1:9/models")  # nothing listens on port 9
+    assert cli.main(["models", "download", "cat", "--cache-dir", str(tmp_path)]) == 2
+    error = capsys.readouterr().err
+    assert "http://127.0.0.1:9/models/cat.gen.json" in error
+    assert str(tmp_path / "magenta" / "cat.gen.json") in error
+    assert not (tmp_path / "magenta" / "cat.gen.json").exists()
