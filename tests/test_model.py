@@ -20,7 +20,7 @@ def numpy_reconstruction_loss(outputs, targets, m):
         pen_logits = out[:3]
         pi_logits, mu_x, mu_y, log_sx, log_sy, rho_raw = (out[3 + i * m : 3 + (i + 1) * m] for i in range(6))
         pi = np.exp(pi_logits) / np.exp(pi_logits).sum()
-        sx, sy, rho = np.exp(log_sx), np.exp(log_sy), np.tanh(rho_raw) * (1 - 1e-3)
+        sx, sy, rho = np.exp(log_sx), np.exp(log_sy), np.tanh(rho_raw)
         density = 0.0
         for j in range(m):
             zx, zy = (target[0] - mu_x[j]) / sx[j], (target[1] - mu_y[j]) / sy[j]
