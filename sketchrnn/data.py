@@ -34,8 +34,8 @@ Category names are canonical: underscores become spaces (``alarm_clock`` and the
 Pipeline of every drawing: read -> stroke-3 (``strokes.polylines_to_stroke3(origin=None)``
 semantics for ndjson) -> refuse NaN/inf or absurd coordinates -> optional uniform rescale
 (``rescale_to``) -> ``strokes.clean_stroke3`` (clamp offsets to +-1000, drop repeated points) ->
-split -> ``strokes.cap_length`` (drawings longer than ``max_length`` points are dropped). The steps
-run vectorised over all drawings of a source at once.
+leave out drawings without extent -> split -> ``strokes.cap_length`` (drawings longer than
+``max_length`` points are dropped). The steps run vectorised over all drawings of a source at once.
 
 Splits: a source without its own split is split per category with
 ``numpy.random.default_rng([seed, crc32(category)]).permutation``, applied to the category's drawings
@@ -45,13 +45,16 @@ a drawing's split depends only on the seed, its category and the set of that sou
 that category -- not on the file order, on the other sources or categories loaded, or on
 ``max_length`` (the cap is applied after splitting). ``Split.keys`` records which drawing went where.
 
-Left out, and counted per split in ``Split.left_out`` (shown by :func:`describe`): drawings longer
-than ``max_length`` points, and drawings without extent (every point in one place: a single point,
-or only zero offsets), which carry no shape to learn. A source none of whose drawings has extent is
-refused. What is corrupt is refused with a ValueError naming the file: a negative shape in an
-``.npy`` header, boolean or non-numeric coordinates, ``null`` coordinates, numbers too large for a
-float, JSON nested too deeply, an encrypted or oddly compressed zip member, and trailing bytes after
-a zip archive, after a ``.npy`` member's array or after a gzip stream.
+Left out, and counted in ``Dataset.left_out`` (shown by :func:`describe`): drawings longer than
+``max_length`` points (after splitting, as above), and drawings without extent (every point in one
+place: a single point, or only zero offsets), which carry no shape to learn; these are left out
+before splitting, like drawings without points, so junk in a file does not move the other drawings
+between splits. A source none of whose drawings has extent is refused.
+
+What is corrupt is refused with a ValueError naming the file: a negative shape in an ``.npy``
+header, boolean or non-numeric coordinates, ``null`` coordinates, numbers too large for a float,
+JSON nested too deeply, an encrypted or oddly compressed zip member, and trailing bytes after a zip
+archive, after a ``.npy`` member's array or after a gzip stream.
 
 Hostile input limits (a decompression bomb must not exhaust memory):
 
@@ -61,6 +64,8 @@ Hostile input limits (a decompression bomb must not exhaust memory):
   1 MiB chunks, and a ``.gz`` file is inflated once (counting, in constant memory) before it is
   parsed. Raise the limit for a genuine larger file with the environment variable
   ``SKETCHRNN_MAX_INFLATED_MB`` (a whole number of MiB, e.g. ``SKETCHRNN_MAX_INFLATED_MB=2048``).
+  An ``.npz`` download stops once it passes the limit (plus 1 MiB), and an object array that
+  unpacks to more drawing bytes than its member holds (one drawing referenced many times) is refused.
 * ``MAX_LINE_BYTES`` (16 MiB) -- the longest ndjson line; one QuickDraw drawing is a few kB.
 
 A source must be a regular file: a directory, device (``/dev/zero``), named pipe or symbolic link
@@ -132,7 +137,6 @@ class Split:
     drawings: list[np.ndarray]  # each float32 [N, 3] (dx, dy, pen_lifted) in the source's units
     category_ids: np.ndarray  # int64 [len(drawings)], index into Dataset.categories
     keys: list[str] = field(default_factory=list)  # per drawing: its key_id, or "<file name>:<where in the file>"
-    left_out: dict[str, int] = field(default_factory=dict)  # LEFT_OUT_REASONS -> drawings of this split left out
 
     def __len__(self) -> int:
         return len(self.drawings)
@@ -146,6 +150,7 @@ class Dataset:
     splits: dict[str, Split]  # keys "train", "valid", "test"
     sources: list[str]  # what was loaded, for model cards
     options: dict = field(default_factory=dict)  # the load_dataset settings, for model cards
+    left_out: dict[str, int] = field(default_factory=dict)  # LEFT_OUT_REASONS -> how many drawings were left out
 
     def stats(self) -> strokes.DataStats:
         """Normalisation statistics (scale factor, typical extent, median length) of the train split."""
@@ -203,12 +208,14 @@ def load_dataset(
     batches = [batch for batch in _deduplicate(batches) if len(batch.lengths)]
     if not batches:
         raise ValueError(f"no drawings found in {', '.join(map(str, sources))}: the dataset is empty")
-    batches = [_prepare(batch, rescale_to) for batch in batches]
+    batches, without_extent = _drop_without_extent([_prepare(batch, rescale_to) for batch in batches])
     names, splits, uncapped = _assemble(batches, seed, split_fractions, max_length)
     _check_splits(splits, uncapped, split_fractions, max_length, batches)
     options = dict(max_length=max_length, seed=seed, rescale_to=rescale_to, split_fractions=list(split_fractions),
                    categories=None if wanted is None else sorted(wanted), ndjson_format=ndjson_format)
-    return Dataset(categories=names, splits=splits, sources=[os.fspath(s) for s in sources], options=options)
+    too_long = sum(uncapped.values()) - sum(len(split) for split in splits.values())
+    return Dataset(categories=names, splits=splits, sources=[os.fspath(s) for s in sources], options=options,
+                   left_out=dict(zip(LEFT_OUT_REASONS, (without_extent, too_long))))
 
 
 def _check_options(sources, max_length, seed, rescale_to, split_fractions, ndjson_format) -> None:
@@ -987,15 +994,26 @@ def rescale_drawings_flat(stroke3: np.ndarray, lengths, size: float) -> np.ndarr
     Drawings without extent (a single point) are left as they are.
     """
     lengths = np.asarray(lengths, dtype=np.int64)
+    extent = drawing_extents_flat(stroke3, lengths)
+    factor = np.where(extent > 0, size / np.where(extent > 0, extent, 1.0), 1.0)
+    result = np.array(stroke3, dtype=np.float64)
+    result[:, :2] = result[:, :2] * np.repeat(factor, lengths)[:, None]
+    return result
+
+
+def drawing_extents_flat(stroke3: np.ndarray, lengths) -> np.ndarray:
+    """``strokes.drawing_extent`` (max(width, height) of the points) of many concatenated drawings: float64 ``[D]``.
+
+    0 for a drawing without extent: a single point, or only zero offsets.
+    """
+    lengths = np.asarray(lengths, dtype=np.int64)
+    if len(lengths) == 0:
+        return np.zeros(0)
     starts = _starts(lengths)
     offsets = np.asarray(stroke3[:, :2], dtype=np.float64)
     positions = np.cumsum(offsets, axis=0)
     positions -= np.repeat(positions[starts] - offsets[starts], lengths, axis=0)  # each drawing from its own origin
-    extent = (np.maximum.reduceat(positions, starts, axis=0) - np.minimum.reduceat(positions, starts, axis=0)).max(axis=1)
-    factor = np.where(extent > 0, size / np.where(extent > 0, extent, 1.0), 1.0)
-    result = np.array(stroke3, dtype=np.float64)
-    result[:, :2] = offsets * np.repeat(factor, lengths)[:, None]
-    return result
+    return (np.maximum.reduceat(positions, starts, axis=0) - np.minimum.reduceat(positions, starts, axis=0)).max(axis=1)
 
 
 def clean_stroke3_flat(stroke3: np.ndarray, lengths, limit: float = strokes.OFFSET_LIMIT) -> tuple[np.ndarray, np.ndarray]:
@@ -1091,6 +1109,25 @@ def _assemble(batches: list[_Batch], seed: int, fractions, max_length: int):
     return names, splits, uncapped
 
 
+def _drop_without_extent(batches: list[_Batch]) -> tuple[list[_Batch], int]:
+    """The batches without their drawings that have no extent, and how many those were.
+
+    ValueError for a source none of whose drawings has extent (nothing to learn from).
+    """
+    kept, dropped = [], 0
+    for batch in batches:
+        has_extent = drawing_extents_flat(batch.stroke3, batch.lengths) > 0
+        if not has_extent.any():
+            raise ValueError(
+                f"{batch.path}: none of its {len(batch.lengths)} drawings has any extent (each keeps all its points in "
+                "one place: a single point, or only zero offsets), so there is nothing to learn from; a source needs "
+                "drawings whose points span some width or height"
+            )
+        dropped += int(len(has_extent) - has_extent.sum())
+        kept.append(_select(batch, has_extent))
+    return kept, dropped
+
+
 def _check_splits(splits: dict[str, Split], uncapped: dict[str, int], fractions, max_length: int, batches) -> None:
     """ValueError if the train split, or a split that should have drawings, ended up empty."""
     sources = ", ".join(batch.path for batch in batches)
@@ -1103,6 +1140,13 @@ def _check_splits(splits: dict[str, Split], uncapped: dict[str, int], fractions,
         else:
             hint = "too few drawings to split: add drawings, or set that split's fraction to 0"
         raise ValueError(f"the {name} split of {sources} is empty: {hint}")
+
+
+def _left_out_text(left_out: dict[str, int], max_length) -> str:
+    """``"3 without extent (all points in one place), 12 longer than max_length=250 points"`` (zero counts omitted)."""
+    texts = {"without extent": "without extent (all points in one place)",
+             "longer than max_length": f"longer than max_length={max_length} points"}
+    return ", ".join(f"{count} {texts[reason]}" for reason, count in left_out.items() if count)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -1120,6 +1164,8 @@ def describe(dataset: Dataset) -> str:
             lines.append(f"{name:<6} {len(lengths):>9} {low:>5.0f} {p50:>5.0f} {p90:>5.0f} {p99:>5.0f} {high:>5.0f}")
         else:
             lines.append(f"{name:<6} {0:>9}")
+    if any(dataset.left_out.values()):
+        lines.append(f"left out: {_left_out_text(dataset.left_out, dataset.options.get('max_length', '?'))}")
     stats = dataset.stats()
     lines.append(f"scale factor: {stats.scale_factor:.4g} source units (std of the train split's dx and dy)")
     lines.append(
@@ -1192,18 +1238,20 @@ def download_category(category: str, *, kind: str = "npz", cache_dir=None, base_
     leaves nothing behind and raises :class:`DownloadError` (a ValueError and ConnectionError).
     """
     target = cache_path(category, kind, cache_dir)
+    max_bytes = inflation_limit() + READ_CHUNK if kind == "npz" else None  # a larger .npz could not be loaded anyway
     return download_to_cache(category_url(category, kind, base_url), target, lambda path: _verify_kind(path, kind),
-                             progress=progress, timeout=timeout)
+                             progress=progress, timeout=timeout, max_bytes=max_bytes)
 
 
-def download_to_cache(url: str, target: Path, verify: Callable[[Path], None], *,
-                      progress: ProgressCallback | None = None, timeout: float = 60.0) -> Path:
+def download_to_cache(url: str, target: Path, verify: Callable[[Path], None], *, progress: ProgressCallback | None = None,
+                      timeout: float = 60.0, max_bytes: int | None = None) -> Path:
     """Fetch ``url`` to the cache file ``target`` once (a cache hit makes no request); returns ``target``.
 
     The body is streamed to a temporary file beside ``target``, its length checked against
     Content-Length and its contents by ``verify(path)`` (which raises ValueError for a bad file),
     then renamed into place: a failed or cut download leaves nothing behind and raises
-    :class:`DownloadError` naming the URL and where to put the file by hand.
+    :class:`DownloadError` naming the URL and where to put the file by hand. A body longer than
+    ``max_bytes`` (if given) is refused as soon as it passes that size.
     """
     target = Path(target)
     if target.is_file():
@@ -1212,11 +1260,11 @@ def download_to_cache(url: str, target: Path, verify: Callable[[Path], None], *,
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise ValueError(f"cannot create the cache directory {target.parent}: {error}; set SKETCHRNN_DATA_DIR or --cache-dir") from None
-    _fetch(url, target, verify, progress, timeout)
+    _fetch(url, target, verify, progress, timeout, max_bytes)
     return target
 
 
-def _fetch(url: str, target: Path, verify, progress, timeout: float) -> None:
+def _fetch(url: str, target: Path, verify, progress, timeout: float, max_bytes: int | None = None) -> None:
     """Stream ``url`` to a temporary file, check it with ``verify``, and move it to ``target``."""
     try:
         descriptor, temporary_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
@@ -1226,11 +1274,13 @@ def _fetch(url: str, target: Path, verify, progress, timeout: float) -> None:
     try:
         try:
             with os.fdopen(descriptor, "wb") as output:
-                received, expected = _stream(url, output, target.name, progress, timeout)
+                received, expected = _stream(url, output, target.name, progress, timeout, max_bytes)
         except urllib.error.HTTPError as error:
             raise DownloadError(_download_failure(url, target, f"the server answered HTTP {error.code} {error.reason}")) from None
         except (urllib.error.URLError, http.client.HTTPException, OSError) as error:
             raise DownloadError(_download_failure(url, target, _network_reason(error))) from None
+        except _TooLarge as error:
+            raise DownloadError(_download_failure(url, target, str(error))) from None
         if expected is not None and received != expected:
             raise DownloadError(_download_failure(url, target, f"the download was cut off after {received} of {expected} bytes"))
         try:
@@ -1242,7 +1292,11 @@ def _fetch(url: str, target: Path, verify, progress, timeout: float) -> None:
         temporary.unlink(missing_ok=True)
 
 
-def _stream(url: str, output, name: str, progress, timeout: float) -> tuple[int, int | None]:
+class _TooLarge(Exception):
+    """A download passed its size limit."""
+
+
+def _stream(url: str, output, name: str, progress, timeout: float, max_bytes: int | None = None) -> tuple[int, int | None]:
     """Copy the response body to ``output``; return (bytes received, Content-Length or None)."""
     with urllib.request.urlopen(url, timeout=timeout) as response:
         length_header = response.headers.get("Content-Length")
@@ -1251,6 +1305,9 @@ def _stream(url: str, output, name: str, progress, timeout: float) -> tuple[int,
         while chunk := response.read(DOWNLOAD_CHUNK):
             output.write(chunk)
             received += len(chunk)
+            if max_bytes is not None and max(received, expected or 0) > max_bytes:
+                raise _TooLarge(f"the file is larger than {max_bytes} bytes, more than a dataset file this loader accepts "
+                                f"(raise the limit with {INFLATED_LIMIT_VARIABLE}=<MiB> if it is genuine)")
             if progress:
                 progress(name, received, expected, False)
         if progress:

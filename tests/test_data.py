@@ -356,6 +356,39 @@ def test_max_length_drops_long_drawings(tmp_path):
         assert capped.splits[name].keys == expected  # the cap does not move drawings between splits
 
 
+def test_drawings_without_extent_are_left_out_and_counted(tmp_path, capsys):
+    rng = np.random.default_rng(3)
+    good = random_drawings(60, lengths=(5, 40))
+    long_ones = [random_drawing(rng, 80) for _ in range(4)]
+    all_zero = [np.zeros((6, 3), dtype=np.int16) for _ in range(5)]
+    single_points = [np.array([[9, -4, 1]], dtype=np.int16) for _ in range(3)]
+    path = write_npz(tmp_path / "cat.npz", sketches=object_array(good + long_ones + all_zero + single_points))
+    dataset = data.load_dataset([path], max_length=50)
+    assert dataset.left_out == {"without extent": 8, "longer than max_length": 4}
+    assert sum(len(split) for split in dataset.splits.values()) == 60
+    for split in dataset.splits.values():
+        assert all(strokes.drawing_extent(drawing) > 0 for drawing in split.drawings)
+    assert "left out: 8 without extent (all points in one place), 4 longer than max_length=50 points" in data.describe(dataset)
+    assert cli.main(["data", "info", str(path), "--max-length", "50"]) == 0
+    output = capsys.readouterr().out
+    assert "left out: 8 without extent" in output and "scale factor: 1 " not in output
+
+
+def test_drawings_without_extent_do_not_move_others_between_splits(tmp_path):
+    records = [simplified_record(i) for i in range(40)]
+    junk = [{"key_id": f"junk{i}", "drawing": [[[5, 5], [9, 9]]]} for i in range(5)]  # two points in one place
+    clean = data.load_dataset([write_ndjson(tmp_path / "a.ndjson", records)])
+    with_junk = data.load_dataset([write_ndjson(tmp_path / "b.ndjson", junk[:2] + records + junk[2:])])
+    assert with_junk.left_out["without extent"] == 5
+    assert split_of_keys(clean) == split_of_keys(with_junk)
+
+
+def test_describe_has_no_left_out_line_when_nothing_was_left_out(tmp_path):
+    dataset = data.load_dataset([write_npz(tmp_path / "cat.npz", sketches=object_array(random_drawings(20)))])
+    assert dataset.left_out == {"without extent": 0, "longer than max_length": 0}
+    assert "left out" not in data.describe(dataset)
+
+
 def test_several_sources_combine_and_merge_categories(tmp_path):
     pig_npz = write_npz(tmp_path / "quickdraw_sketchrnn_pig_20.npz", sketches=object_array(random_drawings(20)))
     pig_records = [simplified_record(i, "pig") for i in range(20)]
@@ -668,8 +701,8 @@ def test_malformed_json_line_names_the_line(tmp_path):
         ([[[1, 2], [3]]], "as many x as y"),
         ([[[1, 2]]], r"\[\[x\.\.\.\], \[y\.\.\.\]\]"),
         ("strokes", "must be a list of strokes"),
-        ([[[1, "a"], [3, 4]]], r"coordinates must be numbers, got x='a'"),
-        ([[[1, [2]], [3, 4]]], "coordinates must be numbers"),
+        ([[[1, "a"], [3, 4]]], r'coordinate x is a string \("a"\), not a number; coordinates must be numbers'),
+        ([[[1, [2]], [3, 4]]], r"coordinate x is a list \(\[2\]\), not a number"),
     ],
 )
 def test_malformed_strokes(tmp_path, drawing, message):

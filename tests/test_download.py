@@ -7,6 +7,7 @@ import io
 import json
 import socket
 import threading
+import zipfile
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -134,6 +135,32 @@ def test_truncated_ndjson_download_is_refused(server, tmp_path):
 def test_unknown_category_on_the_server(server, tmp_path):
     with pytest.raises(data.DownloadError, match="HTTP 404"):
         data.download_category("unicorn", cache_dir=tmp_path, base_url=server.url)
+    assert files_under(tmp_path) == []
+
+
+def npz_bomb_bytes(inflated_mib: int) -> bytes:
+    """A zip whose one member inflates to ``inflated_mib`` MiB of zeros (compressed by zipfile in 1 MiB writes)."""
+    stream = io.BytesIO()
+    with zipfile.ZipFile(stream, "w", zipfile.ZIP_DEFLATED) as archive, archive.open("sketches.npy", "w") as member:
+        for _ in range(inflated_mib):
+            member.write(bytes(1 << 20))
+    return stream.getvalue()
+
+
+def test_a_decompression_bomb_download_is_refused_and_leaves_nothing(server, tmp_path, monkeypatch):
+    monkeypatch.setenv("SKETCHRNN_MAX_INFLATED_MB", "4")
+    server.routes["/sketchrnn/pig.npz"] = (npz_bomb_bytes(16), "ok")
+    with pytest.raises(data.DownloadError, match="not valid .*more than 4 MiB.*SKETCHRNN_MAX_INFLATED_MB"):
+        data.download_category("pig", cache_dir=tmp_path, base_url=server.url)
+    assert files_under(tmp_path) == []
+
+
+@pytest.mark.parametrize("how", ["ok", "no-length"])
+def test_a_download_larger_than_any_loadable_npz_is_stopped(server, tmp_path, monkeypatch, how):
+    monkeypatch.setenv("SKETCHRNN_MAX_INFLATED_MB", "1")  # an .npz download may then be at most 2 MiB
+    server.routes["/sketchrnn/pig.npz"] = (bytes(5 << 20), how)
+    with pytest.raises(data.DownloadError, match="larger than 2097152 bytes"):
+        data.download_category("pig", cache_dir=tmp_path, base_url=server.url)
     assert files_under(tmp_path) == []
 
 
