@@ -6,7 +6,7 @@ import os
 import platform
 from pathlib import Path
 
-from sketchrnn import checkpoint
+from sketchrnn import checkpoint, files
 
 CARD_FILE = "MODEL_CARD.md"
 
@@ -19,13 +19,23 @@ def machine_description() -> str:
         if not tf.config.list_physical_devices("GPU") else f"{os.cpu_count()} CPU cores + GPU, TensorFlow {tf.__version__}"
 
 
+def check_destination(destination) -> Path:
+    """Refuse an export destination that exists and is not a model directory or an empty folder.
+
+    Exporting replaces the destination as a whole: a folder with anything but a model in it is never deleted.
+    """
+    return files.check_directory_target(destination, checkpoint.is_model_dir, checkpoint.MODEL_DIR_KIND)
+
+
 def export_run(run_dir, destination, test_losses: dict | None = None) -> Path:
     """Copy a run's best model to ``destination`` with its training facts and a MODEL_CARD.md.
 
+    ``destination`` must be new, empty or a model directory (see :func:`check_destination`).
     ``test_losses`` (category -> L_R dict, e.g. from :func:`sketchrnn.train.evaluate`) go into the card.
     """
     from sketchrnn.train import read_settings
 
+    check_destination(destination)
     run_dir = Path(run_dir)
     model = checkpoint.load_model(run_dir / "best")
     settings = read_settings(run_dir)

@@ -5,6 +5,7 @@ Kept apart from :mod:`sketchrnn.train` so the command line can show defaults wit
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 CLIP_KINDS = ("value", "norm", "global_norm", "none")
@@ -52,3 +53,15 @@ class TrainSettings:
             raise ValueError("learning rate must be > 0, min learning rate >= 0 and decay rate in (0, 1]")
         if not 0 <= self.augment_scale < 1 or not 0 <= self.drop_points < 1:
             raise ValueError("augment scale and drop-points probability must be in [0, 1)")
+        self._validate_run_length()
+
+    def _validate_run_length(self) -> None:
+        """Raise ValueError for step intervals, time budget, clipping or dropout that cannot work."""
+        if self.validate_every < 1 or self.checkpoint_every < 1 or self.num_mixtures < 1:
+            raise ValueError("--validate-every, --checkpoint-every and --num-mixtures must be at least 1")
+        if self.max_minutes is not None and not (math.isfinite(self.max_minutes) and self.max_minutes > 0):
+            raise ValueError(f"--max-minutes must be a finite number of minutes > 0, got {self.max_minutes}")
+        if self.clip_kind != "none" and not (math.isfinite(self.clip) and self.clip > 0):
+            raise ValueError(f"--clip must be a finite number > 0 (or --clip-kind none), got {self.clip}")
+        if not 0 <= self.recurrent_dropout < 1:
+            raise ValueError(f"--recurrent-dropout must be in [0, 1), got {self.recurrent_dropout}")

@@ -31,9 +31,7 @@ from __future__ import annotations
 
 import math
 import numbers
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +42,7 @@ from svgwrite.container import SVG, Group
 from svgwrite.path import Path as PathElement
 from svgwrite.shapes import Rect
 
+from sketchrnn.files import atomic_write_text
 from sketchrnn.strokes import stroke3_to_polylines
 
 DEFAULT_COLOR = "#1f1f1f"  # the person's strokes / a plain drawing
@@ -493,20 +492,9 @@ def stroke3_svg(stroke3, **options) -> str:
 def save_svg(svg_text: str, path) -> Path:
     """Write ``svg_text`` to ``path`` atomically (a temporary file beside it, then ``os.replace``).
 
-    The file is UTF-8 with mode 0644; a crash never leaves a half-written file at ``path``.
+    The file is UTF-8 with mode 0644; a crash never leaves a half-written file at ``path``. A ``path`` that
+    is a folder, a link, a device or a FIFO, or whose folder is missing, is refused with a ValueError.
     """
     if not isinstance(svg_text, str):
         raise ValueError(f"svg_text must be a str, got {type(svg_text).__name__}")
-    path = Path(path)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as file:
-            file.write(svg_text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write_text(path, svg_text)

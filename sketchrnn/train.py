@@ -106,7 +106,13 @@ class Trainer:
         finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in gradients])
         gradients = [tf.where(finite, g, tf.zeros_like(g)) for g in gradients]
         self.optimizer.apply_gradients(zip(gradients, network.trainable_variables))
-        return loss, tf.reduce_sum(offset_loss) / global_batch, tf.reduce_sum(pen_loss) / global_batch
+        # an update can overflow the weights (or Adam's moments) even after a finite loss: such a step reports
+        # NaN losses, so the loop stops before a checkpoint holds what it broke
+        updated = network.trainable_variables + self.optimizer.variables
+        finite = [tf.reduce_all(tf.math.is_finite(v)) for v in updated if keras.backend.is_float_dtype(v.dtype)]
+        broken = tf.where(tf.reduce_all(finite), 0.0, float("nan"))
+        return (loss + broken, tf.reduce_sum(offset_loss) / global_batch + broken,
+                tf.reduce_sum(pen_loss) / global_batch + broken)
 
     def _distributed_step(self, inputs, targets):
 
@@ -114,7 +120,7 @@ class Trainer:
         return [self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None) for value in per_replica]
 
     def train_step(self, inputs, targets):
-        """One optimisation step; returns floats ``(L_R, L_s, L_p)`` of the batch."""
+        """One optimisation step; returns floats ``(L_R, L_s, L_p)`` of the batch (NaN if it left non-finite weights)."""
         return [float(value) for value in self._train_step(inputs, targets)]
 
     def evaluate(self, drawings, category_ids, batch_size: int = 100) -> dict[str, float]:
@@ -361,7 +367,8 @@ def _steps(settings, trainer, state, source, valid, run_dir, log) -> str:
                 return "budget"
             losses = trainer.train_step(inputs, targets)
             if not all(math.isfinite(value) for value in losses):
-                log(f"\nloss became {losses[0]} at step {state['step'] + 1}: training stopped. The last good "
+                log(f"\nthe loss or the weights became non-finite (loss {losses[0]}) at step {state['step'] + 1}: "
+                    f"training stopped. The last good "
                     f"checkpoint (step {ckpt_step(run_dir)}) is intact; lower --learning-rate or --clip and resume.")
                 return "diverged"
             epoch, batch = _position(trainer.strategy, position)

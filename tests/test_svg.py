@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 import subprocess
 import sys
 import xml.etree.ElementTree as ElementTree
@@ -399,11 +401,55 @@ def test_save_svg_failure_keeps_the_old_file_and_leaves_no_temporary(tmp_path, m
     def failing_replace(source, destination):
         raise OSError("disk full")
 
-    monkeypatch.setattr(svg.os, "replace", failing_replace)
+    monkeypatch.setattr(os, "replace", failing_replace)
     with pytest.raises(OSError, match="disk full"):
         save_svg(drawing_svg(HOUSE), target)
     assert target.read_text() == "old contents"
     assert sorted(path.name for path in tmp_path.iterdir()) == ["house.svg"]
+
+
+def make_fifo(folder):
+    os.mkfifo(folder / "pipe")
+    return folder / "pipe"
+
+
+def make_link(folder):
+    (folder / "real.svg").write_text("real contents")
+    (folder / "link.svg").symlink_to(folder / "real.svg")
+    return folder / "link.svg"
+
+
+def make_device(folder):
+    """A character device like /dev/null, made in ``folder`` (never the real /dev: a bug must not break the machine)."""
+    try:
+        os.mknod(folder / "null", stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    except PermissionError:
+        pytest.skip("making a device node needs root (CAP_MKNOD)")
+    return folder / "null"
+
+
+def make_folder(folder):
+    (folder / "folder.svg").mkdir()
+    return folder / "folder.svg"
+
+
+@pytest.mark.parametrize("make_target, message", [
+    (make_fifo, "is a FIFO (named pipe), not a regular file"),
+    (make_link, "is a symbolic link, not a regular file"),
+    (make_folder, "is a folder, not a regular file"),
+    (make_device, "is a character device, not a regular file"),
+    (lambda folder: folder / "missing" / "x.svg", "does not exist"),
+    (lambda folder: folder / "real.svg" / "x.svg", "not a folder"),
+])
+def test_save_svg_never_replaces_what_is_not_a_regular_file(tmp_path, make_target, message):
+    (tmp_path / "real.svg").write_text("real contents")
+    target = make_target(tmp_path)
+    kind_before = os.lstat(target).st_mode if os.path.lexists(target) else None
+    with pytest.raises(ValueError, match=re.escape(message)):
+        save_svg(drawing_svg(HOUSE), target)
+    assert (os.lstat(target).st_mode if os.path.lexists(target) else None) == kind_before
+    assert (tmp_path / "real.svg").read_text() == "real contents"
+    assert not [path for path in tmp_path.iterdir() if path.name.endswith(".tmp")]
 
 
 def test_svg_module_does_not_import_tensorflow():

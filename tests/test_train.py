@@ -90,17 +90,21 @@ def test_rerunning_with_other_settings_is_refused(shared_data, tmp_path):
 
 
 def test_a_diverging_run_stops_and_keeps_the_last_good_checkpoint(shared_data, tmp_path):
-    settings = tiny_settings(shared_data, tmp_path / "run", steps=200, checkpoint_every=2,
+    # a checkpoint after every step: the first step's loss is finite (initial weights), so there is always
+    # at least one checkpoint before the absurd learning rate breaks the loss
+    settings = tiny_settings(shared_data, tmp_path / "run", steps=200, checkpoint_every=1,
                              learning_rate=1e12, min_learning_rate=1e12, clip_kind="none")
     messages = []
     summary = train(settings, log=messages.append)
     assert summary["status"] == "diverged", summary
-    assert any("training stopped" in m and "intact" in m for m in messages)
+    assert 1 <= summary["step"] < 200, "stopped at the first non-finite loss, after at least one good step"
+    assert any(f"checkpoint (step {summary['step']}) is intact" in m for m in messages), messages
     latest = checkpoint.latest_checkpoint(settings.out)
-    if latest is not None:  # the checkpoints written before the loss broke load and are finite
-        model = checkpoint.load_model(latest)
-        assert all(np.all(np.isfinite(w.numpy())) for w in model.network.weights)
-        assert model.step < summary["step"] + 1
+    assert latest is not None, "the checkpoints written before the loss broke are kept"
+    model = checkpoint.load_model(latest)  # refuses non-finite weights
+    assert model.step == summary["step"], "the step whose loss was not finite is never saved"
+    assert all(np.all(np.isfinite(w.numpy())) for w in model.network.weights)
+    assert sorted(p.name for p in (tmp_path / "run" / "checkpoints").glob("ckpt-*"))[-1] == latest.name
 
 
 def test_evaluate_reports_the_papers_loss_on_the_test_split(shared_data, tmp_path):

@@ -1,0 +1,201 @@
+"""Careless and hostile input to the command line (issue 12): a clear `error: ...`, exit status 2, no traceback,
+no hang, and no file replaced or deleted that is not ours."""
+
+import json
+import os
+import stat
+
+import numpy as np
+import pytest
+
+from sketchrnn import checkpoint, cli, train
+from sketchrnn.settings import TrainSettings
+from test_sample import untrained_model
+
+SQUIGGLE = [[[10, 10], [60, 80], [120, 30]], [[20, 100], [90, 110]]]
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("model") / "pig"
+    checkpoint.save_model(untrained_model(("pig",)), directory)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def trained_run(shared_data, tmp_path_factory):
+    run = tmp_path_factory.mktemp("runs") / "pig"
+    settings = TrainSettings(data=[str(shared_data / "quickdraw_sketchrnn_pig_2200.npz")], out=str(run), hidden_size=16,
+                             num_mixtures=3, batch_size=50, steps=2, validate_every=2, checkpoint_every=2)
+    train.train(settings, log=lambda message: None)
+    return run
+
+
+def make_device(folder):
+    """A character device like /dev/null made in ``folder``, or None (never the real /dev: a bug must not break the machine)."""
+    try:
+        os.mknod(folder / "null", stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    except PermissionError:
+        return None
+    return folder / "null"
+
+
+def small_ndjson(shared_data, folder, count):
+    """The first ``count`` records of a real simplified ndjson file, in ``folder`` (a valid, small data file)."""
+    source = shared_data / "quickdraw_simplified_344cats_25each.ndjson"
+    with open(source) as handle:
+        lines = [next(handle) for _ in range(count)]
+    (folder / "small.ndjson").write_text("".join(lines))
+    return folder / "small.ndjson"
+
+
+@pytest.fixture
+def places(tmp_path, model_dir, trained_run, shared_data):
+    """Names for the argv templates: a model, a run, real data, and hostile things made in tmp_path."""
+    (tmp_path / "drawing.json").write_text(json.dumps(SQUIGGLE))
+    os.mkfifo(tmp_path / "pipe")
+    os.symlink(tmp_path / "loop", tmp_path / "loop")
+    (tmp_path / "real.svg").write_text("mine")
+    os.symlink(tmp_path / "real.svg", tmp_path / "link.svg")
+    (tmp_path / "notes" / "sub").mkdir(parents=True)
+    (tmp_path / "notes" / "notes.txt").write_text("mine")
+    with open(tmp_path / "huge.json", "wb") as handle:
+        handle.truncate(9 * 2**20)  # sparse: 9 MB of zero bytes
+    return {"tmp": tmp_path, "model": model_dir, "run": trained_run, "device": make_device(tmp_path),
+            "pig": shared_data / "quickdraw_sketchrnn_pig_2200.npz", "small": small_ndjson(shared_data, tmp_path, 30)}
+
+
+COMPLETE = ["complete", "{model}", "--out", "{tmp}/out.svg", "--input"]
+SAMPLE = ["sample", "{model}", "--n", "1"]
+TRAIN = ["train", "--data", "{pig}", "--out", "{tmp}/run", "--hidden-size", "8", "--num-mixtures", "2"]
+CASES = [  # (argv template, content of {tmp}/input.json or None, expected message)
+    pytest.param([*COMPLETE, "{tmp}/drawing.json", "--canvas-size", "nan", "nan"], None, "finite numbers > 0", id="canvas-nan"),
+    pytest.param([*COMPLETE, "{tmp}/drawing.json", "--canvas-size", "0", "0"], None, "finite numbers > 0", id="canvas-zero"),
+    pytest.param([*COMPLETE, "{tmp}/drawing.json", "--canvas-size", "-1", "-1"], None, "finite numbers > 0", id="canvas-negative"),
+    pytest.param([*COMPLETE, "{tmp}/drawing.json", "--canvas-size", "inf", "9"], None, "finite numbers > 0", id="canvas-inf"),
+    pytest.param([*COMPLETE, "{tmp}/drawing.json", "--canvas-size", "wide", "9"], None, "is not a number", id="canvas-word"),
+    pytest.param([*COMPLETE, "{tmp}/input.json"], '"pig"', "holds a string", id="input-string"),
+    pytest.param([*COMPLETE, "{tmp}/input.json"], "42", "holds a number", id="input-number"),
+    pytest.param([*COMPLETE, "{tmp}/input.json"], "null", "holds null", id="input-null"),
+    pytest.param([*COMPLETE, "{tmp}/input.json"], "[[[0, 0], [1" + "0" * 400 + ", 5]]]", "too large for a coordinate",
+                 id="input-10**400"),
+    pytest.param([*COMPLETE, "{tmp}/input.json"], "[[[0, 0], [1e400, 5]]]", "too large for a coordinate", id="input-1e400"),
+    pytest.param([*COMPLETE, "{tmp}/input.json"], "[[[0, 0], [Infinity, 5]]]", "Infinity is not a coordinate",
+                 id="input-infinity"),
+    pytest.param([*COMPLETE, "{tmp}/input.json"], "[" * 100_000 + "]" * 100_000, "nested too deeply", id="input-deep"),
+    pytest.param([*COMPLETE, "{tmp}/input.json"], "\udcff", "is not text", id="input-binary"),
+    pytest.param([*COMPLETE, "/dev/zero"], None, "/dev/zero is a character device, not a regular file", id="input-dev-zero"),
+    pytest.param([*COMPLETE, "{tmp}/pipe"], None, "is a FIFO (named pipe), not a regular file", id="input-fifo"),
+    pytest.param([*COMPLETE, "{tmp}/loop"], None, "Too many levels of symbolic links", id="input-symlink-loop"),
+    pytest.param([*COMPLETE, "{tmp}/missing.json"], None, "missing.json does not exist", id="input-missing"),
+    pytest.param([*COMPLETE, "{tmp}"], None, "is a folder, not a regular file", id="input-folder"),
+    pytest.param([*COMPLETE, "{tmp}/huge.json"], None, "larger than 8,388,608 bytes", id="input-huge"),
+    pytest.param([*SAMPLE, "--out", "{tmp}"], None, "is a folder; give a file name", id="out-folder"),
+    pytest.param([*SAMPLE, "--out", "{tmp}/real.svg/x.svg"], None, "is an existing file", id="out-under-a-file"),
+    pytest.param([*SAMPLE, "--out", "{tmp}/pipe"], None, "is a FIFO (named pipe), not a regular file", id="out-fifo"),
+    pytest.param([*SAMPLE, "--out", "{tmp}/link.svg"], None, "is a symbolic link, not a regular file", id="out-symlink"),
+    pytest.param([*SAMPLE, "--out", "{device}"], None, "is a character device, not a regular file", id="out-device"),
+    pytest.param([*SAMPLE, "--out-dir", "{tmp}/real.svg"], None, "is a file, not a folder", id="out-dir-file"),
+    pytest.param(["render", "{pig}", "--out", "{tmp}/pipe"], None, "is a FIFO", id="render-out-fifo"),
+    pytest.param([*TRAIN, "--batch-size", "5000"], None, "has 1980 drawings, fewer than one batch of 5000: pass --batch-size 1980",
+                 id="train-batch-above-data"),
+    pytest.param(["train", "--data", "{small}", "--out", "{tmp}/run"], None,
+                 "has 26 drawings, fewer than one batch of 100: pass --batch-size 26 or less", id="train-small-valid-file"),
+    pytest.param([*TRAIN, "--validate-every", "0"], None, "must be at least 1", id="train-validate-every-0"),
+    pytest.param([*TRAIN, "--max-minutes", "nan"], None, "--max-minutes must be a finite number", id="train-minutes-nan"),
+    pytest.param([*TRAIN, "--clip", "-1"], None, "--clip must be a finite number > 0", id="train-clip-negative"),
+    pytest.param(["train", "--data", "{pig}", "--out", "{tmp}/real.svg"], None, "is a regular file, not a folder", id="train-out-file"),
+    pytest.param(["train", "--data", "{pig}", "--out", "{tmp}/notes"], None, "not a training run", id="train-out-other-files"),
+    pytest.param(["export", "{run}", "{tmp}/notes", "--no-test"], None, "with other files in it (notes.txt, sub), not a model",
+                 id="export-over-other-files"),
+    pytest.param(["export", "{run}", "{tmp}/real.svg", "--no-test"], None, "is a regular file, not a folder", id="export-over-file"),
+    pytest.param(["export", "{run}", "{tmp}/link.svg", "--no-test"], None, "is a symbolic link, not a folder", id="export-over-link"),
+]
+
+
+@pytest.mark.parametrize("argv, content, message", CASES)
+def test_bad_input_is_explained_without_a_traceback(places, argv, content, message, capsys):
+    if "{device}" in argv and places["device"] is None:
+        pytest.skip("making a device node needs CAP_MKNOD")
+    if content is not None:
+        (places["tmp"] / "input.json").write_bytes(content.encode("utf-8", "surrogateescape"))
+    before = sorted(os.listdir(places["tmp"]))
+    assert cli.main([part.format(**places) for part in argv]) == 2
+    error = capsys.readouterr().err
+    assert "error: " in error and message in error and "Traceback" not in error, error
+    assert sorted(os.listdir(places["tmp"])) == before, "a refused command leaves nothing behind"
+    assert (places["tmp"] / "real.svg").read_text() == "mine" and os.path.islink(places["tmp"] / "link.svg")
+    assert stat.S_ISFIFO(os.lstat(places["tmp"] / "pipe").st_mode)
+    assert sorted(os.listdir(places["tmp"] / "notes")) == ["notes.txt", "sub"]
+
+
+def test_out_in_a_missing_folder_creates_the_folder(model_dir, tmp_path):
+    out = tmp_path / "new" / "deeper" / "grid.svg"
+    assert cli.main(["sample", str(model_dir), "--n", "2", "--out", str(out), "--out-dir", str(tmp_path / "each")]) == 0
+    assert out.is_file() and len(list((tmp_path / "each").iterdir())) == 2
+
+
+def test_export_keeps_other_files_and_replaces_only_a_model(trained_run, tmp_path):
+    destination = tmp_path / "v"
+    destination.mkdir()  # an empty folder may become the model
+    assert cli.main(["export", str(trained_run), str(destination), "--no-test"]) == 0
+    (destination / "stale.txt").write_text("from an older export")
+    assert cli.main(["export", str(trained_run), str(destination), "--no-test"]) == 0  # a model directory is replaced
+    assert sorted(p.name for p in destination.iterdir()) == ["MODEL_CARD.md", "config.json", "weights.npz"]
+    assert checkpoint.load_model(destination).step == 2
+
+
+@pytest.mark.parametrize("make_target", ["fifo", "symlink", "device", "file-as-folder"])
+def test_atomic_writers_never_rename_over_what_is_not_theirs(tmp_path, make_target):
+    (tmp_path / "real").write_text("mine")
+    target = {"fifo": lambda: os.mkfifo(tmp_path / "target"), "device": lambda: make_device(tmp_path),
+              "symlink": lambda: os.symlink(tmp_path / "real", tmp_path / "target"),
+              "file-as-folder": lambda: (tmp_path / "target").write_text("mine")}[make_target]()
+    target = tmp_path / ("null" if make_target == "device" else "target")
+    if not os.path.lexists(target):
+        pytest.skip("making a device node needs CAP_MKNOD")
+    mode = os.lstat(target).st_mode
+    writers = [lambda: checkpoint.save_model(untrained_model(), target)]
+    if make_target != "file-as-folder":
+        writers.append(lambda: checkpoint.atomic_write_text(target, "text"))
+    for write in writers:
+        with pytest.raises(ValueError, match="refusing to replace it"):
+            write()
+    assert os.lstat(target).st_mode == mode and (tmp_path / "real").read_text() == "mine"
+    assert sorted(os.listdir(tmp_path)) == sorted({"real", target.name}), "no temporary left behind"
+
+
+def test_a_failed_first_train_does_not_block_the_corrected_command(shared_data, tmp_path, capsys):
+    run = tmp_path / "run"
+    options = ["--out", str(run), "--hidden-size", "8", "--num-mixtures", "2", "--batch-size", "50", "--steps", "1"]
+    assert cli.main(["train", "--data", str(tmp_path / "pgi.npz"), *options]) == 2  # a typo
+    assert "pgi.npz" in capsys.readouterr().err
+    assert not (run / "train.json").exists()
+    # a run folder with settings but no checkpoint (e.g. killed while loading) is not a run to protect either
+    run.mkdir(exist_ok=True)
+    (run / "train.json").write_text(json.dumps({"data": ["other.npz"], "out": str(run), "hidden_size": 64}))
+    assert cli.main(["train", "--data", str(shared_data / "quickdraw_sketchrnn_pig_2200.npz"), *options]) == 0
+    assert train.read_settings(run).hidden_size == 8 and checkpoint.latest_checkpoint(run) is not None
+
+
+def test_a_run_folder_that_becomes_unwritable_stops_with_a_message(shared_data, tmp_path, monkeypatch, capsys):
+    """As root a chmod cannot make a folder read-only, so the refusal the kernel gives is simulated from step 4 on."""
+    real_save = checkpoint.save_checkpoint
+
+    def save_until_read_only(run_dir, model, optimizer, state):
+        if state["step"] >= 4:
+            raise PermissionError(13, "Permission denied", str(run_dir / "checkpoints"))
+        return real_save(run_dir, model, optimizer, state)
+
+    monkeypatch.setattr(checkpoint, "save_checkpoint", save_until_read_only)
+    run = tmp_path / "run"
+    status = cli.main(["train", "--data", str(shared_data / "quickdraw_sketchrnn_pig_2200.npz"), "--out", str(run),
+                       "--hidden-size", "8", "--num-mixtures", "2", "--batch-size", "50", "--steps", "6",
+                       "--checkpoint-every", "2"])
+    error = capsys.readouterr().err
+    assert status == 1 and "Traceback" not in error
+    assert f"cannot write to {run}: Permission denied" in error and "checkpoint (step 2) is intact" in error
+    latest = checkpoint.latest_checkpoint(run)
+    assert latest is not None and checkpoint.load_model(latest).step == 2
+    model = checkpoint.load_model(latest)
+    assert all(np.all(np.isfinite(w.numpy())) for w in model.network.weights)
