@@ -5,14 +5,16 @@ path, :class:`GraphSampler`, runs priming and the whole sampling loop (mixture, 
 draws) inside one XLA-compiled ``tf.while_loop``; a Keras call per step in eager mode is ~50-100x
 slower and a NumPy step ~3x slower on this CPU (``benchmarks/sample_latency.py``). Randomness
 comes from stateless ops keyed by ``(seed, step)``, so the same seed gives the same drawing, always.
-:class:`NumpyDecoder` (NumPy on the same weights) scores drawings; the Keras network stays the
-reference: ``tests/test_sample.py`` checks that all three give the same mixture parameters.
+Scoring ("what are you drawing?") runs the same compiled step over the drawing's rows. :class:`NumpyDecoder`
+(NumPy on the same weights) is the slow reference path; the Keras network is the ground truth:
+``tests/test_sample.py`` checks that all three give the same mixture parameters.
 
 Everything here is a pure function of the model, the inputs and an explicit seed.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +24,7 @@ from sketchrnn import model as network_module
 from sketchrnn import strokes
 
 MAX_ENDINGS = 16
+SCORING_THREADS = 2  # models scored at once by guess (one per CPU core here)
 MAX_INPUT_POINTS = 20000  # more raw points than this is not a drawing we can take
 MAX_COORDINATE = 1e6
 CANVAS_FILL = 0.8  # a drawing filling this fraction of the canvas gets the model's typical size
@@ -192,6 +195,17 @@ class GraphSampler:
 
         _, _, _, outputs = tf.while_loop(lambda t, *_: t < tf.shape(rows)[1], body, (0, *state, outputs))
         return tf.transpose(outputs.stack(), [1, 0, 2])
+
+    def score_outputs(self, stroke5, category_ids) -> np.ndarray:
+        """Head outputs after each of one drawing's rows ``[T, 5]``, for each category id: ``[B, T, 6M + 3]``.
+
+        Rows are padded to a power of two (at least 16; padding only follows, so it changes nothing
+        before it), so a model compiles one program per length bucket, not per drawing length.
+        """
+        steps = len(stroke5)
+        rows = np.zeros((len(category_ids), max(16, 1 << (steps - 1).bit_length()), 5), np.float32)
+        rows[:, :steps] = stroke5
+        return self.teacher_forced(tf.constant(rows), self.step_bias(category_ids)).numpy()[:, :steps]
 
     def _next_row(self, output, key, temperature, pen_temperature, greedy):
         """Sample the next stroke-5 row from head outputs with stateless randomness keyed by ``key``."""
@@ -509,18 +523,17 @@ def complete(model, strokes_in, n: int = 4, *, temperature: float = 0.4, seed: i
     )
 
 
-def log_likelihood(model, stroke3, category_ids, decoder: NumpyDecoder | None = None) -> np.ndarray:
+def log_likelihood(model, stroke3, category_ids) -> np.ndarray:
     """Mean log-likelihood per point of a (partial) normalised drawing, for each category id ``[B]``.
 
     Per point: log of the offset mixture density plus log of the pen state's probability
     (the paper's L_s and L_p terms, without the end-of-drawing row, since the drawing may go on).
+    The LSTM runs in the compiled loop (:meth:`GraphSampler.score_outputs`).
     """
-    decoder = decoder or numpy_decoder(model)
-    bias = decoder.step_bias(category_ids)
     stroke5 = strokes.stroke3_to_stroke5(stroke3)[:-1]  # (L + 1, 5)
-    outputs, _ = decoder.run(np.tile(stroke5[None, :-1], (len(bias), 1, 1)), bias)  # (B, L, 6M + 3)
+    outputs = graph_sampler(model).score_outputs(stroke5[:-1], category_ids)  # (B, L, 6M + 3)
     targets = stroke5[1:]
-    params = mixture_params(outputs, decoder.num_mixtures, min_log_sigma=decoder.min_log_sigma)
+    params = mixture_params(outputs, model.config.num_mixtures, min_log_sigma=model.config.min_log_sigma)
     z_x = (targets[:, 0:1] - params["mu_x"]) / params["sigma_x"]
     z_y = (targets[:, 1:2] - params["mu_y"]) / params["sigma_y"]
     one_minus_rho2 = 1.0 - params["rho"] ** 2
@@ -529,6 +542,16 @@ def log_likelihood(model, stroke3, category_ids, decoder: NumpyDecoder | None = 
     offset = np.logaddexp.reduce(params["log_pi"] + log_density, axis=-1)  # (B, L)
     pen = (_log_softmax(params["pen_logits"]) * targets[:, 2:]).sum(axis=-1)  # (B, L)
     return (offset + pen).mean(axis=-1)
+
+
+def _canvas_score(model, polylines, canvas_size) -> np.ndarray:
+    """Per-point log-likelihood of a canvas drawing under each category of ``model``, in canvas-pixel units.
+
+    The drawing is mapped into the model's units; the change of variables back to canvas pixels adds
+    2 log(pixel factor) per point, which makes scores of models with different units comparable.
+    """
+    stroke3, pixel_factor = canvas_to_model(polylines, model, canvas_size)
+    return log_likelihood(model, stroke3, np.arange(len(model.categories))) + 2.0 * np.log(pixel_factor)
 
 
 def guess(models, strokes_in, *, top: int = 3, canvas_size=None) -> list[tuple[str, float]]:
@@ -543,16 +566,15 @@ def guess(models, strokes_in, *, top: int = 3, canvas_size=None) -> list[tuple[s
     _check_canvas_size(canvas_size)
     polylines = check_canvas_strokes(strokes_in)
     names, scores = [], []
-    for model in models:
-        stroke3, pixel_factor = canvas_to_model(polylines, model, canvas_size)
-        per_point = log_likelihood(model, stroke3, np.arange(len(model.categories)))
-        names += list(model.categories)
-        scores += list(per_point + 2.0 * np.log(pixel_factor))
+    with ThreadPoolExecutor(SCORING_THREADS) as pool:  # the compiled loops release the GIL: two models at once
+        for model, per_point in zip(models, pool.map(lambda model: _canvas_score(model, polylines, canvas_size), models)):
+            names += list(model.categories)
+            scores += list(per_point)
     if not names:
         raise ValueError("no models to guess with")
-    scores = np.asarray(scores)
+    best: dict[str, float] = {}  # one vote per category: a category two models draw counts once, by its best model
+    for name, score in zip(names, scores):
+        best[name] = max(best.get(name, -np.inf), float(score))
+    categories, scores = list(best), np.asarray(list(best.values()))
     probabilities = np.exp(scores - np.logaddexp.reduce(scores))
-    merged: dict[str, float] = {}  # a category two models draw gets both models' probability
-    for name, probability in zip(names, probabilities):
-        merged[name] = merged.get(name, 0.0) + float(probability)
-    return sorted(merged.items(), key=lambda item: -item[1])[:top]
+    return sorted(zip(categories, probabilities.tolist()), key=lambda item: -item[1])[:top]
