@@ -24,6 +24,7 @@ import gradio as gr
 
 DEFAULT_SIZE = 400  # canvas width and height in canvas pixels
 MAX_PAYLOAD_POINTS = 20_000  # more points than this is not a drawing; refuse before looking closer
+MAX_COORDINATE = 1e6  # canvas pixels; larger (e.g. a JSON integer of 400 digits) is refused
 
 HTML_TEMPLATE = """
 <div class="stroke-canvas">
@@ -242,9 +243,14 @@ def _parse_point(point: Any) -> list[float]:
         raise ValueError("Each point must be a pair of numbers [x, y].")
     coordinates = []
     for coordinate in point:
+        if coordinate is None:
+            raise ValueError("A point has a missing coordinate (null): each point must be two numbers [x, y].")
         if isinstance(coordinate, bool) or not isinstance(coordinate, (int, float)):
             raise ValueError("Point coordinates must be numbers.")
-        if not math.isfinite(coordinate):
+        if isinstance(coordinate, float) and not math.isfinite(coordinate):
             raise ValueError("Point coordinates must be finite numbers (no NaN or infinity).")
+        if abs(coordinate) > MAX_COORDINATE:  # compared exactly: a 400-digit JSON integer fits no float
+            raise ValueError(f"A point coordinate is far too large: canvas coordinates are pixels, at most "
+                             f"{MAX_COORDINATE:.0f}.")
         coordinates.append(float(coordinate))
     return coordinates

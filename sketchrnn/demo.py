@@ -17,6 +17,8 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 
 import argparse
+import atexit
+import contextlib
 import functools
 import html
 import logging
@@ -24,6 +26,7 @@ import math
 import re
 import secrets
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -54,6 +57,8 @@ OUTPUT_LIFETIME_S = 3600  # SVG files offered for download are deleted after thi
 WARM_UP_BATCHES = (1, 2, 4, 8)  # the sampler compiles one program per (padded) batch size it meets
 SVG_SIZE = 256  # pixels of an ending's larger side on the page
 CANVAS_SIZE = (DEFAULT_SIZE, DEFAULT_SIZE)  # the drawing keeps its size relative to this canvas
+# gradio modules that copy $GRADIO_TEMP_DIR into DEFAULT_TEMP_DIR at import (6.31); see private_server_folder
+GRADIO_MODULES_WITH_TEMP_DIR = ("gradio.routes", "gradio.route_utils", "gradio.mcp", "gradio.screen_recording_utils")
 
 CSS = """
 .sketch-endings { display: flex; flex-wrap: wrap; gap: 12px; }
@@ -135,7 +140,7 @@ def build_catalog(models: list[TrainedModel]) -> dict[str, Choice]:
 def checked_drawing(strokes) -> list[list[list[float]]]:
     """The canvas value as strokes, or a gr.Error saying what to do."""
     try:
-        drawing = parse_strokes(strokes)
+        drawing = parse_strokes([] if strokes is None else strokes)
     except ValueError as error:
         raise gr.Error(f"{error} Press Clear and draw something simpler.") from None
     points = sum(len(stroke) for stroke in drawing)
@@ -160,11 +165,19 @@ def checked_number(value, name: str, low: float, high: float, *, integer: bool =
             value = float(value)
         except ValueError:
             value = None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise gr.Error(f"The {name} must be a number from {low:g} to {high:g}.")
+    # compared, never converted: a JSON integer of 400 digits fits no float (OverflowError)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or abs(value) == math.inf:
+        raise gr.Error(f"The {name} must be a number from {number_text(low)} to {number_text(high)}.")
     if not low <= value <= high:
-        raise gr.Error(f"The {name} must be from {low:g} to {high:g}; got {value:g}.")
+        raise gr.Error(f"The {name} must be from {number_text(low)} to {number_text(high)}; got {number_text(value)}.")
     return int(round(value)) if integer else float(value)
+
+
+def number_text(value: float | int) -> str:
+    """A number for a message: whole numbers in full (2147483647, not 2.14748e+09), others short."""
+    if abs(value) >= 1e15:
+        return "a number far larger" if value > 0 else "a number far smaller"
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
 def checked_settings(temperature, endings, seed) -> tuple[float, int, int]:
@@ -230,6 +243,58 @@ def new_output_root() -> Path:
     return Path(tempfile.mkdtemp(prefix="sketchrnn-demo-"))
 
 
+@contextlib.contextmanager
+def private_server_folder():
+    """A private (0700) temporary folder for one server, holding Gradio's cache; removed on exit.
+
+    Gradio caches the files it serves in ``$GRADIO_TEMP_DIR`` (default: a ``/tmp/gradio`` shared by
+    every Gradio server on the machine, readable by all, and served by any of them). Each server
+    here gets its own ``gradio-cache`` inside its folder instead; set before any Blocks is built.
+    """
+    root = new_output_root()  # mkdtemp: mode 0700
+    cache = root / "gradio-cache"
+    cache.mkdir(mode=0o700)
+    previous = os.environ.get("GRADIO_TEMP_DIR")
+    os.environ["GRADIO_TEMP_DIR"] = str(cache)
+    # A few gradio modules read the variable once, at import (already done): point them here too.
+    modules = [sys.modules.get(name) for name in GRADIO_MODULES_WITH_TEMP_DIR]
+    modules = [module for module in modules if hasattr(module, "DEFAULT_TEMP_DIR")]
+    previous_dirs = [module.DEFAULT_TEMP_DIR for module in modules]
+    for module in modules:
+        module.DEFAULT_TEMP_DIR = str(cache)
+    atexit.register(shutil.rmtree, root, ignore_errors=True)  # also when the interpreter exits another way
+    try:
+        yield root
+    finally:
+        for module, directory in zip(modules, previous_dirs):
+            module.DEFAULT_TEMP_DIR = directory
+        if previous is None:
+            os.environ.pop("GRADIO_TEMP_DIR", None)
+        else:
+            os.environ["GRADIO_TEMP_DIR"] = previous
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def sigterm_exits():
+    """Turn SIGTERM (what `kill` and service managers send) into SystemExit, so clean-up code runs.
+
+    Only the main thread may install signal handlers; elsewhere this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _exit_on_signal)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _exit_on_signal(signum, frame):
+    raise SystemExit(128 + signum)
+
+
 # ----------------------------------------------------------------------------------------------
 # Event functions (called by the page; plain functions so tests reach them without a browser)
 
@@ -252,7 +317,11 @@ def complete_drawing(strokes, label, temperature, endings, seed, animate, *, cat
     files = write_svg_files(svg_texts, grid_svg(pairs), f"{file_stem(choice.category)}-ending", output_root)
     captions = [f"Ending {index}" for index in range(1, len(svg_texts) + 1)]
     seconds = time.perf_counter() - started
-    status = f"{len(svg_texts)} endings of your {choice.category} in {seconds:.2f} s (seed {seed})."
+    noun = "ending" if len(svg_texts) == 1 else "endings"
+    status = f"{len(svg_texts)} {noun} of your {choice.category} in {seconds:.2f} s (seed {seed})."
+    if completion.left_out:
+        status += (f" Your drawing has more strokes than the model can read: it left out the "
+                   f"{completion.left_out} shortest.")
     return endings_html(svg_texts, captions), files, status
 
 
@@ -279,19 +348,18 @@ def draw_something(label, temperature, endings, seed, animate, *, catalog, outpu
 
 
 def guess_drawing(strokes, *, catalog) -> dict[str, float]:
-    """The top guesses of what the drawing is, {category: probability}; empty while there is too little."""
+    """The top guesses of what the drawing is, {category: probability}; empty while there is too little.
+
+    A payload the page never sends (a hand-made API call) gets a gr.Error saying what is wrong.
+    """
     try:
-        drawing = parse_strokes(strokes)
-    except ValueError:
-        return {}
+        drawing = parse_strokes([] if strokes is None else strokes)
+    except ValueError as error:
+        raise gr.Error(str(error)) from None
     if sum(len(stroke) for stroke in drawing) < 2:
         return {}
     models = list({id(choice.model): choice.model for choice in catalog.values()}.values())
-    try:
-        return dict(guess(models, drawing, top=3, canvas_size=CANVAS_SIZE))
-    except Exception:
-        logger.exception("guessing failed")
-        return {}
+    return dict(call_model(guess, models, drawing, top=3, canvas_size=CANVAS_SIZE))
 
 
 def new_seed() -> int:
@@ -399,19 +467,22 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> int:
-    """Load the models once, then serve the demo until interrupted; returns the exit status."""
+    """Load the models once, then serve the demo until interrupted (Ctrl-C or SIGTERM); returns the
+    exit status. The server's files (downloads, Gradio's cache) live in a private temporary folder
+    that is removed on the way out."""
     args = parse_args(argv)
-    try:
-        catalog = load_catalog(args.model_dir)
-    except ValueError as error:
-        print(f"sketchrnn demo: {error}", file=sys.stderr)
-        return 2
-    if not catalog:
-        print("sketchrnn demo: the models list no categories", file=sys.stderr)
-        return 2
-    output_root = new_output_root()
-    try:
-        launch_demo(build_demo(catalog, output_root), host=args.host, port=args.port, share=args.share)
-    finally:
-        shutil.rmtree(output_root, ignore_errors=True)
+    with sigterm_exits(), private_server_folder() as output_root:
+        try:
+            catalog = load_catalog(args.model_dir)
+        except ValueError as error:
+            print(f"sketchrnn demo: {error}", file=sys.stderr)
+            return 2
+        if not catalog:
+            print("sketchrnn demo: the models list no categories", file=sys.stderr)
+            return 2
+        blocks = build_demo(catalog, output_root)
+        try:
+            launch_demo(blocks, host=args.host, port=args.port, share=args.share)
+        finally:
+            blocks.close(verbose=False)
     return 0

@@ -1,5 +1,7 @@
 """Sampling, completion and scoring: determinism, geometry, fast path vs the Keras reference, bad input."""
 
+import threading
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -117,24 +119,166 @@ def test_huge_drawing_is_simplified_to_fit(model):
     assert len(completion.endings) == 1
 
 
-@pytest.mark.parametrize(
-    "drawing, message",
-    [
-        ([], "empty"),
-        ([[]], "single dot"),
-        ([[[5, 5]]], "single dot"),
-        ([[[0, 0], ["a", 3]]], "other than numbers"),
-        ([[[0, 0], [float("nan"), 3]]], "NaN"),
-        ([[[0, 0], [1e12, 3]]], "absurdly large"),
-        ([[[0, 0, 0], [1, 1, 1]]], r"\[x, y\] points"),
-        ("not a drawing", "empty"),
-        ([5, 6], "not a list"),
-        ([[[i, i] for i in range(sample.MAX_INPUT_POINTS + 1)]], "more than"),
-    ],
-)
+BAD_DRAWINGS = [
+    ([], "empty"),
+    ([[]], "single dot"),
+    ([[[5, 5]]], "single dot"),
+    ([[[0, 0], ["a", 3]]], "other than numbers"),
+    ([[[0, 0], [True, 3]]], "other than numbers"),
+    ([[[0, 0], ["1", 3]]], "other than numbers"),
+    ([[[0, 0], [float("nan"), 3]]], "NaN"),
+    ([[[0, 0], [float("inf"), 3]]], "infinite"),
+    ([[[0, 0], [1e12, 3]]], "absurdly large"),
+    ([[[0, 0], [10**400, 3]]], "absurdly large"),  # a JSON integer no float can hold (was OverflowError)
+    ([[[0, 0], [-(10**400), 3]]], "absurdly large"),
+    ([[[0, 0], [None, 3]]], r"missing coordinate \(null\)"),  # was "NaN, infinite or absurdly large"
+    ([[[0, 0], [1, None]]], "missing coordinate"),
+    ([[[0, 0, 0], [1, 1, 1]]], r"\[x, y\] points"),
+    ([[[0, 0], [1]]], r"\[x, y\] points"),
+    ([[[0, 0], {"x": 1, "y": 2}]], r"\[x, y\] points"),
+    ([[0, 0]], r"stroke 1 has a point that is not a pair"),
+    ("not a drawing", "empty"),
+    ({"drawing": []}, "empty"),
+    ([5, 6], "not a list"),
+    ([[[i, i] for i in range(sample.MAX_INPUT_POINTS + 1)]], "more than 20000 points"),
+    ([[] for _ in range(sample.MAX_INPUT_POINTS + 1)], "more than 20000 strokes"),
+]
+
+
+@pytest.mark.parametrize("drawing, message", BAD_DRAWINGS)
 def test_bad_drawings_are_refused(model, drawing, message):
     with pytest.raises(ValueError, match=message):
         sample.complete(model, drawing, 1)
+    with pytest.raises(ValueError, match=message):
+        sample.guess([model], drawing)
+
+
+def test_numpy_strokes_are_accepted(model):
+    drawing = [np.array(stroke, dtype=np.int32) for stroke in SQUIGGLE]
+    assert [p.tolist() for p in sample.check_canvas_strokes(drawing)] == SQUIGGLE
+
+
+# ----------------------------------------------------------------------------------------------
+# Fitting any allowed drawing to the model's length, in bounded time
+
+
+def count_rdp_passes(monkeypatch) -> list[int]:
+    """Count calls of the RDP simplifier (one call = one vectorised pass over the drawing)."""
+    calls = []
+    real = strokes.rdp_polylines
+
+    def counted(polylines, epsilon=strokes.RDP_EPSILON):
+        calls.append(epsilon)
+        return real(polylines, epsilon)
+
+    monkeypatch.setattr(strokes, "rdp_polylines", counted)
+    return calls
+
+
+def finishes_within(seconds: float, function, *args):
+    """``function(*args)``, failing the test (instead of hanging it) when it takes over ``seconds``.
+
+    The call runs in a daemon thread, so a call that never ends cannot keep pytest from exiting.
+    """
+    outcome = {}
+
+    def run():
+        try:
+            outcome["value"] = function(*args)
+        except BaseException as error:  # handed back to the test below
+            outcome["error"] = error
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        pytest.fail(f"{function.__name__} did not finish within {seconds} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def zigzag(points: int, amplitude: float = 400.0) -> np.ndarray:
+    """RDP's worst case: every point far from every chord, one split per round."""
+    x = np.arange(points, dtype=np.float64)
+    return np.column_stack([x / 50, (x % 2) * amplitude])
+
+
+ADVERSARIAL = {
+    "101 two-point strokes (the issue's hang)": [[[i * 3, 0], [i * 3, 5]] for i in range(101)],
+    "10,000 two-point strokes": [[[i % 400, i // 400 * 16], [i % 400, i // 400 * 16 + 5]] for i in range(10_000)],
+    "20,000 dots": [[[i % 400, i // 400 * 8]] for i in range(20_000)],
+    "a 20,000-point zigzag": [zigzag(20_000)],
+    "200 zigzag strokes": [zigzag(100, 10) + [k % 20 * 20, k * 2] for k in range(200)],
+}
+
+
+@pytest.mark.parametrize("name", list(ADVERSARIAL))
+def test_any_allowed_drawing_fits_in_bounded_passes(model, monkeypatch, name):
+    """Two-point strokes cannot shrink: the old loop raised epsilon forever. Now every drawing fits."""
+    limit = model.config.max_length - sample.MIN_ENDING_STEPS
+    passes = count_rdp_passes(monkeypatch)
+    polylines = sample.check_canvas_strokes(ADVERSARIAL[name])
+    stroke3, _ = finishes_within(5.0, sample.canvas_to_model, polylines, model, (400, 400))
+    assert 2 <= len(stroke3) <= limit
+    assert len(passes) <= sample.MAX_RDP_PASSES
+
+
+def test_the_issues_hanging_drawing_completes_and_says_what_was_left_out(model):
+    drawing = ADVERSARIAL["101 two-point strokes (the issue's hang)"]
+    bundled_limit = 250 - sample.MIN_ENDING_STEPS  # the bundled models' length cap leaves 200 points
+    kept = sample.fit_point_budget([np.array(s, dtype=np.float64) for s in drawing], bundled_limit)
+    assert len(kept) == 100 and all(len(s) == 2 for s in kept), "only one stroke too many is left out"
+    completion = sample.complete(model, drawing, 1, seed=0)
+    limit = model.config.max_length - sample.MIN_ENDING_STEPS  # 10 for this small test model: 5 strokes
+    assert completion.left_out == 101 - limit // 2
+    assert len(completion.prime) == 101, "the person's drawing is shown whole"
+
+
+def test_the_shortest_strokes_are_left_out_and_the_last_is_kept():
+    long_line = np.array([[0.0, 0.0], [200.0, 0.0]])
+    ticks = [np.array([[x, 10.0], [x, 10.0 + length]]) for x, length in ((10, 1), (20, 9), (30, 3), (40, 5))]
+    last = np.array([[50.0, 50.0], [50.5, 50.0]])  # the shortest of all, but the endings continue it
+    kept = sample.fit_point_budget([long_line, *ticks, last], limit=8)
+    expected = [long_line, ticks[1], ticks[3], last]  # 12 points > 8: the ticks of length 1 and 3 go
+    assert len(kept) == len(expected) and all(np.array_equal(a, b) for a, b in zip(kept, expected))
+
+
+def test_a_long_stroke_is_simplified_not_cut(model):
+    """Pieces for RDP's sake share their end points: the stroke comes back whole, start to end."""
+    circle = np.column_stack([np.cos(np.linspace(0, 2 * np.pi, 3000)), np.sin(np.linspace(0, 2 * np.pi, 3000))])
+    kept = sample.fit_point_budget([circle * 120 + 128], limit=200)
+    assert len(kept) == 1 and len(kept[0]) <= 200
+    np.testing.assert_allclose(kept[0][[0, -1]], (circle * 120 + 128)[[0, -1]])
+    assert np.all(np.abs(np.hypot(*(kept[0] - 128).T) - 120) < 1e-9), "every kept point is a point of the circle"
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"canvas_size": (float("nan"), float("nan"))}, "canvas size"),
+    ({"canvas_size": (0, 0)}, "canvas size"),
+    ({"canvas_size": (-1, -1)}, "canvas size"),
+    ({"canvas_size": (10**400, 10)}, "canvas size"),
+    ({"canvas_size": (400,)}, "canvas size"),
+    ({"canvas_size": "400x400"}, "canvas size"),
+    ({"max_steps": 0}, "max_steps"),
+    ({"max_steps": "many"}, "max_steps"),
+    ({"seed": 10**400}, "seed"),
+    ({"temperature": 10**400}, "temperature"),
+    ({"temperature": True}, "temperature"),
+    ({"n": True}, "whole number"),
+])
+def test_bad_completion_arguments_are_refused(model, options, message):
+    with pytest.raises(ValueError, match=message) as raised:
+        sample.complete(model, SQUIGGLE, **{"n": 1, **options})
+    assert len(str(raised.value)) < 300, "a 400-digit number is not repeated in full"
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"top": 0}, "top"), ({"top": "3"}, "top"), ({"top": None}, "top"), ({"canvas_size": (0, 1)}, "canvas size"),
+])
+def test_bad_guess_arguments_are_refused(model, options, message):
+    with pytest.raises(ValueError, match=message):
+        sample.guess([model], SQUIGGLE, **options)
 
 
 @pytest.mark.parametrize("options, message", [
