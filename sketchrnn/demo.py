@@ -55,6 +55,7 @@ DEFAULT_ENDINGS = 4
 CONCURRENCY_LIMIT = 2  # model calls running at once (one per CPU core here); the queue holds the rest
 OUTPUT_LIFETIME_S = 3600  # SVG files offered for download are deleted after this long
 WARM_UP_BATCHES = (1, 2, 4, 8)  # the sampler compiles one program per (padded) batch size it meets
+WARM_UP_GUESS_POINTS = (8, 24, 48, 100, 190)  # one drawing per length bucket of the scorer (16 ... 256 rows)
 SVG_SIZE = 256  # pixels of an ending's larger side on the page
 CANVAS_SIZE = (DEFAULT_SIZE, DEFAULT_SIZE)  # the drawing keeps its size relative to this canvas
 # gradio modules that copy $GRADIO_TEMP_DIR into DEFAULT_TEMP_DIR at import (6.31); see private_server_folder
@@ -106,14 +107,27 @@ def warm_up(models: list[TrainedModel], sizes=WARM_UP_BATCHES) -> None:
         graph_sampler(model).warm_up(sizes)
 
 
+def warm_up_guesses(models: list[TrainedModel]) -> None:
+    """Guess once on drawings of 8 to 190 points, so that the scorer's programs for every drawing
+    length (compiled once per model and length bucket) are ready before someone's first strokes."""
+    for points in WARM_UP_GUESS_POINTS:
+        zigzag = [[20 + index * 300 / points, 100 + index % 2 * 100] for index in range(points)]
+        guess(models, [zigzag], canvas_size=CANVAS_SIZE)
+
+
+def _warm_up_the_rest(models: list[TrainedModel], sizes) -> None:
+    warm_up(models, sizes)
+    warm_up_guesses(models)
+
+
 def load_catalog(model_dir=None) -> dict[str, Choice]:
     """Load the models (see `load_models`), list their categories for the menu, and warm them up:
-    the default number of endings before returning, the other batch sizes in the background."""
+    the default number of endings before returning; other batch sizes and guesses in the background."""
     models = load_models(model_dir)
     first = [size for size in WARM_UP_BATCHES if size >= DEFAULT_ENDINGS][:1]
     warm_up(models, first)
     rest = [size for size in WARM_UP_BATCHES if size not in first]
-    threading.Thread(target=warm_up, args=(models, rest), name="warm-up", daemon=True).start()
+    threading.Thread(target=_warm_up_the_rest, args=(models, rest), name="warm-up", daemon=True).start()
     return build_catalog(models)
 
 

@@ -320,7 +320,7 @@ def _check_sampling_options(n: int, temperature: float, pen_temperature: float |
     if not _is_number(n) or not isinstance(n, (int, np.integer)) or not 1 <= n <= MAX_ENDINGS:
         raise ValueError(f"number of drawings must be a whole number from 1 to {MAX_ENDINGS}, got {_shown(n)}")
     for name, value in (("temperature", temperature), ("pen temperature", pen_temperature)):
-        if value is not None and not (_is_number(value) and 0.0 < value <= 2.0):  # False for NaN
+        if (value is not None or name == "temperature") and not (_is_number(value) and 0.0 < value <= 2.0):
             raise ValueError(f"{name} must be a number in (0, 2], got {_shown(value)}; 0.2-0.6 gives tidy drawings")
 
 
