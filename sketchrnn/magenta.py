@@ -305,22 +305,41 @@ def download_model(name: str, *, cache_dir=None, base_url: str | None = None, pr
 def download_and_import(name: str, *, cache_dir=None, base_url: str | None = None, progress=None) -> Path:
     """``models download NAME``: the cached (or freshly fetched) file, imported into ``imported/``."""
     cached = download_model(name, cache_dir=cache_dir, base_url=base_url, progress=progress)
-    destination = imported_dir(cache_dir) / f"magenta-{check_name(name)}"
-    if (destination / checkpoint.CONFIG_FILE).is_file():
-        return destination
-    return import_model(cached, destination)
+    model_name = f"magenta-{check_name(name)}"
+    for destination in (*[p for p in checkpoint.bundled_model_dirs() if p.name == model_name],
+                        imported_dir(cache_dir) / model_name):
+        if (destination / checkpoint.CONFIG_FILE).is_file():
+            return destination  # bundled or imported before: nothing to do
+    return import_model(cached, imported_dir(cache_dir) / model_name)
 
 
 def model_inventory(cache_dir=None) -> list[tuple[str, str, Path]]:
     """Every model a user has: ``(kind, name, path)`` with kind bundled, imported or cached (not imported)."""
     rows = [("bundled", path.name, path) for path in checkpoint.bundled_model_dirs()]
-    imported = checkpoint.bundled_model_dirs(imported_dir(cache_dir))
+    bundled_names = {name for _, name, _ in rows}
+    imported = [path for path in checkpoint.bundled_model_dirs(imported_dir(cache_dir)) if path.name not in bundled_names]
     rows += [("imported", path.name, path) for path in imported]
-    imported_names = {path.name for path in imported} | {name for _, name, _ in rows}
+    imported_names = {path.name for path in imported} | bundled_names
     cached = sorted(gen_json_cache_path("x", cache_dir).parent.glob("*.gen.json"))
     rows += [("cached", path.name[: -len(".gen.json")], path) for path in cached
              if f"magenta-{path.name[: -len('.gen.json')]}" not in imported_names]
     return rows
+
+
+def usable_model_dirs(cache_dir=None, log=None) -> list[Path]:
+    """The model directories a user has: bundled, then imported; a cached ``.gen.json`` not yet
+    imported is imported first (a file that fails to convert is reported through ``log`` and skipped)."""
+    directories = []
+    for kind, name, path in model_inventory(cache_dir):
+        if kind == "cached":
+            try:
+                path = import_model(path, imported_dir(cache_dir) / f"magenta-{name}")
+            except ValueError as error:
+                if log:
+                    log(f"skipping the cached model {path}: {error}")
+                continue
+        directories.append(path)
+    return directories
 
 
 # ----------------------------------------------------------------------------------------------

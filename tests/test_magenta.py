@@ -211,20 +211,36 @@ def test_import_refuses_to_overwrite_a_folder_that_is_not_a_model(pig_file, tmp_
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
 
 
-def test_download_fetches_once_imports_and_lists(pig_file, tmp_path, capsys, monkeypatch, server):
-    server.routes["/models/pig.gen.json"] = (pig_file.read_bytes(), "ok")
+def test_download_fetches_once_imports_and_lists(shared_data, tmp_path, capsys, monkeypatch, server):
+    face_file = shared_data / "magenta" / "face.gen.json"  # a model that is not bundled
+    server.routes["/models/face.gen.json"] = (face_file.read_bytes(), "ok")
     monkeypatch.setenv("SKETCHRNN_MODELS_URL", server.url + "/models")
     cache = tmp_path / "cache"
-    assert cli.main(["models", "download", "pig", "--cache-dir", str(cache)]) == 0
-    assert (cache / "magenta" / "pig.gen.json").read_bytes() == pig_file.read_bytes()
-    assert checkpoint.load_model(cache / "imported" / "magenta-pig").categories == ["pig"]
+    assert cli.main(["models", "download", "face", "--cache-dir", str(cache)]) == 0
+    assert (cache / "magenta" / "face.gen.json").read_bytes() == face_file.read_bytes()
+    assert checkpoint.load_model(cache / "imported" / "magenta-face").categories == ["face"]
     requests = len(server.requests)
-    assert cli.main(["models", "download", "pig", "--cache-dir", str(cache)]) == 0
+    assert cli.main(["models", "download", "face", "--cache-dir", str(cache)]) == 0
     assert len(server.requests) == requests  # a cache hit makes no request
     capsys.readouterr()
     assert cli.main(["models", "list", "--cache-dir", str(cache)]) == 0
-    listed = capsys.readouterr().out
-    assert any(line.startswith("imported") and "magenta-pig" in line for line in listed.splitlines())
+    listed = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("imported") and "magenta-face" in line and "face" in line for line in listed)
+    assert any(line.startswith("bundled") and "quickdraw6" in line for line in listed)
+
+
+def test_a_cached_file_not_yet_imported_is_listed_then_imported_for_use(shared_data, tmp_path, capsys):
+    cache = tmp_path / "cache"
+    (cache / "magenta").mkdir(parents=True)
+    (cache / "magenta" / "eye.gen.json").write_bytes((shared_data / "magenta" / "eye.gen.json").read_bytes())
+    (cache / "magenta" / "broken.gen.json").write_text("[1, 2")
+    assert cli.main(["models", "list", "--cache-dir", str(cache)]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("cached") and "eye" in line and "not imported" in line for line in listed)
+    skipped = []
+    directories = magenta.usable_model_dirs(cache, log=skipped.append)
+    assert cache / "imported" / "magenta-eye" in directories and len(skipped) == 1 and "broken" in skipped[0]
+    assert checkpoint.load_model(cache / "imported" / "magenta-eye").categories == ["eye"]
 
 
 def test_download_offline_names_the_url_and_where_to_put_the_file(tmp_path, capsys, monkeypatch):
