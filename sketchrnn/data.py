@@ -76,6 +76,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import functools
 import http.client
 import io
 import json
@@ -386,41 +387,123 @@ class UnsafePickleError(ValueError):
     """A pickled .npy member asked for something other than NumPy array reconstruction."""
 
 
-def _numpy_reconstruct():
-    """NumPy's ``_reconstruct`` (the callable pickled object arrays start with), from either module path."""
-    try:
-        from numpy._core.multiarray import _reconstruct
-    except ImportError:  # NumPy 1.x
-        from numpy.core.multiarray import _reconstruct
-    return _reconstruct
+class _ArrayType:
+    """Stands in for ``numpy.ndarray`` in a pickle: only ever the first argument of ``_reconstruct``."""
 
 
-class _NumpyOnlyUnpickler(pickle.Unpickler):
-    """An unpickler that can build NumPy arrays and dtypes and nothing else.
+_ARRAY_TYPE = _ArrayType()
+PICKLED_DTYPE_NAME = re.compile(r"b1|[iu][1248]|f[248]|O[48]")  # plain numbers, booleans and objects
 
-    Object arrays pickle as ``_reconstruct(ndarray, shape, typecode)`` plus ``__setstate__`` with a
-    ``dtype``; those three callables are the only globals admitted. Any other global (``os.system``,
-    ``builtins.open``, ...) is refused before it is looked up, so no code from the file can run.
+
+def _reconstruct_stand_in(array_type, shape, typecode) -> np.ndarray:
+    """``numpy``'s ``_reconstruct``, safely: an empty array that BUILD then fills (shape and type come from there)."""
+    if array_type is not _ARRAY_TYPE:
+        raise pickle.UnpicklingError("_reconstruct is only accepted for numpy.ndarray")
+    return np.empty(0, dtype=np.uint8)
+
+
+@dataclass
+class _DtypeRecipe:
+    """Stands in for a ``numpy.dtype`` in a pickle: a plain number, boolean or object type and its byte order."""
+
+    name: str  # "i2", "f8", "O8", ...
+    byteorder: str = "="
+
+    def set_state(self, state) -> None:
+        """BUILD of a dtype: only its byte order is taken; a structured or sub-array dtype is refused."""
+        if not (isinstance(state, tuple) and len(state) >= 5 and state[1] in ("<", ">", "|", "=")
+                and state[2:5] == (None, None, None)):
+            raise pickle.UnpicklingError(f"unsupported dtype state {str(state)[:80]}")
+        self.byteorder = state[1]
+
+    def dtype(self) -> np.dtype:
+        """The real dtype."""
+        return _plain_dtype(self.name, self.byteorder)
+
+
+@functools.lru_cache(maxsize=64)
+def _plain_dtype(name: str, byteorder: str) -> np.dtype:
+    """``numpy.dtype(name)`` in ``byteorder`` ("<", ">", or "|" / "=" for native)."""
+    dtype = np.dtype(name)
+    return dtype.newbyteorder(byteorder) if byteorder in "<>" else dtype
+
+
+def _dtype_stand_in(name, align=False, copy=False) -> _DtypeRecipe:
+    """``numpy.dtype(name, align, copy)`` from a pickle, for the plain types of ``PICKLED_DTYPE_NAME`` only."""
+    if not (isinstance(name, str) and PICKLED_DTYPE_NAME.fullmatch(name)):
+        raise pickle.UnpicklingError(f"unsupported dtype {str(name)[:40]!r}; only numbers, booleans and objects")
+    return _DtypeRecipe(name)
+
+
+PICKLE_GLOBALS = {  # the only globals a pickled .npy member may name, each mapped to a safe stand-in
+    ("numpy._core.multiarray", "_reconstruct"): _reconstruct_stand_in,
+    ("numpy.core.multiarray", "_reconstruct"): _reconstruct_stand_in,
+    ("numpy", "ndarray"): _ARRAY_TYPE,
+    ("numpy", "dtype"): _dtype_stand_in,
+}
+
+
+def _checked_array_state(state) -> tuple:
+    """An ndarray BUILD state ``(version, shape, dtype, fortran_order, data)`` whose data fits its shape exactly.
+
+    So NumPy never allocates more than the data the pickle holds, nor reads past it.
     """
+    if isinstance(state, tuple) and len(state) == 4:
+        state = (1, *state)  # pickles of NumPy before version 1.0.x carry no version
+    if not (isinstance(state, tuple) and len(state) == 5):
+        raise pickle.UnpicklingError("malformed array state")
+    version, shape, recipe, fortran_order, raw = state
+    if not (type(version) is int and isinstance(shape, tuple) and len(shape) <= 32 and isinstance(recipe, _DtypeRecipe)
+            and all(type(size) is int and size >= 0 for size in shape)):
+        raise pickle.UnpicklingError("malformed array state")
+    dtype, count = recipe.dtype(), math.prod(shape)
+    if dtype.hasobject:
+        fits = isinstance(raw, list) and len(raw) == count
+    else:
+        fits = isinstance(raw, (bytes, str)) and len(raw) == count * dtype.itemsize
+    if not fits:
+        raise pickle.UnpicklingError(f"the data of a {dtype} array of shape {shape} does not match that shape")
+    return version, shape, dtype, bool(fortran_order), raw
+
+
+class _NumpyOnlyUnpickler(pickle._Unpickler):
+    """An unpickler that can rebuild NumPy arrays of plain types and nothing else.
+
+    Object arrays pickle as ``_reconstruct(ndarray, shape, typecode)`` then BUILD with ``(version,
+    shape, dtype, fortran_order, data)``, and dtypes as ``dtype(name, align, copy)`` then BUILD with
+    their byte order. Only those globals are admitted, as stand-ins (``PICKLE_GLOBALS``): nothing
+    from the file reaches NumPy until BUILD has checked the state (:func:`_checked_array_state`).
+    Any other global (``os.system``, ``builtins.open``, ...) is refused before it is looked up, so
+    no code from the file can run. This is the pure-Python unpickler: its memo is a dict, where the
+    C unpickler grows an array to whatever memo index the file names (gigabytes from five bytes).
+    """
+
+    dispatch = dict(pickle._Unpickler.dispatch)
 
     def __init__(self, stream, path):
         super().__init__(stream, encoding="latin1")  # files written by Python 2 era NumPy
         self.path = path
-        reconstruct = _numpy_reconstruct()
-        self.allowed = {
-            ("numpy._core.multiarray", "_reconstruct"): reconstruct,
-            ("numpy.core.multiarray", "_reconstruct"): reconstruct,
-            ("numpy", "ndarray"): np.ndarray,
-            ("numpy", "dtype"): np.dtype,
-        }
 
     def find_class(self, module, name):
-        if (module, name) in self.allowed:
-            return self.allowed[(module, name)]
+        if (module, name) in PICKLE_GLOBALS:
+            return PICKLE_GLOBALS[(module, name)]
         raise UnsafePickleError(
             f"{self.path}: refused to load: its pickled data asks for {module}.{name}, which could run code; "
             "only NumPy arrays are accepted (this is not a Sketch-RNN dataset file, or it has been tampered with)"
         )
+
+    def load_build(self):
+        """BUILD, for the stand-ins only: a dtype takes its byte order, an array its checked state."""
+        state = self.stack.pop()
+        target = self.stack[-1]
+        if isinstance(target, _DtypeRecipe):
+            target.set_state(state)
+        elif type(target) is np.ndarray:
+            target.__setstate__(_checked_array_state(state))
+        else:
+            raise pickle.UnpicklingError(f"cannot set the state of a {type(target).__name__}")
+
+    dispatch[pickle.BUILD[0]] = load_build
 
 
 def npz_member_names(path) -> list[str]:
@@ -554,8 +637,8 @@ def _npy_header(stream, path: Path, member: str) -> tuple[tuple[int, ...], bool,
             raise ValueError(f"unsupported .npy format version {version}")
         reader = npy_format.read_array_header_1_0 if version == (1, 0) else npy_format.read_array_header_2_0
         shape, fortran_order, dtype = reader(stream)
-    except ValueError as error:
-        raise ValueError(f"{path}: member {member} is not a valid .npy array ({error})") from None
+    except Exception as error:  # a damaged header text fails in ast / tokenize in many ways; none of it runs file code
+        raise ValueError(f"{path}: member {member} is not a valid .npy array ({type(error).__name__}: {error})") from None
     if any(size < 0 for size in shape):
         raise ValueError(f"{path}: member {member} declares the negative shape {tuple(shape)}: the file is corrupt "
                          "(every dimension of an array is 0 or more)")

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sketchrnn import cli, data
 
@@ -286,9 +288,9 @@ def bzip2_npz() -> bytes:
     return zip_with_member("sketches.npy", bz2.compress(content), zlib.crc32(content), len(content), method=12)
 
 
-def npz_of(**members: bytes) -> bytes:
+def npz_of(compression: int = zipfile.ZIP_STORED, **members: bytes) -> bytes:
     stream = io.BytesIO()
-    with zipfile.ZipFile(stream, "w") as archive:
+    with zipfile.ZipFile(stream, "w", compression) as archive:
         for name, content in members.items():
             archive.writestr(f"{name}.npy", content)
     return stream.getvalue()
@@ -308,6 +310,24 @@ def degenerate_npz() -> bytes:
     stream = io.BytesIO()
     np.savez(stream, sketches=object_array(drawings))
     return stream.getvalue()
+
+
+class HostileArrayState:
+    """Pickles as NumPy does (``_reconstruct`` then BUILD) but with a state of the attacker's choosing."""
+
+    def __init__(self, state):
+        self.state = state
+
+    def __reduce__(self):
+        try:
+            from numpy._core.multiarray import _reconstruct
+        except ImportError:  # NumPy 1.x
+            from numpy.core.multiarray import _reconstruct
+        return (_reconstruct, (np.ndarray, (0,), b"b"), self.state)
+
+
+def hostile_state_npz(state) -> bytes:
+    return npz_of(sketches=npy_header("|O", (1,)) + pickle.dumps(HostileArrayState(state), protocol=4))
 
 
 SINGLE_POINTS = "".join(json.dumps({"key_id": str(i), "drawing": [[[i], [i]], [[i, i], [i, i]]]}) + "\n" for i in range(6))
@@ -368,6 +388,17 @@ HOSTILE_SOURCES = [
      r"pig\.npz: member sketches\.npy declares 1000000 drawings in only \d+ bytes"),
     ("one drawing referenced 100 times", write("pig.npz", npz_of(sketches=shared_reference_npy())),
      r"pig\.npz: member sketches\.npy unpacks to 6000000 bytes of drawings from \d+ bytes: it repeats drawings"),
+    ("object list shorter than its shape", write("pig.npz", hostile_state_npz((1, (1000,), np.dtype(object), False, [np.ones((3, 3))]))),
+     r"pig\.npz: member sketches\.npy is corrupt: .*the data of a object array of shape \(1000,\) does not match that shape"),
+    ("huge shape, no data", write("pig.npz", hostile_state_npz((1, (10**12,), np.dtype("i2"), False, b""))),
+     r"pig\.npz: member sketches\.npy is corrupt: .*int16 array of shape \(1000000000000,\) does not match"),
+    ("structured dtype", write("pig.npz", hostile_state_npz((1, (1,), np.dtype([("a", "<i2")]), False, b"\0\0"))),
+     r"pig\.npz: member sketches\.npy is corrupt: .*unsupported dtype 'V2'"),
+    ("sub-array dtype state", write("pig.npz", hostile_state_npz((1, (1,), np.dtype(("<i2", (3,))), False, bytes(6)))),
+     r"pig\.npz: member sketches\.npy is corrupt: .*unsupported dtype"),
+    ("state of a non-array", write("pig.npz", npz_of(sketches=npy_header("|O", (1,)) + pickle.dumps(np.dtype("i2"), protocol=2)[:-1]
+                                                      + b"}b.")),
+     r"pig\.npz: member sketches\.npy is corrupt: .*(cannot set the state|dtype state)"),
     ("boolean numeric array", write("pig.npz", npz_of(sketches=npy_bytes(np.ones((4, 5, 3), dtype=bool)))),
      r"pig\.npz: sketches is a bool array of shape \(4, 5, 3\); expected stroke-3 drawings \[N, 3\] of numbers"),
     ("boolean drawing", write("pig.npz", npz_of(sketches=npy_bytes(object_array([np.ones((5, 3), dtype=bool)])))),
@@ -394,8 +425,99 @@ def test_hostile_source_is_refused_with_a_message(tmp_path, within_seconds, buil
         data.load_dataset([source])
 
 
+def test_a_huge_pickle_memo_index_costs_no_memory(tmp_path):
+    # LONG_BINPUT 2**26: the C unpickler would grow its memo to 2**27 slots (1 GiB) before storing one value
+    valid = pickle.dumps(object_array(good_drawings()), protocol=3)
+    payload = valid[:2] + b"Nr" + struct.pack("<I", 2**26) + b"0" + valid[2:]
+    path = tmp_path / "pig.npz"
+    path.write_bytes(npz_of(sketches=npy_header("|O", (12,)) + payload))
+    peak, error = peak_traced_bytes(lambda: data.load_dataset([path]))
+    assert error is None
+    assert peak < 16 * MIB
+
+
 def test_cli_data_info_on_a_device_or_fifo_exits_2_without_hanging(tmp_path, capsys, within_seconds):
     assert cli.main(["data", "info", "/dev/zero"]) == 2
     assert "/dev/zero: is a character device, not a regular file" in capsys.readouterr().err
     assert cli.main(["data", "info", str(fifo(tmp_path))]) == 2
     assert "is a named pipe (FIFO)" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------------------------
+# Property-based fuzzing: any input gives a dataset or a ValueError, never another exception
+
+FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+SCALARS = (st.none() | st.booleans() | st.integers(min_value=-(10**500), max_value=10**500)
+           | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=4))
+JSON_VALUES = st.recursive(SCALARS, lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=4), children, max_size=3),
+                           max_leaves=20)
+STROKE_LISTS = st.lists(st.lists(st.lists(SCALARS | JSON_VALUES, max_size=4), min_size=1, max_size=3), max_size=3)
+
+
+def loads_or_value_error(path: Path) -> None:
+    """Loading ``path`` gives a dataset with drawings, or raises a ValueError with a message naming it."""
+    try:
+        dataset = data.load_dataset([path])
+    except ValueError as error:
+        assert str(error)
+        return
+    assert len(dataset.splits["train"]) > 0
+
+
+@FUZZ
+@given(drawing=STROKE_LISTS | JSON_VALUES, word=JSON_VALUES)
+def test_fuzzed_ndjson_record_gives_a_dataset_or_a_value_error(tmp_path, drawing, word):
+    record = json.dumps({"word": word, "key_id": "fuzz", "drawing": drawing})
+    path = tmp_path / "pig.ndjson"
+    path.write_text(ndjson_with_line(record))
+    loads_or_value_error(path)
+
+
+@FUZZ
+@given(line=st.binary(max_size=200) | st.text(max_size=200).map(str.encode))
+def test_fuzzed_ndjson_line_gives_a_dataset_or_a_value_error(tmp_path, line):
+    path = tmp_path / "pig.ndjson"
+    path.write_bytes(ndjson_with_line("").encode() + line)
+    loads_or_value_error(path)
+
+
+def mutate(content: bytes, edits, cut) -> bytes:
+    """``content`` with bytes overwritten at ``edits`` (positions taken modulo its length), then cut at ``cut``."""
+    mutated = bytearray(content)
+    for position, value in edits:
+        mutated[position % len(mutated)] = value
+    return bytes(mutated[: None if cut is None else cut % (len(mutated) + 1)])
+
+
+EDITS = st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=4)
+CUTS = st.none() | st.integers(0, 10**6)
+GOOD_NPZ = good_npz_bytes()
+GOOD_COMPRESSED_NPZ = npz_of(zipfile.ZIP_DEFLATED, sketches=npy_bytes(object_array(good_drawings())))
+GOOD_GZIP = gzip.compress(ndjson_with_line(good_line(10)).encode())
+
+
+@FUZZ
+@given(edits=EDITS, cut=CUTS, compressed=st.booleans())
+def test_mutated_npz_gives_a_dataset_or_a_value_error(tmp_path, edits, cut, compressed):
+    path = tmp_path / "pig.npz"
+    path.write_bytes(mutate(GOOD_COMPRESSED_NPZ if compressed else GOOD_NPZ, edits, cut))
+    loads_or_value_error(path)
+
+
+@FUZZ
+@given(edits=EDITS, cut=CUTS, tail=st.binary(max_size=20))
+def test_mutated_gzip_gives_a_dataset_or_a_value_error(tmp_path, edits, cut, tail):
+    path = tmp_path / "pig.ndjson.gz"
+    path.write_bytes(mutate(GOOD_GZIP, edits, cut) + tail)
+    loads_or_value_error(path)
+
+
+GOOD_NPY = npy_bytes(object_array(good_drawings()))
+
+
+@FUZZ
+@given(edits=EDITS, cut=CUTS)
+def test_mutated_npy_member_with_a_valid_zip_gives_a_dataset_or_a_value_error(tmp_path, edits, cut):
+    path = tmp_path / "pig.npz"  # the zip's CRC matches the mutated member: the .npy header and pickle are fuzzed
+    path.write_bytes(npz_of(sketches=mutate(GOOD_NPY, edits, cut)))
+    loads_or_value_error(path)
