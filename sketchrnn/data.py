@@ -462,7 +462,7 @@ def _checked_array_state(state) -> tuple:
     else:
         fits = isinstance(raw, (bytes, str)) and len(raw) == count * dtype.itemsize
     if not fits:
-        raise pickle.UnpicklingError(f"the data of a {dtype} array of shape {shape} does not match that shape")
+        raise pickle.UnpicklingError(f"the data of an array of dtype {dtype} and shape {shape} does not fit that shape")
     return version, shape, dtype, bool(fortran_order), raw
 
 
@@ -485,6 +485,7 @@ class _NumpyOnlyUnpickler(pickle._Unpickler):
         self.path = path
 
     def find_class(self, module, name):
+        """The stand-in for an admitted global; UnsafePickleError for any other, before it is looked up."""
         if (module, name) in PICKLE_GLOBALS:
             return PICKLE_GLOBALS[(module, name)]
         raise UnsafePickleError(
@@ -543,10 +544,11 @@ def inflation_limit() -> int:
 def _inflation_error(path: Path, what: str, limit: int) -> ValueError:
     """The error for a source that inflates past the limit: what and how much, and how to raise the limit."""
     mebibytes = limit / (1 << 20)
+    suggestion = max(2 * math.ceil(mebibytes), 1024)
     return ValueError(
         f"{path}: {what} more than {mebibytes:g} MiB, the limit on what a compressed source may inflate to "
         f"(a decompression bomb, or a far larger file than an official one). If the file is genuine, raise the "
-        f"limit with the environment variable {INFLATED_LIMIT_VARIABLE}, e.g. {INFLATED_LIMIT_VARIABLE}={max(2 * math.ceil(mebibytes), 1024)}"
+        f"limit with the environment variable {INFLATED_LIMIT_VARIABLE}, e.g. {INFLATED_LIMIT_VARIABLE}={suggestion}"
     )
 
 
