@@ -341,10 +341,10 @@ def _not_a_regular_file(path: Path) -> str | None:
     try:
         mode = path.stat().st_mode
     except FileNotFoundError:
-        return "a broken symbolic link (its target does not exist)" if path.is_symlink() else "no such file"
+        return "is a broken symbolic link (its target does not exist)" if path.is_symlink() else "no such file"
     except OSError as error:
         if error.errno == errno.ELOOP:
-            return "a symbolic link loop (following the links never reaches a file)"
+            return "is a symbolic link loop (following the links never reaches a file)"
         return f"cannot be read ({error.strerror or error})"
     if stat.S_ISREG(mode):
         return None

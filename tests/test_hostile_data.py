@@ -412,8 +412,8 @@ HOSTILE_SOURCES = [
     ("a device", special(lambda tmp_path: Path("/dev/zero")), r"^/dev/zero: is a character device, not a regular file"),
     ("a device with a data suffix", special(lambda tmp_path: Path("/dev/null/../zero.npz")), r"zero\.npz: (no such file|cannot be read)"),
     ("a named pipe", special(fifo), r"pig\.ndjson: is a named pipe \(FIFO\), not a regular file"),
-    ("a symbolic link loop", special(symlink_loop), r"a\.npz: a symbolic link loop"),
-    ("a broken symbolic link", special(broken_symlink), r"pig\.npz: a broken symbolic link"),
+    ("a symbolic link loop", special(symlink_loop), r"a\.npz: is a symbolic link loop"),
+    ("a broken symbolic link", special(broken_symlink), r"pig\.npz: is a broken symbolic link"),
     ("a directory", special(directory), r"pig\.npz: is a directory, not a regular file"),
     ("a NUL character", special(lambda tmp_path: "pig\x00.npz"), r"not a file name or category name \(it contains a NUL character\)"),
 ]
