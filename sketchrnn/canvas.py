@@ -24,6 +24,9 @@ import gradio as gr
 
 DEFAULT_SIZE = 400  # canvas width and height in canvas pixels
 MAX_PAYLOAD_POINTS = 20_000  # more points than this is not a drawing; refuse before looking closer
+# More strokes than this is not a drawing either. The model reads 200 points (100 two-point strokes at most),
+# while every stroke costs a path in each SVG shown: 2,000 keeps the worst allowed drawing's SVGs ~0.1 s each.
+MAX_PAYLOAD_STROKES = 2_000
 MAX_COORDINATE = 1e6  # canvas pixels; larger (e.g. a JSON integer of 400 digits) is refused
 
 HTML_TEMPLATE = """
@@ -214,7 +217,9 @@ class StrokeCanvas(gr.HTML):
         return self.example_payload()
 
 
-def parse_strokes(payload: Any, max_points: int = MAX_PAYLOAD_POINTS) -> list[list[list[float]]]:
+def parse_strokes(
+    payload: Any, max_points: int = MAX_PAYLOAD_POINTS, max_strokes: int = MAX_PAYLOAD_STROKES
+) -> list[list[list[float]]]:
     """Check a canvas payload and return it as ``[[[x, y], ...], ...]`` of finite floats.
 
     Raises ValueError with a message a person can act on for anything that is not a list of strokes
@@ -222,8 +227,8 @@ def parse_strokes(payload: Any, max_points: int = MAX_PAYLOAD_POINTS) -> list[li
     """
     if not isinstance(payload, (list, tuple)):
         raise ValueError("The drawing must be a list of strokes, each a list of [x, y] points.")
-    if len(payload) > max_points:
-        raise ValueError(f"The drawing has too many strokes (more than {max_points}).")
+    if len(payload) > max_strokes:
+        raise ValueError(f"The drawing has too many strokes (more than {max_strokes}).")
     total_points = 0
     strokes = []
     for stroke in payload:

@@ -52,7 +52,12 @@ DEFAULT_TEMPERATURE = 0.4  # Sketch-RNN's usual sampling temperature
 # 0.6 and scribble on to the 250-point cap; at 1.0 drawings end where people's do (README, "Sampling").
 PEN_TEMPERATURE = 1.0
 DEFAULT_ENDINGS = 4
-CONCURRENCY_LIMIT = 2  # model calls running at once (one per CPU core here); the queue holds the rest
+# Requests worked on at once (the queue holds the rest). More than the 2 CPU cores here, so that a normal
+# drawing never waits behind large ones: those take turns in a lane of their own (see `drawing_lane`).
+CONCURRENCY_LIMIT = 4
+LARGE_DRAWING_POINTS = 2000  # a drawing with more points than this, or
+LARGE_DRAWING_STROKES = 200  # more strokes than this, is large: up to ~1 s of work (mostly its SVGs)
+LARGE_DRAWING_LANE = threading.BoundedSemaphore(1)  # large drawings are worked on one at a time
 OUTPUT_LIFETIME_S = 3600  # SVG files offered for download are deleted after this long
 WARM_UP_BATCHES = (1, 2, 4, 8)  # the sampler compiles one program per (padded) batch size it meets
 WARM_UP_GUESS_POINTS = (8, 24, 48, 100, 190)  # one drawing per length bucket of the scorer (16 ... 256 rows)
@@ -107,17 +112,29 @@ def warm_up(models: list[TrainedModel], sizes=WARM_UP_BATCHES) -> None:
         graph_sampler(model).warm_up(sizes)
 
 
-def warm_up_guesses(models: list[TrainedModel]) -> None:
+def warm_up_guesses(models: list[TrainedModel], stop: threading.Event | None = None) -> None:
     """Guess once on drawings of 8 to 190 points, so that the scorer's programs for every drawing
     length (compiled once per model and length bucket) are ready before someone's first strokes."""
     for points in WARM_UP_GUESS_POINTS:
+        if stop is not None and stop.is_set():
+            return
         zigzag = [[20 + index * 300 / points, 100 + index % 2 * 100] for index in range(points)]
         guess(models, [zigzag], canvas_size=CANVAS_SIZE)
 
 
-def _warm_up_the_rest(models: list[TrainedModel], sizes) -> None:
-    warm_up(models, sizes)
-    warm_up_guesses(models)
+def _warm_up_the_rest(models: list[TrainedModel], sizes, stop: threading.Event) -> None:
+    for size in sizes:
+        if stop.is_set():
+            return
+        warm_up(models, (size,))
+    warm_up_guesses(models, stop)
+
+
+def _finish_warm_up(thread: threading.Thread, stop: threading.Event) -> None:
+    """At exit: let the warm-up finish its current step. TensorFlow aborts the process (SIGABRT) when
+    the interpreter shuts down under a thread that is still compiling."""
+    stop.set()
+    thread.join()
 
 
 def load_catalog(model_dir=None) -> dict[str, Choice]:
@@ -127,7 +144,10 @@ def load_catalog(model_dir=None) -> dict[str, Choice]:
     first = [size for size in WARM_UP_BATCHES if size >= DEFAULT_ENDINGS][:1]
     warm_up(models, first)
     rest = [size for size in WARM_UP_BATCHES if size not in first]
-    threading.Thread(target=_warm_up_the_rest, args=(models, rest), name="warm-up", daemon=True).start()
+    stop = threading.Event()
+    thread = threading.Thread(target=_warm_up_the_rest, args=(models, rest, stop), name="warm-up", daemon=True)
+    thread.start()
+    atexit.register(_finish_warm_up, thread, stop)
     return build_catalog(models)
 
 
@@ -201,6 +221,14 @@ def checked_settings(temperature, endings, seed) -> tuple[float, int, int]:
         checked_number(endings, "number of endings", 1, MAX_ENDINGS, integer=True),
         checked_number(seed, "seed", 0, MAX_SEED, integer=True),
     )
+
+
+def drawing_lane(drawing):
+    """What to hold while working on `drawing`: large drawings take turns (at most one at a time, so
+    however many are sent, they occupy one core and one request slot in work); others go straight on."""
+    if len(drawing) > LARGE_DRAWING_STROKES or sum(len(stroke) for stroke in drawing) > LARGE_DRAWING_POINTS:
+        return LARGE_DRAWING_LANE
+    return contextlib.nullcontext()
 
 
 def call_model(function, *args, **kwargs):
@@ -322,13 +350,14 @@ def complete_drawing(strokes, label, temperature, endings, seed, animate, *, cat
     choice = checked_choice(catalog, label)
     temperature, endings, seed = checked_settings(temperature, endings, seed)
     started = time.perf_counter()
-    completion = call_model(
-        complete, choice.model, drawing, n=endings, temperature=temperature, seed=seed,
-        category=choice.category, canvas_size=CANVAS_SIZE, pen_temperature=PEN_TEMPERATURE,
-    )
-    pairs = [(completion.prime, ending) for ending in completion.endings]
-    svg_texts = [completion_svg(prime, ending, size=SVG_SIZE, animate=bool(animate)) for prime, ending in pairs]
-    files = write_svg_files(svg_texts, grid_svg(pairs), f"{file_stem(choice.category)}-ending", output_root)
+    with drawing_lane(drawing):
+        completion = call_model(
+            complete, choice.model, drawing, n=endings, temperature=temperature, seed=seed,
+            category=choice.category, canvas_size=CANVAS_SIZE, pen_temperature=PEN_TEMPERATURE,
+        )
+        pairs = [(completion.prime, ending) for ending in completion.endings]
+        svg_texts = [completion_svg(prime, ending, size=SVG_SIZE, animate=bool(animate)) for prime, ending in pairs]
+        files = write_svg_files(svg_texts, grid_svg(pairs), f"{file_stem(choice.category)}-ending", output_root)
     captions = [f"Ending {index}" for index in range(1, len(svg_texts) + 1)]
     seconds = time.perf_counter() - started
     noun = "ending" if len(svg_texts) == 1 else "endings"
@@ -373,7 +402,8 @@ def guess_drawing(strokes, *, catalog) -> dict[str, float]:
     if sum(len(stroke) for stroke in drawing) < 2:
         return {}
     models = list({id(choice.model): choice.model for choice in catalog.values()}.values())
-    return dict(call_model(guess, models, drawing, top=3, canvas_size=CANVAS_SIZE))
+    with drawing_lane(drawing):
+        return dict(call_model(guess, models, drawing, top=3, canvas_size=CANVAS_SIZE))
 
 
 def new_seed() -> int:
@@ -386,8 +416,11 @@ def new_seed() -> int:
 
 
 def build_demo(catalog: dict[str, Choice], output_root: Path | None = None) -> gr.Blocks:
-    """Lay out the page and wire the controls to the event functions above."""
-    output_root = output_root or new_output_root()
+    """Lay out the page and wire the controls to the event functions above. Download files go to
+    `output_root`; by default a new private temporary folder, removed when the interpreter exits."""
+    if output_root is None:
+        output_root = new_output_root()
+        atexit.register(shutil.rmtree, output_root, ignore_errors=True)
     with gr.Blocks(title="Sketch-RNN: finish my drawing", delete_cache=(OUTPUT_LIFETIME_S, OUTPUT_LIFETIME_S)) as demo:
         gr.Markdown(
             "## Sketch-RNN: start a drawing, the model finishes it\n"

@@ -20,6 +20,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import xml.etree.ElementTree as ElementTree
 from concurrent.futures import ThreadPoolExecutor
@@ -116,6 +117,10 @@ def test_canvas_api_schema_is_an_array_of_strokes():
         ([[[[1, 2]], [[3, 4]]]], "pair of numbers"),
         ([[[1, 2, 3]]], "pair of numbers"),
         ([[[1.0, 2.0]] * 30_000], "too many points"),
+        ([[[1.0, 2.0]]] * 2_001, r"too many strokes \(more than 2000\)"),
+        ([[[1.0, None]]], r"missing coordinate \(null\)"),
+        ([[[10**400, 2.0]]], "far too large"),
+        ([[[-1e7, 2.0]]], "far too large"),
     ],
 )
 def test_parse_strokes_refuses_junk(payload, message):
@@ -163,6 +168,22 @@ def test_more_strokes_than_the_model_reads_are_completed_with_a_note(catalog, ou
     assert_endings(page_html, count=1, prime_strokes=101)
     readable_points = catalog[first_label(catalog)].model.config.max_length - MIN_ENDING_STEPS
     assert f"left out the {101 - readable_points // 2} shortest" in status  # 1 of 101 for a 250-point model
+
+
+def test_large_drawings_take_turns_and_normal_ones_never_wait_for_them(catalog, output_root):
+    """While a large drawing is worked on, a normal one completes at once and another large one waits."""
+    large = [[[10 + i % 190 * 2, 10 + i // 190 * 8]] for i in range(demo.LARGE_DRAWING_STROKES + 1)]
+    assert demo.drawing_lane(large) is demo.LARGE_DRAWING_LANE
+    assert demo.drawing_lane(SQUIGGLE) is not demo.LARGE_DRAWING_LANE
+    results = []
+    with demo.LARGE_DRAWING_LANE:  # as if another large drawing were being worked on
+        assert len(inline_svgs(complete(catalog, output_root, endings=1)[0])) == 1
+        waiting = threading.Thread(target=lambda: results.append(complete(catalog, output_root, large, endings=1)))
+        waiting.start()
+        waiting.join(1.0)
+        assert waiting.is_alive() and not results, "a second large drawing waits its turn"
+    waiting.join(60)
+    assert len(results) == 1 and "left out" in results[0][2]
 
 
 @pytest.mark.parametrize(
@@ -286,14 +307,15 @@ def client(catalog, output_root):
     """The demo served on 127.0.0.1 at a free port, and a gradio_client connected to it."""
     from gradio_client import Client
 
-    blocks = demo.build_demo(catalog, output_root)
-    port = free_port()
-    demo.launch_demo(blocks, port=port, block=False)
-    try:
-        yield Client(f"http://127.0.0.1:{port}/", verbose=False, analytics_enabled=False,
-                     httpx_kwargs={"timeout": 120})  # generous: the machine may be busy
-    finally:
-        blocks.close()
+    with demo.private_server_folder():  # Gradio's cache too, not the shared /tmp/gradio
+        blocks = demo.build_demo(catalog, output_root)
+        port = free_port()
+        demo.launch_demo(blocks, port=port, block=False)
+        try:
+            yield Client(f"http://127.0.0.1:{port}/", verbose=False, analytics_enabled=False,
+                         httpx_kwargs={"timeout": 120})  # generous: the machine may be busy
+        finally:
+            blocks.close()
 
 
 def remote_complete(client, catalog, strokes=SQUIGGLE, seed=0, endings=4, temperature=0.4):

@@ -1,0 +1,171 @@
+"""Does the demo stay responsive while other users send the worst drawing it allows? (target: < 2 s)
+
+Starts the demo (``python app.py``) on 127.0.0.1 at a free port, then, per repetition:
+
+* two "hostile" clients (gradio_client) each send the worst drawing the checks let through, over and
+  over, one request in flight each: ``MAX_PAYLOAD_POINTS`` points in ``MAX_PAYLOAD_STROKES`` strokes
+  (single dots, which cannot be simplified, plus one long zigzag, RDP's worst case), 8 endings
+  (the most), temperature 1.5 (the wildest, longest endings), animated;
+* a third client, once both have a request running, times a normal completion (a two-stroke
+  squiggle, 4 endings, the page's defaults).
+
+Prints the medians over the repetitions: the normal completion alone (before any load), the worst
+request's own time, and the normal completion under load, and whether that meets the target.
+
+    python benchmarks/demo_responsiveness.py [--repeats 5] [--model-dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+import httpx  # noqa: E402
+from gradio_client import Client  # noqa: E402
+
+from sketchrnn.canvas import DEFAULT_SIZE, MAX_PAYLOAD_POINTS, MAX_PAYLOAD_STROKES  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+TARGET_S = 2.0
+START_TIMEOUT_S = 300
+SQUIGGLE = [[[100, 100], [140, 160], [180, 100], [220, 160]], [[120, 220], [200, 220]]]
+
+
+def worst_drawing() -> list:
+    """The most strokes and points the demo accepts: single dots, then one zigzag with the rest of the points."""
+    dots = [[[10 + index % 190 * 2, 10 + index // 190 * 8]] for index in range(MAX_PAYLOAD_STROKES - 1)]
+    zigzag_points = MAX_PAYLOAD_POINTS - len(dots)
+    zigzag = [[10 + index * 380 / zigzag_points, 200 + index % 2 * 190] for index in range(zigzag_points)]
+    return [*dots, zigzag]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_demo(port: int, model_dir: str | None) -> subprocess.Popen:
+    """The demo as a separate process, as a person would run it."""
+    command = [sys.executable, "app.py", "--port", str(port)] + (["--model-dir", model_dir] if model_dir else [])
+    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    return subprocess.Popen(command, cwd=REPO_ROOT, env=environment, stdout=subprocess.DEVNULL,
+                            stderr=open(Path(tempfile.gettempdir()) / f"demo-benchmark-{port}.log", "w"))
+
+
+def wait_until_serving(process: subprocess.Popen, url: str) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the demo exited with status {process.returncode}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise SystemExit(f"the demo did not answer within {START_TIMEOUT_S} s")
+
+
+def connect(url: str) -> Client:
+    return Client(url, verbose=False, analytics_enabled=False, download_files=False, httpx_kwargs={"timeout": 300})
+
+
+def complete(client: Client, label: str, strokes, endings: int = 4, temperature: float = 0.4, animate=False):
+    """One completion; returns its wall-clock seconds."""
+    started = time.perf_counter()
+    client.predict(strokes, label, temperature, endings, 0, animate, api_name="/complete")
+    return time.perf_counter() - started
+
+
+class Hostile(threading.Thread):
+    """A client that sends the worst drawing again and again until stopped, timing each request."""
+
+    def __init__(self, url: str, label: str, drawing):
+        super().__init__(daemon=True)
+        self.client, self.label, self.drawing = connect(url), label, drawing
+        self.times: list[float] = []
+        self.in_flight = threading.Event()
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            self.in_flight.set()
+            self.times.append(complete(self.client, self.label, self.drawing, endings=8, temperature=1.5, animate=True))
+
+
+def one_repetition(url: str, label: str, drawing) -> tuple[float, list[float]]:
+    """Two hostile clients running; returns the third client's completion time and the hostile times."""
+    hostile = [Hostile(url, label, drawing) for _ in range(2)]
+    third = connect(url)
+    for client in hostile:
+        client.start()
+    for client in hostile:
+        client.in_flight.wait()
+    time.sleep(1.0)  # both worst requests have arrived and are being worked on (or wait their turn)
+    elapsed = complete(third, label, SQUIGGLE)
+    for client in hostile:
+        client.stop.set()
+    for client in hostile:
+        client.join()
+    return elapsed, [t for client in hostile for t in client.times]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--model-dir", default=None, help="models to serve (default: the bundled ones)")
+    args = parser.parse_args(argv)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    process = start_demo(port, args.model_dir)
+    try:
+        wait_until_serving(process, url)
+        return measure(url, args.repeats)
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
+def measure(url: str, repeats: int) -> int:
+    probe = connect(url)
+    label = probe.view_api(return_format="dict", print_info=False)["named_endpoints"]["/complete"]
+    label = label["parameters"][1]["parameter_default"]
+    drawing = worst_drawing()
+    points = sum(len(stroke) for stroke in drawing)
+    print(f"worst allowed drawing: {len(drawing)} strokes, {points} points; category {label!r}")
+    for endings in (1, 2, 4, 8):  # the first request of each batch size may still be compiling
+        complete(probe, label, SQUIGGLE, endings=endings)
+    alone = [complete(probe, label, SQUIGGLE) for _ in range(repeats)]
+    worst_alone = [complete(probe, label, drawing, endings=8, temperature=1.5, animate=True) for _ in range(2)]
+    under_load, hostile_times = [], []
+    for _ in range(repeats):
+        elapsed, times = one_repetition(url, label, drawing)
+        under_load.append(elapsed)
+        hostile_times += times
+    median = statistics.median(under_load)
+    print(f"normal completion, no load:            median {statistics.median(alone):.3f} s")
+    print(f"worst request alone:                   median {statistics.median(worst_alone):.3f} s")
+    print(f"worst requests, two clients at once:   median {statistics.median(hostile_times):.3f} s "
+          f"({len(hostile_times)} requests)")
+    print(f"normal completion beside two of them:  median {median:.3f} s, max {max(under_load):.3f} s "
+          f"over {repeats} repetitions")
+    verdict = "meets" if median < TARGET_S else "MISSES"
+    print(f"target: the third client answered in under {TARGET_S:.0f} s -> {verdict} the target")
+    return 0 if median < TARGET_S else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
