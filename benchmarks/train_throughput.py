@@ -1,24 +1,35 @@
-"""Training throughput against the machine's own matmul rate, and what length bucketing saves.
+"""Training throughput against the machine's own matmul rate and a plain PyTorch trainer, in one run.
 
-Prints, in one run:
+The machine is shared and noisy, so one run measures everything alternately, in rounds, and reports
+medians and same-run ratios:
   * the dense float32 matmul rate of TensorFlow (2048 x 2048), the practical ceiling;
-  * training throughput on real, length-bucketed QuickDraw batches (batch 100) at hidden 256 and 512,
-    in timestep-samples per second and effective GFLOP/s, and its ratio to the matmul rate;
-  * the time of one epoch with bucketed batches against every batch padded to 250 points.
+  * this project's training (``Trainer.train_step``) on real, length-bucketed QuickDraw batches
+    (batch 100) at hidden 256 and 512, in timestep-samples per second and effective GFLOP/s;
+  * the plain PyTorch decoder of ``torch_baseline.py`` on the same batches, in a subprocess. torch is
+    only the optional ``bench`` extra (``pip install -e '.[bench]'``, torch==2.13.0); without it the
+    baseline is skipped and said so.
+``--epochs`` adds the time of one epoch with bucketed batches against every batch padded to 250 points;
+``--profile H`` prints where one training step's time goes, per TensorFlow op, and exits.
 
 What is counted: the LSTM's multiply-adds only. Forward = 8 * H * (H + I) FLOPs per timestep-sample
 (4 gates, (H + I) x H weights, 2 FLOPs per multiply-add; I = 5 stroke-5 inputs); training = 3x
 forward (forward, and backward for inputs and weights). The mixture head and the elementwise gate
 maths are real work but are not counted, so the figure is a lower bound of what the CPU does.
 
-    python benchmarks/train_throughput.py [--steps 8] [--data PATH]
+    python benchmarks/train_throughput.py [--rounds 5] [--steps 4] [--data PATH] [--epochs] [--profile H]
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
+import importlib.util
+import json
 import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -67,18 +78,79 @@ def timed_steps(trainer, batches, count: int):
     return results
 
 
-def throughput(data: str, hidden_size: int, steps: int, matmul: float) -> None:
-    """Print the training throughput at one hidden size."""
+def gflops_of(rate: float, hidden_size: int) -> float:
+    """Effective GFLOP/s of a training rate in timestep-samples/s (the LSTM's matmuls, forward + backward)."""
+    return rate * 3 * 8 * hidden_size * (hidden_size + INPUTS) / 1e9
+
+
+class TorchBaseline:
+    """``torch_baseline.py --serve`` in a subprocess: its step timings on request (None without torch)."""
+
+    def __init__(self, data: str):
+        self.process = None
+        if importlib.util.find_spec("torch") is None:
+            return
+        script = Path(__file__).with_name("torch_baseline.py")
+        self.process = subprocess.Popen([sys.executable, str(script), "--serve", "--data", data],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def timed_steps(self, hidden_size: int, count: int):
+        """(seconds, timestep-samples) of ``count`` PyTorch steps at one hidden size."""
+        self.process.stdin.write(f"{hidden_size} {count}\n")
+        self.process.stdin.flush()
+        return [tuple(step) for step in json.loads(self.process.stdout.readline())]
+
+    def close(self) -> None:
+        if self.process is not None:
+            self.process.stdin.close()
+            self.process.wait()
+
+
+def tensorflow_runner(data: str, hidden_size: int):
+    """A function ``count -> [(seconds, timestep-samples)]`` training this project's model, warmed up."""
     trainer, (drawings, ids) = make_trainer(data, hidden_size)
     batches = BatchSource(drawings, ids, 100, 0, Augmentation()).batches()
-    timed_steps(trainer, batches, 3)  # warm-up: tracing for a few batch lengths
-    results = timed_steps(trainer, batches, steps)
-    rates = [samples / seconds for seconds, samples in results]
-    rate = statistics.median(rates)
-    gflops = rate * 3 * 8 * hidden_size * (hidden_size + INPUTS) / 1e9
-    mean_steps = statistics.mean(samples / 100 for _, samples in results)
-    print(f"hidden {hidden_size:4d}: {rate:8.0f} timestep-samples/s (median of {steps} bucketed batches, "
-          f"mean T {mean_steps:.0f}), {gflops:5.1f} GFLOP/s effective = {gflops / matmul:5.1%} of matmul")
+    timed_steps(trainer, batches, 3)  # warm-up: tracing and XLA compilation
+    return lambda count: timed_steps(trainer, batches, count)
+
+
+def rates_of(results) -> list[float]:
+    """Timestep-samples per second of each timed step."""
+    return [samples / seconds for seconds, samples in results]
+
+
+def compare(data: str, rounds: int, steps: int, hidden_sizes=(256, 512)) -> None:
+    """Alternate matmul, ours and PyTorch at each hidden size for ``rounds`` rounds; print medians and ratios."""
+    baseline = TorchBaseline(data)
+    if baseline.process is None:
+        print("PyTorch baseline skipped: torch is not installed (it is the optional extra: pip install -e '.[bench]')")
+    runners = {hidden_size: tensorflow_runner(data, hidden_size) for hidden_size in hidden_sizes}
+    matmul, ours, theirs = [], collections.defaultdict(list), collections.defaultdict(list)
+    try:
+        for _ in range(rounds):
+            matmul.append(matmul_gflops(repeats=5))
+            for hidden_size, runner in runners.items():
+                ours[hidden_size] += rates_of(runner(steps))
+                if baseline.process is not None:
+                    theirs[hidden_size] += rates_of(baseline.timed_steps(hidden_size, steps))
+    finally:
+        baseline.close()
+    report(matmul, ours, theirs, rounds, steps)
+
+
+def report(matmul, ours, theirs, rounds: int, steps: int) -> None:
+    """Print the medians of one run and the ratios between them."""
+    rate = statistics.median(matmul)
+    print(f"dense float32 matmul 2048x2048 (TensorFlow): median {rate:.1f} GFLOP/s "
+          f"(range {min(matmul):.0f}-{max(matmul):.0f} over {rounds} rounds)")
+    for hidden_size, rates in ours.items():
+        median = statistics.median(rates)
+        line = (f"hidden {hidden_size:4d}: ours {median:8.0f} timestep-samples/s, {gflops_of(median, hidden_size):5.1f} "
+                f"GFLOP/s = {gflops_of(median, hidden_size) / rate:5.1%} of matmul")
+        if theirs[hidden_size]:
+            torch_median = statistics.median(theirs[hidden_size])
+            line += f"; PyTorch {torch_median:8.0f}; ours / PyTorch = {median / torch_median:.2f}x"
+        print(line + f"  (medians of {rounds} x {steps} steps)")
 
 
 def epoch_time(data: str, hidden_size: int, bucket: bool) -> float:
@@ -90,22 +162,62 @@ def epoch_time(data: str, hidden_size: int, bucket: bool) -> float:
     return sum(seconds for seconds, _ in timed_steps(trainer, batches, source.batches_per_epoch()))
 
 
+def profile_step(data: str, hidden_size: int, steps: int = 2) -> None:
+    """Print the time per TensorFlow op type of ``steps`` training steps on one ~115-point batch (tf.profiler)."""
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+    trainer, (drawings, ids) = make_trainer(data, hidden_size)
+    batches = BatchSource(drawings, ids, 100, 0, Augmentation()).batches()
+    inputs, targets, category_ids = next(batch for _, _, batch in batches if 100 <= batch[0].shape[1] <= 130)
+    for _ in range(3):
+        trainer.train_step((inputs, category_ids), targets)
+    with tempfile.TemporaryDirectory() as logdir:
+        tf.profiler.experimental.start(logdir)
+        start = time.perf_counter()
+        for _ in range(steps):
+            trainer.train_step((inputs, category_ids), targets)
+        seconds = (time.perf_counter() - start) / steps
+        tf.profiler.experimental.stop()
+        space = xplane_pb2.XSpace()
+        space.ParseFromString(next(Path(logdir).rglob("*.xplane.pb")).read_bytes())
+    totals, counts = collections.Counter(), collections.Counter()
+    for plane in space.planes:
+        for line in plane.lines:
+            for event in line.events if line.name.startswith("tf_Compute") else ():
+                name = plane.event_metadata[event.metadata_id].name
+                if ":" in name and not name.startswith("ExecutorState"):
+                    op_name, op_type = name.rsplit(":", 1)
+                    key = ("in loops" if "while" in op_name else "outside", op_type)
+                elif name[0].islower() or name.startswith(("MatMul", "Execute")):  # XLA kernels of the LSTM steps
+                    key = ("XLA", name)
+                else:
+                    continue
+                totals[key] += event.duration_ps / 1e9 / steps
+                counts[key] += 1 / steps
+    print(f"one step, hidden {hidden_size}, batch {tuple(inputs.shape)}: {seconds * 1e3:.0f} ms wall (profiled); "
+          f"op time summed over threads, per step:")
+    for (where, op_type), milliseconds in totals.most_common(25):
+        print(f"  {milliseconds:8.1f} ms  {counts[where, op_type]:6.0f} x  {where:10s} {op_type}")
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=str(DEFAULT_DATA), help="a QuickDraw file (default: the pig .npz)")
-    parser.add_argument("--steps", type=int, default=8, help="timed steps per hidden size (default 8)")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds (default 5)")
+    parser.add_argument("--steps", type=int, default=4, help="timed steps per hidden size and round (default 4)")
+    parser.add_argument("--epochs", action="store_true", help="also time one epoch bucketed against padded")
     parser.add_argument("--epoch-hidden-size", type=int, default=256, help="hidden size of the epoch comparison")
+    parser.add_argument("--profile", type=int, metavar="H", help="print one step's time per op at hidden H, and exit")
     arguments = parser.parse_args(argv)
     print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPU cores, data {Path(arguments.data).name}")
-    matmul = matmul_gflops()
-    print(f"dense float32 matmul 2048x2048 (TensorFlow): {matmul:.1f} GFLOP/s")
-    for hidden_size in (256, 512):
-        throughput(arguments.data, hidden_size, arguments.steps, matmul)
-    print(f"matmul again (drift check): {matmul_gflops():.1f} GFLOP/s")
-    bucketed = epoch_time(arguments.data, arguments.epoch_hidden_size, bucket=True)
-    padded = epoch_time(arguments.data, arguments.epoch_hidden_size, bucket=False)
-    print(f"one epoch at hidden {arguments.epoch_hidden_size}: bucketed {bucketed:.1f} s, padded to 250 {padded:.1f} s, "
-          f"bucketing {padded / bucketed:.2f}x faster")
+    if arguments.profile:
+        return profile_step(arguments.data, arguments.profile)
+    compare(arguments.data, arguments.rounds, arguments.steps)
+    if arguments.epochs:
+        bucketed = epoch_time(arguments.data, arguments.epoch_hidden_size, bucket=True)
+        padded = epoch_time(arguments.data, arguments.epoch_hidden_size, bucket=False)
+        print(f"one epoch at hidden {arguments.epoch_hidden_size}: bucketed {bucketed:.1f} s, padded to 250 "
+              f"{padded:.1f} s, bucketing {padded / bucketed:.2f}x faster")
 
 
 if __name__ == "__main__":

@@ -65,73 +65,109 @@ class ModelConfig:
 
 # ----------------------------------------------------------------------------------------------
 # The LSTM. Same maths and weight layout as keras.layers.LSTM (gates i, f, c, o; kernel [I, 4H],
-# recurrent_kernel [H, 4H], bias [4H] with unit forget bias), but with a hand-written gradient:
-# backpropagation through time runs one small matmul per step and then computes the recurrent
-# kernel's gradient for all steps in one large matmul, instead of accumulating it step by step.
+# recurrent_kernel [H, 4H], bias [4H] with unit forget bias), but with a hand-written gradient and
+# each time step one XLA-compiled function: the matmul and the gate maths of a step are one fused
+# kernel instead of ~15 TensorFlow ops (which cost as much as the matmul itself at B = 100). The
+# input projection and the bias ride in the step's matmul, ``[h * mask, x_t, 1] @ weights`` with
+# ``weights = [recurrent_kernel; kernel; bias]`` of shape ``[H + I + 1, 4H]``, and a step's shapes
+# do not depend on T, so the step compiles once per (B, H, I). Backpropagation through time runs one
+# fused step per time step, then computes every weight's gradient in one large matmul.
 
 
-def _lstm_scan(input_projection, recurrent_kernel, hidden, cell, dropout_mask):
-    """Run the LSTM over ``input_projection [T, B, 4H]``; returns hidden, cell ``[T, B, H]`` and gates ``[T, B, 4H]``."""
-    steps = tf.shape(input_projection)[0]
-    dtype = input_projection.dtype
-    arrays = [tf.TensorArray(dtype, size=steps) for _ in range(3)]
+def stacked_weights(kernel, recurrent_kernel, bias):
+    """``[recurrent_kernel; kernel; bias]``: the ``[H + I + 1, 4H]`` matrix one LSTM step multiplies by."""
+    return tf.concat([recurrent_kernel, kernel, bias[None, :]], axis=0)
 
-    def step(t, hidden, cell, hiddens, cells, gates):
-        z = input_projection[t] + tf.matmul(hidden * dropout_mask, recurrent_kernel)  # (B, 4H)
-        input_gate, forget_gate, candidate, output_gate = tf.split(z, 4, axis=1)
-        input_gate, forget_gate = tf.sigmoid(input_gate), tf.sigmoid(forget_gate)
-        candidate, output_gate = tf.tanh(candidate), tf.sigmoid(output_gate)
-        cell = forget_gate * cell + input_gate * candidate
-        hidden = output_gate * tf.tanh(cell)
-        activated = tf.concat([input_gate, forget_gate, candidate, output_gate], axis=1)
-        return t + 1, hidden, cell, hiddens.write(t, hidden), cells.write(t, cell), gates.write(t, activated)
 
-    _, _, _, hiddens, cells, gates = tf.while_loop(lambda t, *_: t < steps, step, (0, hidden, cell, *arrays))
-    return hiddens.stack(), cells.stack(), gates.stack()
+@tf.function(jit_compile=True, reduce_retracing=True)
+def _forward_step(hidden, cell, row, weights, dropout_mask):
+    """One step; returns the new hidden and cell ``(B, H)``, the matmul operand ``(B, H + I + 1)``,
+    the activated gates ``(B, 4H)`` and ``tanh(new cell)``: what the backward step needs."""
+    operand = tf.concat([hidden * dropout_mask, row, tf.ones_like(row[:, :1])], axis=1)  # (B, H + I + 1)
+    input_gate, forget_gate, candidate, output_gate = tf.split(tf.matmul(operand, weights), 4, axis=1)
+    input_gate, forget_gate, output_gate = tf.sigmoid(input_gate), tf.sigmoid(forget_gate), tf.sigmoid(output_gate)
+    candidate = tf.tanh(candidate)
+    cell = forget_gate * cell + input_gate * candidate
+    tanh_cell = tf.tanh(cell)
+    gates = tf.concat([input_gate, forget_gate, candidate, output_gate], axis=1)  # (B, 4H)
+    return output_gate * tanh_cell, cell, operand, gates, tanh_cell
+
+
+@tf.function(jit_compile=True, reduce_retracing=True)
+def _backward_step(d_hidden, d_cell, d_output, gates, previous_cell, tanh_cell, weights, dropout_mask):
+    """One BPTT step: the gradients of the step's pre-activations ``(B, 4H)``, of the previous hidden
+    and cell ``(B, H)`` and of the step's input row ``(B, I)``."""
+    input_gate, forget_gate, candidate, output_gate = tf.split(gates, 4, axis=1)
+    d_hidden = d_hidden + d_output  # from the next step and from this step's output
+    d_cell = d_cell + d_hidden * output_gate * (1.0 - tf.square(tanh_cell))
+    d_gates = tf.concat(
+        [
+            d_cell * candidate * input_gate * (1.0 - input_gate),
+            d_cell * previous_cell * forget_gate * (1.0 - forget_gate),
+            d_cell * input_gate * (1.0 - tf.square(candidate)),
+            d_hidden * tanh_cell * output_gate * (1.0 - output_gate),
+        ],
+        axis=1,
+    )  # (B, 4H)
+    d_operand = tf.matmul(d_gates, weights, transpose_b=True)  # (B, H + I + 1)
+    units = tf.shape(dropout_mask)[1]  # a compile-time constant under XLA
+    return d_gates, d_operand[:, :units] * dropout_mask, d_cell * forget_gate, d_operand[:, units:-1]
+
+
+def _lstm_scan(inputs, weights, hidden, cell, dropout_mask):
+    """Run the LSTM over time-major ``inputs [T, B, I]``.
+
+    Returns hiddens ``[T, B, H]``, the last cell ``(B, H)``, and TensorArrays (one entry per step) of what
+    backpropagation needs: the matmul operands, gates, incoming cells and ``tanh`` of the new cells.
+    """
+    steps = tf.shape(inputs)[0]
+    rows = tf.TensorArray(inputs.dtype, size=steps).unstack(inputs)
+    saved = [tf.TensorArray(inputs.dtype, size=steps) for _ in range(5)]
+
+    def step(t, hidden, cell, hiddens, operands, gates, previous_cells, tanh_cells):
+        new_hidden, new_cell, operand, gate, tanh_cell = _forward_step(hidden, cell, rows.read(t), weights, dropout_mask)
+        arrays = (hiddens.write(t, new_hidden), operands.write(t, operand), gates.write(t, gate),
+                  previous_cells.write(t, cell), tanh_cells.write(t, tanh_cell))
+        return (t + 1, new_hidden, new_cell, *arrays)
+
+    _, _, cell, hiddens, *saved = tf.while_loop(lambda t, *_: t < steps, step, (0, hidden, cell, *saved))
+    return hiddens.stack(), cell, saved
 
 
 @tf.custom_gradient
-def lstm_sequence(input_projection, recurrent_kernel, hidden, cell, dropout_mask):
-    """LSTM over a whole sequence with a hand-written BPTT gradient; returns hidden and cell ``[T, B, H]``."""
-    hiddens, cells, gates = _lstm_scan(input_projection, recurrent_kernel, hidden, cell, dropout_mask)
+def lstm_sequence(inputs, weights, hidden, cell, dropout_mask):
+    """LSTM over time-major ``inputs [T, B, I]`` with a hand-written BPTT gradient.
 
-    def gradient(d_hiddens, d_cells):
-        steps = tf.shape(input_projection)[0]
-        d_cells = tf.zeros_like(cells) if d_cells is None else d_cells
-        previous_cells = tf.concat([cell[None], cells[:-1]], axis=0)  # (T, B, H)
-        recurrent_kernel_t = tf.transpose(recurrent_kernel)
+    ``weights`` is :func:`stacked_weights`; ``dropout_mask (B, H)`` multiplies the recurrent state.
+    Returns hiddens ``[T, B, H]`` and the last cell ``(B, H)``.
+    """
+    hiddens, last_cell, (operands, gates, previous_cells, tanh_cells) = _lstm_scan(inputs, weights, hidden, cell, dropout_mask)
 
-        def step(k, d_hidden, d_cell, d_gates):
+    def gradient(d_hiddens, d_last_cell):
+        steps = tf.shape(inputs)[0]
+        d_outputs = tf.TensorArray(inputs.dtype, size=steps).unstack(d_hiddens)
+        d_cell = tf.zeros_like(cell) if d_last_cell is None else d_last_cell
+        empty = [tf.TensorArray(inputs.dtype, size=steps) for _ in range(2)]
+
+        def step(k, d_hidden, d_cell, all_d_gates, d_rows):
             t = steps - 1 - k
-            input_gate, forget_gate, candidate, output_gate = tf.split(gates[t], 4, axis=1)
-            tanh_cell = tf.tanh(cells[t])
-            d_hidden = d_hidden + d_hiddens[t]
-            d_cell = d_cell + d_cells[t] + d_hidden * output_gate * (1.0 - tf.square(tanh_cell))
-            d_z = tf.concat(
-                [
-                    d_cell * candidate * input_gate * (1.0 - input_gate),
-                    d_cell * previous_cells[t] * forget_gate * (1.0 - forget_gate),
-                    d_cell * input_gate * (1.0 - tf.square(candidate)),
-                    d_hidden * tanh_cell * output_gate * (1.0 - output_gate),
-                ],
-                axis=1,
-            )  # (B, 4H)
-            d_previous_hidden = tf.matmul(d_z, recurrent_kernel_t) * dropout_mask
-            return k + 1, d_previous_hidden, d_cell * forget_gate, d_gates.write(t, d_z)
+            d_gates, d_hidden, d_cell, d_row = _backward_step(
+                d_hidden, d_cell, d_outputs.read(t), gates.read(t), previous_cells.read(t), tanh_cells.read(t),
+                weights, dropout_mask,
+            )
+            return k + 1, d_hidden, d_cell, all_d_gates.write(t, d_gates), d_rows.write(t, d_row)
 
-        d_gates = tf.TensorArray(input_projection.dtype, size=steps)
-        _, d_hidden0, d_cell0, d_gates = tf.while_loop(
-            lambda k, *_: k < steps, step, (0, tf.zeros_like(hidden), tf.zeros_like(cell), d_gates)
+        _, d_hidden, d_cell, d_gates, d_rows = tf.while_loop(
+            lambda k, *_: k < steps, step, (0, tf.zeros_like(hidden), d_cell, *empty)
         )
-        d_gates = d_gates.stack()  # (T, B, 4H)
-        units = tf.shape(hidden)[1]
-        previous_hiddens = tf.concat([hidden[None], hiddens[:-1]], axis=0) * dropout_mask  # (T, B, H)
-        d_recurrent_kernel = tf.matmul(
-            tf.reshape(previous_hiddens, [-1, units]), tf.reshape(d_gates, [-1, 4 * units]), transpose_a=True
-        )  # one (H, T*B) @ (T*B, 4H) matmul for every step at once
-        return d_gates, d_recurrent_kernel, d_hidden0, d_cell0, tf.zeros_like(dropout_mask)
+        width = tf.shape(weights)[0]
+        d_weights = tf.matmul(
+            tf.reshape(operands.stack(), [-1, width]), tf.reshape(d_gates.stack(), [-1, tf.shape(weights)[1]]),
+            transpose_a=True,
+        )  # one (H + I + 1, T*B) @ (T*B, 4H) matmul: every step's recurrent, input and bias gradient at once
+        return d_rows.stack(), d_weights, d_hidden, d_cell, tf.zeros_like(dropout_mask)
 
-    return (hiddens, cells), gradient
+    return (hiddens, last_cell), gradient
 
 
 def _unit_forget_bias(shape, dtype=None):
@@ -167,11 +203,10 @@ class StrokeLSTM(keras.layers.Layer):
             keep = 1.0 - self.recurrent_dropout
             uniform = keras.random.uniform([batch, self.units], seed=self.seed_generator)
             dropout_mask = tf.cast(uniform < keep, inputs.dtype) / keep
-        # time-major before the matmul: transposing [B, T, I] is cheap, transposing [B, T, 4H] is not
-        projection = tf.matmul(tf.transpose(inputs, [1, 0, 2]), self.kernel) + self.bias  # (T, B, 4H)
-        recurrent_kernel = tf.convert_to_tensor(self.recurrent_kernel)  # a tensor, not a variable, for the custom gradient
-        hiddens, cells = lstm_sequence(projection, recurrent_kernel, initial_state[0], initial_state[1], dropout_mask)
-        return tf.transpose(hiddens, [1, 0, 2]), [hiddens[-1], cells[-1]]
+        weights = stacked_weights(self.kernel, self.recurrent_kernel, self.bias)  # (H + I + 1, 4H)
+        time_major = tf.transpose(inputs, [1, 0, 2])  # (T, B, I)
+        hiddens, cell = lstm_sequence(time_major, weights, initial_state[0], initial_state[1], dropout_mask)
+        return tf.transpose(hiddens, [1, 0, 2]), [hiddens[-1], cell]
 
 
 class SketchRNN(keras.Model):

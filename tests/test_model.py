@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from sketchrnn import checkpoint
-from sketchrnn.model import ModelConfig, _lstm_scan, lstm_sequence, reconstruction_loss
+from sketchrnn.model import ModelConfig, lstm_sequence, reconstruction_loss
 from sketchrnn.strokes import DataStats
 
 
@@ -57,25 +57,53 @@ def test_loss_stays_finite_for_extreme_outputs():
     assert np.all(np.isfinite(offset.numpy())) and np.all(np.isfinite(pen.numpy()))
 
 
-def test_hand_written_lstm_gradient_matches_autodiff():
+def reference_lstm(inputs, weights, hidden, cell, mask):
+    """The LSTM written out step by step in plain TensorFlow ops, for autodiff to differentiate."""
+    hiddens = []
+    for row in tf.unstack(inputs):
+        operand = tf.concat([hidden * mask, row, tf.ones_like(row[:, :1])], axis=1)
+        i, f, g, o = tf.split(tf.matmul(operand, weights), 4, axis=1)
+        cell = tf.sigmoid(f) * cell + tf.sigmoid(i) * tf.tanh(g)
+        hidden = tf.sigmoid(o) * tf.tanh(cell)
+        hiddens.append(hidden)
+    return tf.stack(hiddens), cell
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_hand_written_lstm_gradient_matches_autodiff(compiled):
     rng = np.random.default_rng(0)
-    steps, batch, units = 7, 3, 8
-    projection = tf.constant(rng.normal(size=(steps, batch, 4 * units)).astype(np.float32))
-    kernel = tf.constant(rng.normal(scale=0.3, size=(units, 4 * units)).astype(np.float32))
+    steps, batch, units, width = 7, 3, 8, 5
+    inputs = tf.constant(rng.normal(size=(steps, batch, width)).astype(np.float32))
+    weights = tf.constant(rng.normal(scale=0.3, size=(units + width + 1, 4 * units)).astype(np.float32))
     hidden0 = tf.constant(rng.normal(size=(batch, units)).astype(np.float32))
     cell0 = tf.constant(rng.normal(size=(batch, units)).astype(np.float32))
     mask = tf.constant((rng.random((batch, units)) > 0.3).astype(np.float32) / 0.7)
-    weights = tf.constant(rng.normal(size=(steps, batch, units)).astype(np.float32))
+    loss_weights = tf.constant(rng.normal(size=(steps, batch, units)).astype(np.float32))
 
     def gradients(function):
         with tf.GradientTape() as tape:
-            tape.watch([projection, kernel, hidden0, cell0])
-            hiddens, cells = function(projection, kernel, hidden0, cell0, mask)[:2]
-            loss = tf.reduce_sum(tf.sin(hiddens) * weights) + tf.reduce_sum(cells[-1] ** 2)
-        return tape.gradient(loss, [projection, kernel, hidden0, cell0])
+            tape.watch([inputs, weights, hidden0, cell0])
+            hiddens, last_cell = function(inputs, weights, hidden0, cell0, mask)
+            loss = tf.reduce_sum(tf.sin(hiddens) * loss_weights) + tf.reduce_sum(last_cell**2)
+        return [hiddens, last_cell, *tape.gradient(loss, [inputs, weights, hidden0, cell0])]
 
-    for ours, reference in zip(gradients(lstm_sequence), gradients(_lstm_scan)):
-        np.testing.assert_allclose(ours.numpy(), reference.numpy(), rtol=1e-4, atol=1e-5)
+    ours = tf.function(lambda: gradients(lstm_sequence))() if compiled else gradients(lstm_sequence)
+    for value, expected in zip(ours, gradients(reference_lstm)):
+        np.testing.assert_allclose(value.numpy(), expected.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_lstm_gradient_without_a_last_cell_gradient():
+    """Training uses only the hidden sequence: the last cell's gradient arrives as None."""
+    rng = np.random.default_rng(1)
+    inputs = tf.constant(rng.normal(size=(4, 2, 5)).astype(np.float32))
+    weights = tf.constant(rng.normal(scale=0.3, size=(6 + 5 + 1, 24)).astype(np.float32))
+    state, mask = tf.zeros([2, 6]), tf.ones([2, 6])
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch([inputs, weights])
+        ours = tf.reduce_sum(lstm_sequence(inputs, weights, state, state, mask)[0])
+        expected = tf.reduce_sum(reference_lstm(inputs, weights, state, state, mask)[0])
+    for ours_gradient, expected_gradient in zip(tape.gradient(ours, [inputs, weights]), tape.gradient(expected, [inputs, weights])):
+        np.testing.assert_allclose(ours_gradient.numpy(), expected_gradient.numpy(), rtol=1e-4, atol=1e-5)
 
 
 def test_lstm_forward_matches_keras_lstm():
