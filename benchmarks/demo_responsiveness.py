@@ -90,6 +90,13 @@ def complete(client: Client, label: str, strokes, endings: int = 4, temperature:
     return time.perf_counter() - started
 
 
+def guess(client: Client, strokes) -> float:
+    """One "what are you drawing?" call; returns its wall-clock seconds."""
+    started = time.perf_counter()
+    client.predict(strokes, api_name="/guess")
+    return time.perf_counter() - started
+
+
 class Hostile(threading.Thread):
     """A client that sends the worst drawing again and again until stopped, timing each request."""
 
@@ -148,8 +155,10 @@ def measure(url: str, repeats: int) -> int:
     print(f"worst allowed drawing: {len(drawing)} strokes, {points} points; category {label!r}")
     for endings in (1, 2, 4, 8):  # the first request of each batch size may still be compiling
         complete(probe, label, SQUIGGLE, endings=endings)
+    complete(probe, label, drawing, endings=8, temperature=1.5, animate=True)
     alone = [complete(probe, label, SQUIGGLE) for _ in range(repeats)]
-    worst_alone = [complete(probe, label, drawing, endings=8, temperature=1.5, animate=True) for _ in range(2)]
+    worst_alone = [complete(probe, label, drawing, endings=8, temperature=1.5, animate=True) for _ in range(3)]
+    guess_alone = [guess(probe, drawing) for _ in range(3)]
     under_load, hostile_times = [], []
     for _ in range(repeats):
         elapsed, times = one_repetition(url, label, drawing)
@@ -157,7 +166,8 @@ def measure(url: str, repeats: int) -> int:
         hostile_times += times
     median = statistics.median(under_load)
     print(f"normal completion, no load:            median {statistics.median(alone):.3f} s")
-    print(f"worst request alone:                   median {statistics.median(worst_alone):.3f} s")
+    print(f"worst request alone:                   median {statistics.median(worst_alone):.3f} s "
+          f"(its /guess: {statistics.median(guess_alone):.3f} s)")
     print(f"worst requests, two clients at once:   median {statistics.median(hostile_times):.3f} s "
           f"({len(hostile_times)} requests)")
     print(f"normal completion beside two of them:  median {median:.3f} s, max {max(under_load):.3f} s "

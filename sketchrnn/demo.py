@@ -291,30 +291,38 @@ def private_server_folder():
 
     Gradio caches the files it serves in ``$GRADIO_TEMP_DIR`` (default: a ``/tmp/gradio`` shared by
     every Gradio server on the machine, readable by all, and served by any of them). Each server
-    here gets its own ``gradio-cache`` inside its folder instead; set before any Blocks is built.
+    here gets its own ``gradio-cache`` inside its folder instead; enter this before building Blocks.
     """
     root = new_output_root()  # mkdtemp: mode 0700
     cache = root / "gradio-cache"
     cache.mkdir(mode=0o700)
-    previous = os.environ.get("GRADIO_TEMP_DIR")
-    os.environ["GRADIO_TEMP_DIR"] = str(cache)
-    # A few gradio modules read the variable once, at import (already done): point them here too.
-    modules = [sys.modules.get(name) for name in GRADIO_MODULES_WITH_TEMP_DIR]
-    modules = [module for module in modules if hasattr(module, "DEFAULT_TEMP_DIR")]
-    previous_dirs = [module.DEFAULT_TEMP_DIR for module in modules]
-    for module in modules:
-        module.DEFAULT_TEMP_DIR = str(cache)
     atexit.register(shutil.rmtree, root, ignore_errors=True)  # also when the interpreter exits another way
     try:
-        yield root
+        with gradio_temp_dir(cache):
+            yield root
     finally:
-        for module, directory in zip(modules, previous_dirs):
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def gradio_temp_dir(folder: Path):
+    """Point Gradio's cache at `folder` for the duration: $GRADIO_TEMP_DIR, and the few gradio modules
+    that copied it at import (already done), which would otherwise still create /tmp/gradio."""
+    previous = os.environ.get("GRADIO_TEMP_DIR")
+    os.environ["GRADIO_TEMP_DIR"] = str(folder)
+    modules = [sys.modules.get(name) for name in GRADIO_MODULES_WITH_TEMP_DIR]
+    saved = [(module, module.DEFAULT_TEMP_DIR) for module in modules if hasattr(module, "DEFAULT_TEMP_DIR")]
+    for module, _ in saved:
+        module.DEFAULT_TEMP_DIR = str(folder)
+    try:
+        yield
+    finally:
+        for module, directory in saved:
             module.DEFAULT_TEMP_DIR = directory
         if previous is None:
             os.environ.pop("GRADIO_TEMP_DIR", None)
         else:
             os.environ["GRADIO_TEMP_DIR"] = previous
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @contextlib.contextmanager

@@ -312,7 +312,9 @@ def _is_number(value) -> bool:
 
 def _shown(value, limit: int = 60) -> str:
     """``repr(value)`` cut to ``limit`` characters, for messages (an int of 400 digits stays readable)."""
-    text = repr(value) if not isinstance(value, int) or abs(value) < 10**limit else f"a {len(str(abs(value)))}-digit number"
+    if isinstance(value, int) and abs(value) >= 10**limit:  # str() refuses ints over 4,300 digits
+        return f"a number of about {int(value.bit_length() * 0.30103) + 1} digits"
+    text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

@@ -263,6 +263,7 @@ def test_a_long_stroke_is_simplified_not_cut(model):
     ({"max_steps": 0}, "max_steps"),
     ({"max_steps": "many"}, "max_steps"),
     ({"seed": 10**400}, "seed"),
+    ({"seed": 10**5000}, "about 5001 digits"),  # too long even for str()
     ({"temperature": 10**400}, "temperature"),
     ({"temperature": True}, "temperature"),
     ({"n": True}, "whole number"),
