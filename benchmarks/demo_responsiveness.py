@@ -61,15 +61,22 @@ def start_demo(port: int, model_dir: str | None) -> subprocess.Popen:
     """The demo as a separate process, as a person would run it."""
     command = [sys.executable, "app.py", "--port", str(port)] + (["--model-dir", model_dir] if model_dir else [])
     environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    return subprocess.Popen(command, cwd=REPO_ROOT, env=environment, stdout=subprocess.DEVNULL,
-                            stderr=open(Path(tempfile.gettempdir()) / f"demo-benchmark-{port}.log", "w"))
+    log = tempfile.TemporaryFile("w+")  # the demo's messages, shown if it fails to start; gone on exit
+    process = subprocess.Popen(command, cwd=REPO_ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=log)
+    process.log = log
+    return process
+
+
+def log_tail(process: subprocess.Popen) -> str:
+    process.log.seek(0)
+    return process.log.read()[-3000:]
 
 
 def wait_until_serving(process: subprocess.Popen, url: str) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit(f"the demo exited with status {process.returncode}")
+            raise SystemExit(f"the demo exited with status {process.returncode}:\n{log_tail(process)}")
         try:
             if httpx.get(url, timeout=2).status_code == 200:
                 return
