@@ -36,6 +36,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from sketchrnn import magenta
 from sketchrnn.canvas import DEFAULT_SIZE, StrokeCanvas, parse_strokes
 from sketchrnn.checkpoint import TrainedModel, bundled_model_dirs, load_model
 from sketchrnn.sample import complete, graph_sampler, guess, sample
@@ -52,6 +53,7 @@ DEFAULT_TEMPERATURE = 0.4  # Sketch-RNN's usual sampling temperature
 # 0.6 and scribble on to the 250-point cap; at 1.0 drawings end where people's do (README, "Sampling").
 PEN_TEMPERATURE = 1.0
 DEFAULT_ENDINGS = 4
+DEFAULT_CATEGORY = "pig"  # what the menu starts on
 # Requests worked on at once (the queue holds the rest). More than the 2 CPU cores here, so that a normal
 # drawing never waits behind large ones: those take turns in a lane of their own (see `drawing_lane`).
 CONCURRENCY_LIMIT = 4
@@ -89,12 +91,13 @@ class Choice:
 
 
 def load_models(model_dir=None) -> list[TrainedModel]:
-    """Load every model once: the bundled ones, the model in `model_dir`, or the models under it.
+    """Load every model once: the bundled and imported ones (magenta's included; a downloaded but not yet
+    imported magenta file is imported first), or the model in `model_dir`, or the models under it.
 
     Raises ValueError when there is nothing to load.
     """
     if model_dir is None:
-        directories = bundled_model_dirs()
+        directories = magenta.usable_model_dirs(log=logger.warning)
     elif (Path(model_dir) / "config.json").is_file():
         directories = [Path(model_dir)]
     else:
@@ -152,7 +155,7 @@ def load_catalog(model_dir=None) -> dict[str, Choice]:
 
 
 def build_catalog(models: list[TrainedModel]) -> dict[str, Choice]:
-    """Menu label -> (model, category) for every category of every model.
+    """Menu label -> (model, category) for every category of every model, in alphabetical order.
 
     A label is the category name, plus the model's name when two models serve the same category.
     """
@@ -164,7 +167,14 @@ def build_catalog(models: list[TrainedModel]) -> dict[str, Choice]:
     for model, category in pairs:
         label = category if counts[category] == 1 else f"{category} ({model.name})"
         catalog[label] = Choice(model, category)
-    return catalog
+    return dict(sorted(catalog.items()))
+
+
+def default_label(catalog: dict[str, Choice]) -> str:
+    """The menu's first choice: a pig, by the strongest model that draws one (magenta's, when present)."""
+    pigs = sorted((not choice.model.name.startswith("magenta-"), label)
+                  for label, choice in catalog.items() if choice.category == DEFAULT_CATEGORY)
+    return pigs[0][1] if pigs else next(iter(catalog))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -455,7 +465,7 @@ def _build_controls(catalog: dict[str, Choice]) -> dict[str, gr.components.Compo
     """The settings column: category, temperature, endings, seed, animation and the two actions."""
     labels = list(catalog)
     controls = {
-        "label": gr.Dropdown(labels, value=labels[0], label="I am drawing a…", elem_id="category"),
+        "label": gr.Dropdown(labels, value=default_label(catalog), label="I am drawing a…", elem_id="category"),
         "temperature": gr.Slider(
             *TEMPERATURE_RANGE, value=DEFAULT_TEMPERATURE, step=0.05, label="Temperature (higher = wilder)",
             elem_id="temperature",

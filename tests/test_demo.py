@@ -275,7 +275,7 @@ def test_catalog_names_shared_categories_by_model():
     """Stand-in records (only .name and .categories are read) for two models that share a category."""
     first = SimpleNamespace(name="pig-model", categories=["pig"])
     second = SimpleNamespace(name="farm", categories=["pig", "cow"])
-    assert list(demo.build_catalog([first, second])) == ["pig (pig-model)", "pig (farm)", "cow"]
+    assert list(demo.build_catalog([first, second])) == ["cow", "pig (farm)", "pig (pig-model)"]
 
 
 def test_command_line_defaults_bind_to_this_machine_only(tmp_path):
@@ -465,3 +465,29 @@ def test_server_keeps_its_files_private_and_removes_them_on_sigterm(tmp_path):
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_the_menu_offers_the_bundled_magenta_models_and_starts_on_the_strongest_pig(catalog):
+    if os.environ.get("SKETCHRNN_DEMO_MODEL_DIR"):
+        pytest.skip("runs on the bundled models only")
+    names = {choice.model.name for choice in catalog.values()}
+    assert {"magenta-pig", "magenta-cat", "magenta-alarm_clock", "quickdraw6", "spg20"} <= names
+    assert catalog["cat"].model.name == "magenta-cat"
+    assert demo.default_label(catalog) == "pig (magenta-pig)"
+
+
+def test_guess_counts_each_category_once_across_models(catalog):
+    """pig is drawn by three bundled models: it still gets one probability, and they sum to at most 1."""
+    guesses = demo.guess_drawing(SQUIGGLE, catalog=catalog)
+    assert len(guesses) == len(set(guesses)) and sum(guesses.values()) <= 1.0 + 1e-9
+
+
+def test_every_bundled_magenta_model_completes_and_draws(catalog, output_root):
+    labels = [label for label, choice in catalog.items() if choice.model.name.startswith("magenta-")]
+    if not labels:
+        pytest.skip("no magenta model among the demo's models")
+    for label in labels:
+        page, files, status = complete(catalog, output_root, label=label, endings=2)
+        assert len(inline_svgs(page)) == 2 and len(files) == 3, label
+        page, files, status = demo.draw_something(label, 0.4, 2, 0, False, catalog=catalog, output_root=output_root)
+        assert len(inline_svgs(page)) == 2 and catalog[label].category in status, label
