@@ -70,8 +70,12 @@ class ModelConfig:
 # kernel instead of ~15 TensorFlow ops (which cost as much as the matmul itself at B = 100). The
 # input projection and the bias ride in the step's matmul, ``[h * mask, x_t, 1] @ weights`` with
 # ``weights = [recurrent_kernel; kernel; bias]`` of shape ``[H + I + 1, 4H]``, and a step's shapes
-# do not depend on T, so the step compiles once per (B, H, I). Backpropagation through time runs one
-# fused step per time step, then computes every weight's gradient in one large matmul.
+# do not depend on T, so the step compiles once per (B, H, I). A batch runs as two independent chains
+# (halves), whose steps overlap on the CPU's cores. Backpropagation through time runs one fused step per
+# time step and chain, then computes every weight's gradient in one large matmul per chain.
+
+
+MIN_CHAIN_BATCH = 8  # a batch runs as two independent chains of at least this many sequences each (see _chain_sizes)
 
 
 def stacked_weights(kernel, recurrent_kernel, bias):
@@ -114,24 +118,77 @@ def _backward_step(d_hidden, d_cell, d_output, gates, previous_cell, tanh_cell, 
     return d_gates, d_operand[:, :units] * dropout_mask, d_cell * forget_gate, d_operand[:, units:-1]
 
 
-def _lstm_scan(inputs, weights, hidden, cell, dropout_mask):
-    """Run the LSTM over time-major ``inputs [T, B, I]``.
+def _chain_sizes(hidden):
+    """Batch sizes of the independent chains a sequence runs as: two halves, or one chain for small batches.
 
-    Returns hiddens ``[T, B, H]``, the last cell ``(B, H)``, and TensorArrays (one entry per step) of what
-    backpropagation needs: the matmul operands, gates, incoming cells and ``tanh`` of the new cells.
+    Two chains' steps are independent, so TensorFlow runs one chain's step while the other's is still
+    busy: the gate maths of a step (one core) overlaps the other chain's matmul instead of leaving a core idle.
     """
-    steps = tf.shape(inputs)[0]
-    rows = tf.TensorArray(inputs.dtype, size=steps).unstack(inputs)
-    saved = [tf.TensorArray(inputs.dtype, size=steps) for _ in range(5)]
+    batch = hidden.shape[0]
+    if batch is not None and batch < 2 * MIN_CHAIN_BATCH:
+        return [batch]
+    half = tf.shape(hidden)[0] // 2
+    return [half, tf.shape(hidden)[0] - half]
 
-    def step(t, hidden, cell, hiddens, operands, gates, previous_cells, tanh_cells):
-        new_hidden, new_cell, operand, gate, tanh_cell = _forward_step(hidden, cell, rows.read(t), weights, dropout_mask)
-        arrays = (hiddens.write(t, new_hidden), operands.write(t, operand), gates.write(t, gate),
-                  previous_cells.write(t, cell), tanh_cells.write(t, tanh_cell))
-        return (t + 1, new_hidden, new_cell, *arrays)
 
-    _, _, cell, hiddens, *saved = tf.while_loop(lambda t, *_: t < steps, step, (0, hidden, cell, *saved))
-    return hiddens.stack(), cell, saved
+def _split_batch(tensor, sizes, axis=0):
+    """``tensor`` cut along its batch ``axis`` into chains of ``sizes``."""
+    return [tensor] if len(sizes) == 1 else tf.split(tensor, sizes, axis=axis)
+
+
+def _join_batch(tensors, axis=0):
+    """The chains' tensors joined along the batch ``axis``."""
+    return tensors[0] if len(tensors) == 1 else tf.concat(tensors, axis=axis)
+
+
+def _lstm_scan(inputs, weights, hidden, cell, dropout_mask):
+    """Run the LSTM over time-major ``inputs [T, B, I]``, as independent chains of the batch (:func:`_chain_sizes`).
+
+    Returns hiddens ``[T, B, H]``, the last cell ``(B, H)``, the chain sizes, and per chain TensorArrays (one
+    entry per step) of what backpropagation needs: matmul operands, gates, incoming cells, ``tanh`` of new cells.
+    """
+    steps, sizes = tf.shape(inputs)[0], _chain_sizes(hidden)
+    rows = [tf.TensorArray(inputs.dtype, size=steps).unstack(part) for part in _split_batch(inputs, sizes, axis=1)]
+    masks = _split_batch(dropout_mask, sizes)
+    states = list(zip(_split_batch(hidden, sizes), _split_batch(cell, sizes)))
+    saved = [[tf.TensorArray(inputs.dtype, size=steps) for _ in range(5)] for _ in sizes]
+
+    def step(t, states, saved):
+        new_states, new_saved = [], []
+        for (hidden, cell), arrays, chain_rows, mask in zip(states, saved, rows, masks):
+            new_hidden, new_cell, *kept = _forward_step(hidden, cell, chain_rows.read(t), weights, mask)
+            new_states.append((new_hidden, new_cell))
+            values = (new_hidden, kept[0], kept[1], cell, kept[2])  # hidden, operand, gates, incoming cell, tanh(cell)
+            new_saved.append([array.write(t, value) for array, value in zip(arrays, values)])
+        return t + 1, new_states, new_saved
+
+    _, states, saved = tf.while_loop(lambda t, *_: t < steps, step, (0, states, saved))
+    hiddens = _join_batch([arrays[0].stack() for arrays in saved], axis=1)  # (T, B, H)
+    return hiddens, _join_batch([cell for _, cell in states]), sizes, [arrays[1:] for arrays in saved]
+
+
+def _backward_chains(d_hiddens, d_cell, sizes, saved, weights, dropout_mask):
+    """BPTT over each chain; per chain the final (d_hidden, d_cell) and TensorArrays of d_gates and d_rows."""
+    steps = tf.shape(d_hiddens)[0]
+    d_outputs = [tf.TensorArray(d_hiddens.dtype, size=steps).unstack(part) for part in _split_batch(d_hiddens, sizes, 1)]
+    masks = _split_batch(dropout_mask, sizes)
+    states = [(tf.zeros_like(chain_d_cell), chain_d_cell) for chain_d_cell in _split_batch(d_cell, sizes)]
+    results = [[tf.TensorArray(d_hiddens.dtype, size=steps) for _ in range(2)] for _ in sizes]
+
+    def step(k, states, results):
+        t, new_states, new_results = steps - 1 - k, [], []
+        for (d_hidden, d_cell), arrays, outputs, (_, gates, previous_cells, tanh_cells), mask in zip(
+            states, results, d_outputs, saved, masks
+        ):
+            d_gates, d_hidden, d_cell, d_row = _backward_step(
+                d_hidden, d_cell, outputs.read(t), gates.read(t), previous_cells.read(t), tanh_cells.read(t), weights, mask
+            )
+            new_states.append((d_hidden, d_cell))
+            new_results.append([arrays[0].write(t, d_gates), arrays[1].write(t, d_row)])
+        return k + 1, new_states, new_results
+
+    _, states, results = tf.while_loop(lambda k, *_: k < steps, step, (0, states, results))
+    return states, results
 
 
 @tf.custom_gradient
@@ -141,31 +198,20 @@ def lstm_sequence(inputs, weights, hidden, cell, dropout_mask):
     ``weights`` is :func:`stacked_weights`; ``dropout_mask (B, H)`` multiplies the recurrent state.
     Returns hiddens ``[T, B, H]`` and the last cell ``(B, H)``.
     """
-    hiddens, last_cell, (operands, gates, previous_cells, tanh_cells) = _lstm_scan(inputs, weights, hidden, cell, dropout_mask)
+    hiddens, last_cell, sizes, saved = _lstm_scan(inputs, weights, hidden, cell, dropout_mask)
 
     def gradient(d_hiddens, d_last_cell):
-        steps = tf.shape(inputs)[0]
-        d_outputs = tf.TensorArray(inputs.dtype, size=steps).unstack(d_hiddens)
-        d_cell = tf.zeros_like(cell) if d_last_cell is None else d_last_cell
-        empty = [tf.TensorArray(inputs.dtype, size=steps) for _ in range(2)]
-
-        def step(k, d_hidden, d_cell, all_d_gates, d_rows):
-            t = steps - 1 - k
-            d_gates, d_hidden, d_cell, d_row = _backward_step(
-                d_hidden, d_cell, d_outputs.read(t), gates.read(t), previous_cells.read(t), tanh_cells.read(t),
-                weights, dropout_mask,
-            )
-            return k + 1, d_hidden, d_cell, all_d_gates.write(t, d_gates), d_rows.write(t, d_row)
-
-        _, d_hidden, d_cell, d_gates, d_rows = tf.while_loop(
-            lambda k, *_: k < steps, step, (0, tf.zeros_like(hidden), d_cell, *empty)
-        )
-        width = tf.shape(weights)[0]
-        d_weights = tf.matmul(
-            tf.reshape(operands.stack(), [-1, width]), tf.reshape(d_gates.stack(), [-1, tf.shape(weights)[1]]),
-            transpose_a=True,
-        )  # one (H + I + 1, T*B) @ (T*B, 4H) matmul: every step's recurrent, input and bias gradient at once
-        return d_rows.stack(), d_weights, d_hidden, d_cell, tf.zeros_like(dropout_mask)
+        d_last_cell = tf.zeros_like(cell) if d_last_cell is None else d_last_cell
+        states, results = _backward_chains(d_hiddens, d_last_cell, sizes, saved, weights, dropout_mask)
+        width, gates_width = tf.shape(weights)[0], tf.shape(weights)[1]
+        d_weights = tf.add_n([
+            tf.matmul(tf.reshape(arrays[0].stack(), [-1, width]), tf.reshape(d_gates.stack(), [-1, gates_width]),
+                      transpose_a=True)
+            for arrays, (d_gates, _) in zip(saved, results)
+        ])  # per chain one (H + I + 1, T*b) @ (T*b, 4H) matmul: every step's recurrent, input and bias gradient
+        d_inputs = _join_batch([d_rows.stack() for _, d_rows in results], axis=1)  # (T, B, I)
+        d_hidden = _join_batch([d_hidden for d_hidden, _ in states])
+        return d_inputs, d_weights, d_hidden, _join_batch([d_cell for _, d_cell in states]), tf.zeros_like(dropout_mask)
 
     return (hiddens, last_cell), gradient
 

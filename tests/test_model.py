@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from sketchrnn import checkpoint
-from sketchrnn.model import ModelConfig, lstm_sequence, reconstruction_loss
+from sketchrnn.model import MIN_CHAIN_BATCH, ModelConfig, _chain_sizes, lstm_sequence, reconstruction_loss
 from sketchrnn.strokes import DataStats
 
 
@@ -69,10 +69,13 @@ def reference_lstm(inputs, weights, hidden, cell, mask):
     return tf.stack(hiddens), cell
 
 
-@pytest.mark.parametrize("compiled", [False, True])
-def test_hand_written_lstm_gradient_matches_autodiff(compiled):
+@pytest.mark.parametrize(
+    "batch, compiled",
+    [(3, False), (1, True), (3, True), (17, False), (17, True)],  # 17: two chains of 8 and 9; compiled: unknown batch
+)
+def test_hand_written_lstm_gradient_matches_autodiff(batch, compiled):
     rng = np.random.default_rng(0)
-    steps, batch, units, width = 7, 3, 8, 5
+    steps, units, width = 7, 8, 5
     inputs = tf.constant(rng.normal(size=(steps, batch, width)).astype(np.float32))
     weights = tf.constant(rng.normal(scale=0.3, size=(units + width + 1, 4 * units)).astype(np.float32))
     hidden0 = tf.constant(rng.normal(size=(batch, units)).astype(np.float32))
@@ -80,16 +83,26 @@ def test_hand_written_lstm_gradient_matches_autodiff(compiled):
     mask = tf.constant((rng.random((batch, units)) > 0.3).astype(np.float32) / 0.7)
     loss_weights = tf.constant(rng.normal(size=(steps, batch, units)).astype(np.float32))
 
-    def gradients(function):
+    def gradients(function, inputs, hidden0, cell0, mask, loss_weights):
         with tf.GradientTape() as tape:
             tape.watch([inputs, weights, hidden0, cell0])
             hiddens, last_cell = function(inputs, weights, hidden0, cell0, mask)
             loss = tf.reduce_sum(tf.sin(hiddens) * loss_weights) + tf.reduce_sum(last_cell**2)
         return [hiddens, last_cell, *tape.gradient(loss, [inputs, weights, hidden0, cell0])]
 
-    ours = tf.function(lambda: gradients(lstm_sequence))() if compiled else gradients(lstm_sequence)
-    for value, expected in zip(ours, gradients(reference_lstm)):
+    arguments = (inputs, hidden0, cell0, mask, loss_weights)
+    if compiled:  # in a graph with unknown batch and length, as the trainer traces it
+        unknown = [tf.TensorSpec([None, None, width]), *[tf.TensorSpec([None, units])] * 3, tf.TensorSpec([None, None, units])]
+        ours = tf.function(lambda *args: gradients(lstm_sequence, *args), input_signature=unknown)(*arguments)
+    else:
+        ours = gradients(lstm_sequence, *arguments)
+    for value, expected in zip(ours, gradients(reference_lstm, *arguments)):
         np.testing.assert_allclose(value.numpy(), expected.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_lstm_batch_runs_as_two_chains_only_when_large():
+    assert len(_chain_sizes(tf.zeros([2 * MIN_CHAIN_BATCH - 1, 4]))) == 1
+    assert [int(size) for size in _chain_sizes(tf.zeros([2 * MIN_CHAIN_BATCH + 1, 4]))] == [MIN_CHAIN_BATCH, MIN_CHAIN_BATCH + 1]
 
 
 def test_lstm_gradient_without_a_last_cell_gradient():
@@ -112,9 +125,11 @@ def test_lstm_forward_matches_keras_lstm():
     reference = keras.layers.LSTM(16, return_sequences=True)
     reference.build((None, None, 5))
     reference.set_weights([network.lstm.kernel.numpy(), network.lstm.recurrent_kernel.numpy(), network.lstm.bias.numpy()])
-    inputs = np.random.default_rng(1).normal(size=(2, 9, 5)).astype(np.float32)
-    ours, _ = network.lstm(tf.constant(inputs))
-    np.testing.assert_allclose(ours.numpy(), reference(inputs).numpy(), rtol=1e-5, atol=1e-6)
+    for batch in (2, 21):  # one chain, and two chains of 10 and 11
+        inputs = np.random.default_rng(1).normal(size=(batch, 9, 5)).astype(np.float32)
+        ours, (last_hidden, last_cell) = network.lstm(tf.constant(inputs))
+        np.testing.assert_allclose(ours.numpy(), reference(inputs).numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(last_hidden.numpy(), ours.numpy()[:, -1], rtol=1e-6)
 
 
 def test_config_round_trip_and_unknown_field():
