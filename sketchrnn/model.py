@@ -98,7 +98,7 @@ def _forward_step(hidden, cell, row, weights, dropout_mask):
 
 
 @tf.function(jit_compile=True, reduce_retracing=True)
-def _backward_step(d_hidden, d_cell, d_output, gates, previous_cell, tanh_cell, weights, dropout_mask):
+def _backward_step(d_hidden, d_cell, d_output, gates, previous_cell, tanh_cell, transposed_weights, dropout_mask):
     """One BPTT step: the gradients of the step's pre-activations ``(B, 4H)``, of the previous hidden
     and cell ``(B, H)`` and of the step's input row ``(B, I)``."""
     input_gate, forget_gate, candidate, output_gate = tf.split(gates, 4, axis=1)
@@ -113,7 +113,7 @@ def _backward_step(d_hidden, d_cell, d_output, gates, previous_cell, tanh_cell, 
         ],
         axis=1,
     )  # (B, 4H)
-    d_operand = tf.matmul(d_gates, weights, transpose_b=True)  # (B, H + I + 1)
+    d_operand = tf.matmul(d_gates, transposed_weights)  # (B, H + I + 1); a transposed operand is slower here
     units = tf.shape(dropout_mask)[1]  # a compile-time constant under XLA
     return d_gates, d_operand[:, :units] * dropout_mask, d_cell * forget_gate, d_operand[:, units:-1]
 
@@ -167,8 +167,11 @@ def _lstm_scan(inputs, weights, hidden, cell, dropout_mask):
     return hiddens, _join_batch([cell for _, cell in states]), sizes, [arrays[1:] for arrays in saved]
 
 
-def _backward_chains(d_hiddens, d_cell, sizes, saved, weights, dropout_mask):
-    """BPTT over each chain; per chain the final (d_hidden, d_cell) and TensorArrays of d_gates and d_rows."""
+def _backward_chains(d_hiddens, d_cell, sizes, saved, transposed_weights, dropout_mask):
+    """BPTT over each chain (``transposed_weights [4H, H + I + 1]``).
+
+    Returns per chain the final ``(d_hidden, d_cell)`` and TensorArrays of d_gates and d_rows.
+    """
     steps = tf.shape(d_hiddens)[0]
     d_outputs = [tf.TensorArray(d_hiddens.dtype, size=steps).unstack(part) for part in _split_batch(d_hiddens, sizes, 1)]
     masks = _split_batch(dropout_mask, sizes)
@@ -181,7 +184,7 @@ def _backward_chains(d_hiddens, d_cell, sizes, saved, weights, dropout_mask):
             states, results, d_outputs, saved, masks
         ):
             d_gates, d_hidden, d_cell, d_row = _backward_step(
-                d_hidden, d_cell, outputs.read(t), gates.read(t), previous_cells.read(t), tanh_cells.read(t), weights, mask
+                d_hidden, d_cell, outputs.read(t), gates.read(t), previous_cells.read(t), tanh_cells.read(t), transposed_weights, mask
             )
             new_states.append((d_hidden, d_cell))
             new_results.append([arrays[0].write(t, d_gates), arrays[1].write(t, d_row)])
@@ -202,7 +205,7 @@ def lstm_sequence(inputs, weights, hidden, cell, dropout_mask):
 
     def gradient(d_hiddens, d_last_cell):
         d_last_cell = tf.zeros_like(cell) if d_last_cell is None else d_last_cell
-        states, results = _backward_chains(d_hiddens, d_last_cell, sizes, saved, weights, dropout_mask)
+        states, results = _backward_chains(d_hiddens, d_last_cell, sizes, saved, tf.transpose(weights), dropout_mask)
         width, gates_width = tf.shape(weights)[0], tf.shape(weights)[1]
         d_weights = tf.add_n([
             tf.matmul(tf.reshape(arrays[0].stack(), [-1, width]), tf.reshape(d_gates.stack(), [-1, gates_width]),
