@@ -438,10 +438,10 @@ def drawing_from_record(record: dict, path) -> list:
 
 def run_complete(arguments) -> int:
     """Complete a drawing and write SVG."""
+    check_drawing_outputs(arguments)
+    drawing = read_drawing_json(arguments.input)  # before importing TensorFlow: bad input is refused at once
     from sketchrnn import sample, svg
 
-    check_drawing_outputs(arguments)
-    drawing = read_drawing_json(arguments.input)
     model = choose_model(arguments.model, arguments.category)
     completion = sample.complete(
         model, drawing, arguments.n, temperature=arguments.temperature,
@@ -614,12 +614,48 @@ def run_models_list(arguments) -> int:
     return 0
 
 
+def add_calibrate_command(subparsers) -> None:
+    """``sketchrnn calibrate-guess``: fit "what are you drawing?" to the models a user has."""
+    parser = subparsers.add_parser(
+        "calibrate-guess", help='fit the calibration of "what are you drawing?" for your models',
+        description=(
+            "Fit the temperature and the per-(model, category) offsets that turn each model's per-point "
+            "log-likelihood into calibrated guesses, on the validation splits of the models' own training data "
+            "(complete drawings and their first 40%%); test splits are never used. Default models: the bundled, "
+            "imported and cached ones, as the demo loads them. Writes data/models/guess_calibration.json "
+            "(or --out), which the demo reads."
+        ),
+        epilog="example: sketchrnn calibrate-guess --per-category 40",
+    )
+    parser.add_argument("models", nargs="*", metavar="MODEL", help="model directories (default: the demo's models)")
+    parser.add_argument("--per-category", type=int, default=40, help="validation drawings per category (default 40)")
+    parser.add_argument("--seed", type=int, default=0, help="which validation drawings are taken (default 0)")
+    parser.add_argument("--out", default=None, metavar="FILE.json", help="where to write (default data/models/guess_calibration.json)")
+    parser.set_defaults(handler=run_calibrate)
+
+
+def run_calibrate(arguments) -> int:
+    """Fit and save the calibration; print its summary."""
+    from sketchrnn import calibration, checkpoint, demo
+
+    if arguments.per_category < 1:
+        raise ValueError("--per-category must be at least 1")
+    models = [checkpoint.load_model(path) for path in arguments.models] if arguments.models else demo.load_models()
+    progress = lambda done, total: print(f"\rscoring validation drawings: {done}/{total}", end="\n" if done == total else "",  # noqa: E731
+                                         file=sys.stderr, flush=True)
+    fitted = calibration.calibrate(models, per_category=arguments.per_category, seed=arguments.seed, progress=progress)
+    path = fitted.save(arguments.out or calibration.default_path())
+    print(f"{path}: temperature {fitted.temperature:.4f}, {len(fitted.offsets)} offsets, "
+          f"validation cross-entropy {fitted.facts['validation_cross_entropy']}")
+    return 0
+
+
 # ----------------------------------------------------------------------------------------------
 # The program
 
 COMMANDS = (  # each adds one subcommand to the parser
     add_data_command, add_train_command, add_evaluate_command, add_sample_command, add_complete_command,
-    add_render_command, add_export_command, add_demo_command, add_models_command,
+    add_render_command, add_export_command, add_demo_command, add_models_command, add_calibrate_command,
 )
 
 

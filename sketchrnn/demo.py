@@ -36,7 +36,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from sketchrnn import magenta
+from sketchrnn import calibration, magenta
 from sketchrnn.canvas import DEFAULT_SIZE, StrokeCanvas, parse_strokes
 from sketchrnn.checkpoint import TrainedModel, bundled_model_dirs, load_model
 from sketchrnn.sample import complete, graph_sampler, guess, sample
@@ -421,7 +421,18 @@ def guess_drawing(strokes, *, catalog) -> dict[str, float]:
         return {}
     models = list({id(choice.model): choice.model for choice in catalog.values()}.values())
     with drawing_lane(drawing):
-        return dict(call_model(guess, models, drawing, top=3, canvas_size=CANVAS_SIZE))
+        return dict(call_model(guess, models, drawing, top=3, canvas_size=CANVAS_SIZE, calibration=guess_calibration()))
+
+
+@functools.cache
+def guess_calibration():
+    """The calibration of "what are you drawing?" beside the bundled models (None without one; a damaged
+    file is logged and ignored, so guesses still come, uncalibrated)."""
+    try:
+        return calibration.load_default()
+    except ValueError as error:
+        logger.warning("%s", error)
+        return None
 
 
 def new_seed() -> int:

@@ -546,7 +546,7 @@ def log_likelihood(model, stroke3, category_ids) -> np.ndarray:
     return (offset + pen).mean(axis=-1)
 
 
-def _canvas_score(model, polylines, canvas_size) -> np.ndarray:
+def canvas_score(model, polylines, canvas_size=None) -> np.ndarray:
     """Per-point log-likelihood of a canvas drawing under each category of ``model``, in canvas-pixel units.
 
     The drawing is mapped into the model's units; the change of variables back to canvas pixels adds
@@ -556,12 +556,14 @@ def _canvas_score(model, polylines, canvas_size) -> np.ndarray:
     return log_likelihood(model, stroke3, np.arange(len(model.categories))) + 2.0 * np.log(pixel_factor)
 
 
-def guess(models, strokes_in, *, top: int = 3, canvas_size=None) -> list[tuple[str, float]]:
+def guess(models, strokes_in, *, top: int = 3, canvas_size=None, calibration=None) -> list[tuple[str, float]]:
     """Rank categories for a (partial) drawing by likelihood: ``[(category, probability)]``, best first.
 
-    Each model scores the drawing mapped into its own units; the scores are made comparable by
-    the change of variables back to canvas pixels (2 log of the pixel factor per point), then
-    turned into probabilities with a softmax over the per-point log-likelihoods.
+    Each model scores the drawing mapped into its own units (:func:`canvas_score`: mean log-likelihood
+    per point, in canvas pixels). With a ``calibration`` (:class:`sketchrnn.calibration.GuessCalibration`,
+    fitted on validation drawings) the scores become calibrated logits; without one, the raw scores are
+    the logits. A category drawn by several models gets one vote, its best model's; a softmax over the
+    categories gives the probabilities.
     """
     if not _is_number(top) or not isinstance(top, (int, np.integer)) or top < 1:
         raise ValueError(f"top must be a whole number of at least 1, got {_shown(top)}")
@@ -569,9 +571,9 @@ def guess(models, strokes_in, *, top: int = 3, canvas_size=None) -> list[tuple[s
     polylines = check_canvas_strokes(strokes_in)
     names, scores = [], []
     with ThreadPoolExecutor(SCORING_THREADS) as pool:  # the compiled loops release the GIL: two models at once
-        for model, per_point in zip(models, pool.map(lambda model: _canvas_score(model, polylines, canvas_size), models)):
+        for model, per_point in zip(models, pool.map(lambda model: canvas_score(model, polylines, canvas_size), models)):
             names += list(model.categories)
-            scores += list(per_point)
+            scores += list(per_point if calibration is None else calibration.logits(model.name, model.categories, per_point))
     if not names:
         raise ValueError("no models to guess with")
     best: dict[str, float] = {}  # one vote per category: a category two models draw counts once, by its best model
