@@ -27,8 +27,11 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-from torch import nn
+try:
+    import torch
+    from torch import nn
+except ImportError:  # torch is the optional bench extra, not a dependency
+    sys.exit("torch is not installed: it is the optional extra of the benchmarks, pip install -e '.[bench]'")
 
 from sketchrnn.data import load_dataset
 from sketchrnn.pipeline import Augmentation, BatchSource, normalized_split

@@ -101,6 +101,7 @@ class TorchBaseline:
         return [tuple(step) for step in json.loads(self.process.stdout.readline())]
 
     def close(self) -> None:
+        """End the subprocess (it exits at the end of its stdin)."""
         if self.process is not None:
             self.process.stdin.close()
             self.process.wait()
@@ -130,26 +131,28 @@ def compare(data: str, rounds: int, steps: int, hidden_sizes=(256, 512)) -> None
         for _ in range(rounds):
             matmul.append(matmul_gflops(repeats=5))
             for hidden_size, runner in runners.items():
-                ours[hidden_size] += rates_of(runner(steps))
+                ours[hidden_size].append(rates_of(runner(steps)))
                 if baseline.process is not None:
-                    theirs[hidden_size] += rates_of(baseline.timed_steps(hidden_size, steps))
+                    theirs[hidden_size].append(rates_of(baseline.timed_steps(hidden_size, steps)))
     finally:
         baseline.close()
     report(matmul, ours, theirs, rounds, steps)
 
 
 def report(matmul, ours, theirs, rounds: int, steps: int) -> None:
-    """Print the medians of one run and the ratios between them."""
+    """Print the medians of one run and the ratios between them (``ours``, ``theirs``: per hidden size, per round)."""
     rate = statistics.median(matmul)
     print(f"dense float32 matmul 2048x2048 (TensorFlow): median {rate:.1f} GFLOP/s "
           f"(range {min(matmul):.0f}-{max(matmul):.0f} over {rounds} rounds)")
-    for hidden_size, rates in ours.items():
-        median = statistics.median(rates)
+    for hidden_size, per_round in ours.items():
+        median = statistics.median(rate for rates in per_round for rate in rates)
         line = (f"hidden {hidden_size:4d}: ours {median:8.0f} timestep-samples/s, {gflops_of(median, hidden_size):5.1f} "
                 f"GFLOP/s = {gflops_of(median, hidden_size) / rate:5.1%} of matmul")
         if theirs[hidden_size]:
-            torch_median = statistics.median(theirs[hidden_size])
-            line += f"; PyTorch {torch_median:8.0f}; ours / PyTorch = {median / torch_median:.2f}x"
+            torch_median = statistics.median(rate for rates in theirs[hidden_size] for rate in rates)
+            in_rounds = [statistics.median(a) / statistics.median(b) for a, b in zip(per_round, theirs[hidden_size])]
+            line += (f"; PyTorch {torch_median:8.0f}; ours / PyTorch = {median / torch_median:.2f}x "
+                     f"(per round {min(in_rounds):.2f}-{max(in_rounds):.2f}x)")
         print(line + f"  (medians of {rounds} x {steps} steps)")
 
 
