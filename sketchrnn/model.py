@@ -98,9 +98,9 @@ def _forward_step(hidden, cell, row, weights, dropout_mask):
 
 
 @tf.function(jit_compile=True, reduce_retracing=True)
-def _backward_step(d_hidden, d_cell, d_output, gates, previous_cell, tanh_cell, transposed_weights, dropout_mask):
-    """One BPTT step: the gradients of the step's pre-activations ``(B, 4H)``, of the previous hidden
-    and cell ``(B, H)`` and of the step's input row ``(B, I)``."""
+def _backward_step(d_hidden, d_cell, d_output, gates, previous_cell, tanh_cell, transposed_recurrent_kernel, dropout_mask):
+    """One BPTT step: the gradients of the step's pre-activations ``(B, 4H)`` and of the previous hidden
+    and cell ``(B, H)``; ``transposed_recurrent_kernel`` is ``[4H, H]``."""
     input_gate, forget_gate, candidate, output_gate = tf.split(gates, 4, axis=1)
     d_hidden = d_hidden + d_output  # from the next step and from this step's output
     d_cell = d_cell + d_hidden * output_gate * (1.0 - tf.square(tanh_cell))
@@ -113,9 +113,8 @@ def _backward_step(d_hidden, d_cell, d_output, gates, previous_cell, tanh_cell, 
         ],
         axis=1,
     )  # (B, 4H)
-    d_operand = tf.matmul(d_gates, transposed_weights)  # (B, H + I + 1); a transposed operand is slower here
-    units = tf.shape(dropout_mask)[1]  # a compile-time constant under XLA
-    return d_gates, d_operand[:, :units] * dropout_mask, d_cell * forget_gate, d_operand[:, units:-1]
+    d_previous_hidden = tf.matmul(d_gates, transposed_recurrent_kernel) * dropout_mask  # (a transposed operand is slower)
+    return d_gates, d_previous_hidden, d_cell * forget_gate
 
 
 def _chain_sizes(hidden):
@@ -167,27 +166,25 @@ def _lstm_scan(inputs, weights, hidden, cell, dropout_mask):
     return hiddens, _join_batch([cell for _, cell in states]), sizes, [arrays[1:] for arrays in saved]
 
 
-def _backward_chains(d_hiddens, d_cell, sizes, saved, transposed_weights, dropout_mask):
-    """BPTT over each chain (``transposed_weights [4H, H + I + 1]``).
-
-    Returns per chain the final ``(d_hidden, d_cell)`` and TensorArrays of d_gates and d_rows.
-    """
+def _backward_chains(d_hiddens, d_cell, sizes, saved, transposed_recurrent_kernel, dropout_mask):
+    """BPTT over each chain; returns per chain the final ``(d_hidden, d_cell)`` and a TensorArray of d_gates."""
     steps = tf.shape(d_hiddens)[0]
     d_outputs = [tf.TensorArray(d_hiddens.dtype, size=steps).unstack(part) for part in _split_batch(d_hiddens, sizes, 1)]
     masks = _split_batch(dropout_mask, sizes)
     states = [(tf.zeros_like(chain_d_cell), chain_d_cell) for chain_d_cell in _split_batch(d_cell, sizes)]
-    results = [[tf.TensorArray(d_hiddens.dtype, size=steps) for _ in range(2)] for _ in sizes]
+    results = [tf.TensorArray(d_hiddens.dtype, size=steps) for _ in sizes]
 
     def step(k, states, results):
         t, new_states, new_results = steps - 1 - k, [], []
-        for (d_hidden, d_cell), arrays, outputs, (_, gates, previous_cells, tanh_cells), mask in zip(
+        for (d_hidden, d_cell), all_d_gates, outputs, (_, gates, previous_cells, tanh_cells), mask in zip(
             states, results, d_outputs, saved, masks
         ):
-            d_gates, d_hidden, d_cell, d_row = _backward_step(
-                d_hidden, d_cell, outputs.read(t), gates.read(t), previous_cells.read(t), tanh_cells.read(t), transposed_weights, mask
+            d_gates, d_hidden, d_cell = _backward_step(
+                d_hidden, d_cell, outputs.read(t), gates.read(t), previous_cells.read(t), tanh_cells.read(t),
+                transposed_recurrent_kernel, mask,
             )
             new_states.append((d_hidden, d_cell))
-            new_results.append([arrays[0].write(t, d_gates), arrays[1].write(t, d_row)])
+            new_results.append(all_d_gates.write(t, d_gates))
         return k + 1, new_states, new_results
 
     _, states, results = tf.while_loop(lambda k, *_: k < steps, step, (0, states, results))
@@ -205,14 +202,19 @@ def lstm_sequence(inputs, weights, hidden, cell, dropout_mask):
 
     def gradient(d_hiddens, d_last_cell):
         d_last_cell = tf.zeros_like(cell) if d_last_cell is None else d_last_cell
-        states, results = _backward_chains(d_hiddens, d_last_cell, sizes, saved, tf.transpose(weights), dropout_mask)
-        width, gates_width = tf.shape(weights)[0], tf.shape(weights)[1]
+        units, (width, gates_width) = tf.shape(cell)[1], tf.unstack(tf.shape(weights))
+        transposed_recurrent_kernel = tf.transpose(weights[:units])  # (4H, H)
+        states, results = _backward_chains(d_hiddens, d_last_cell, sizes, saved, transposed_recurrent_kernel, dropout_mask)
+        all_d_gates = [tf.reshape(d_gates.stack(), [-1, gates_width]) for d_gates in results]  # per chain (T*b, 4H)
         d_weights = tf.add_n([
-            tf.matmul(tf.reshape(arrays[0].stack(), [-1, width]), tf.reshape(d_gates.stack(), [-1, gates_width]),
-                      transpose_a=True)
-            for arrays, (d_gates, _) in zip(saved, results)
+            tf.matmul(tf.reshape(arrays[0].stack(), [-1, width]), d_gates, transpose_a=True)
+            for arrays, d_gates in zip(saved, all_d_gates)
         ])  # per chain one (H + I + 1, T*b) @ (T*b, 4H) matmul: every step's recurrent, input and bias gradient
-        d_inputs = _join_batch([d_rows.stack() for _, d_rows in results], axis=1)  # (T, B, I)
+        steps, input_kernel = tf.shape(inputs)[0], weights[units:-1]  # (I, 4H)
+        d_inputs = _join_batch([
+            tf.reshape(tf.matmul(d_gates, input_kernel, transpose_b=True), [steps, -1, tf.shape(inputs)[2]])
+            for d_gates in all_d_gates
+        ], axis=1)  # (T, B, I)
         d_hidden = _join_batch([d_hidden for d_hidden, _ in states])
         return d_inputs, d_weights, d_hidden, _join_batch([d_cell for _, d_cell in states]), tf.zeros_like(dropout_mask)
 
