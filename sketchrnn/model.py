@@ -98,7 +98,8 @@ def _forward_step(hidden, cell, row, weights, dropout_mask):
 
 
 @tf.function(jit_compile=True, reduce_retracing=True)
-def _backward_step(d_hidden, d_cell, d_output, gates, previous_cell, tanh_cell, transposed_recurrent_kernel, dropout_mask):
+def _backward_step(d_hidden, d_cell, d_output, gates, previous_cell, tanh_cell, transposed_recurrent_kernel,
+                   dropout_mask):
     """One BPTT step: the gradients of the step's pre-activations ``(B, 4H)`` and of the previous hidden
     and cell ``(B, H)``; ``transposed_recurrent_kernel`` is ``[4H, H]``."""
     input_gate, forget_gate, candidate, output_gate = tf.split(gates, 4, axis=1)
@@ -113,7 +114,8 @@ def _backward_step(d_hidden, d_cell, d_output, gates, previous_cell, tanh_cell, 
         ],
         axis=1,
     )  # (B, 4H)
-    d_previous_hidden = tf.matmul(d_gates, transposed_recurrent_kernel) * dropout_mask  # (a transposed operand is slower)
+    # pre-transposed: XLA's dot with a transposed operand was slower here
+    d_previous_hidden = tf.matmul(d_gates, transposed_recurrent_kernel) * dropout_mask  # (B, H)
     return d_gates, d_previous_hidden, d_cell * forget_gate
 
 
@@ -169,7 +171,8 @@ def _lstm_scan(inputs, weights, hidden, cell, dropout_mask):
 def _backward_chains(d_hiddens, d_cell, sizes, saved, transposed_recurrent_kernel, dropout_mask):
     """BPTT over each chain; returns per chain the final ``(d_hidden, d_cell)`` and a TensorArray of d_gates."""
     steps = tf.shape(d_hiddens)[0]
-    d_outputs = [tf.TensorArray(d_hiddens.dtype, size=steps).unstack(part) for part in _split_batch(d_hiddens, sizes, 1)]
+    d_outputs = [tf.TensorArray(d_hiddens.dtype, size=steps).unstack(part)
+                 for part in _split_batch(d_hiddens, sizes, axis=1)]
     masks = _split_batch(dropout_mask, sizes)
     states = [(tf.zeros_like(chain_d_cell), chain_d_cell) for chain_d_cell in _split_batch(d_cell, sizes)]
     results = [tf.TensorArray(d_hiddens.dtype, size=steps) for _ in sizes]
@@ -204,7 +207,9 @@ def lstm_sequence(inputs, weights, hidden, cell, dropout_mask):
         d_last_cell = tf.zeros_like(cell) if d_last_cell is None else d_last_cell
         units, (width, gates_width) = tf.shape(cell)[1], tf.unstack(tf.shape(weights))
         transposed_recurrent_kernel = tf.transpose(weights[:units])  # (4H, H)
-        states, results = _backward_chains(d_hiddens, d_last_cell, sizes, saved, transposed_recurrent_kernel, dropout_mask)
+        states, results = _backward_chains(
+            d_hiddens, d_last_cell, sizes, saved, transposed_recurrent_kernel, dropout_mask
+        )
         all_d_gates = [tf.reshape(d_gates.stack(), [-1, gates_width]) for d_gates in results]  # per chain (T*b, 4H)
         d_weights = tf.add_n([
             tf.matmul(tf.reshape(arrays[0].stack(), [-1, width]), d_gates, transpose_a=True)
