@@ -8,7 +8,11 @@ A ``ValueError`` raised by a handler is printed as ``error: ...`` and exits with
 from __future__ import annotations
 
 import argparse
+import importlib.abc
+import importlib.util
+import os
 import sys
+import tempfile
 
 from sketchrnn import data
 
@@ -136,10 +140,11 @@ TRAIN_OPTIONS = (  # (flag, TrainSettings field, type, help); defaults come from
     ("--seed", "seed", int, "seed for the split, batch order, augmentation and initial weights"),
     ("--validate-every", "validate_every", int, "steps between validation runs (best model kept)"),
     ("--checkpoint-every", "checkpoint_every", int, "steps between checkpoints"),
+    ("--log-every", "log_every", int, "steps between progress lines when the output is not a terminal (log file, CI)"),
     ("--strategy", "strategy", str, "tf.distribute strategy: default (one device), mirrored (all local devices), "
                                     "multi-worker (cluster from $TF_CONFIG)"),
 )
-RESUME_OPTIONS = {"steps", "max_minutes", "validate_every", "checkpoint_every"}
+RESUME_OPTIONS = {"steps", "max_minutes", "validate_every", "checkpoint_every", "log_every"}
 
 
 def add_train_command(subparsers) -> None:
@@ -178,8 +183,8 @@ def train_settings_from_arguments(arguments):
     if arguments.resume:
         refused = sorted(set(given) - RESUME_OPTIONS) + (["data"] if arguments.data else [])
         if refused:
-            raise ValueError(f"--resume keeps the run's saved settings; only --steps, --max-minutes, --validate-every "
-                             f"and --checkpoint-every may change (got {', '.join(refused)})")
+            raise ValueError(f"--resume keeps the run's saved settings; only --steps, --max-minutes, --validate-every, "
+                             f"--checkpoint-every and --log-every may change (got {', '.join(refused)})")
         settings = read_settings(arguments.resume)
         settings.max_minutes = None
         for name, value in given.items():
@@ -193,11 +198,11 @@ def train_settings_from_arguments(arguments):
 
 def run_train(arguments) -> int:
     """Train; exit 0 when finished or out of time, 130 when interrupted, 3 when the loss diverged,
-    1 when the run folder could not be written."""
+    1 when the run folder could not be written, 75 (EX_TEMPFAIL) when another worker of the cluster stopped."""
     from sketchrnn.train import train
 
     summary = train(train_settings_from_arguments(arguments))
-    return {"diverged": 3, "interrupted": 130, "unwritable": 1}.get(summary["status"], 0)
+    return {"diverged": 3, "interrupted": 130, "unwritable": 1, "worker_lost": 75}.get(summary["status"], 0)
 
 
 def add_evaluate_command(subparsers) -> None:
@@ -668,8 +673,80 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# ----------------------------------------------------------------------------------------------
+# A quiet start: only the project's own output on stderr
+
+# TensorFlow's native start-up lines, written to file descriptor 2 while `import tensorflow` loads its libraries.
+# TF_CPP_MIN_LOG_LEVEL hides the CPU-feature banner but not these (absl writes everything to stderr before
+# absl::InitializeLog(), which Python programs never call); the GPU lines come from CUDA builds.
+TENSORFLOW_IMPORT_NOISE = (
+    "All log messages before absl::InitializeLog() is called",
+    "oneDNN custom operations are on",
+    "cpu_feature_guard.cc",
+    "This TensorFlow binary is optimized to use available CPU instructions",
+    "To enable the following instructions:",
+    "Unable to register cuDNN factory", "Unable to register cuFFT factory", "Unable to register cuBLAS factory",
+    "computation_placer.cc", "TF-TRT Warning: Could not find TensorRT",
+)
+
+
+def keep_stderr_line(line: str) -> bool:
+    """False for TensorFlow's start-up noise, True for anything else (a real error at import stays visible)."""
+    return not any(noise in line for noise in TENSORFLOW_IMPORT_NOISE)
+
+
+class QuietLoader(importlib.abc.Loader):
+    """Runs a module's loader with fd 2 captured, then writes back every captured line that is not noise."""
+
+    def __init__(self, loader):
+        self.loader = loader
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module):
+        sys.stderr.flush()
+        saved_stderr = os.dup(2)
+        with tempfile.TemporaryFile() as capture:  # a file, not a pipe: a long error cannot block the import
+            os.dup2(capture.fileno(), 2)
+            try:
+                self.loader.exec_module(module)
+            finally:
+                sys.stderr.flush()
+                os.dup2(saved_stderr, 2)
+                os.close(saved_stderr)
+                capture.seek(0)
+                kept = [line for line in capture.read().decode(errors="replace").splitlines(True) if keep_stderr_line(line)]
+                sys.stderr.write("".join(kept))
+                sys.stderr.flush()
+
+
+class QuietTensorFlowImport(importlib.abc.MetaPathFinder):
+    """On the first ``import tensorflow`` (by any module), load it through :class:`QuietLoader`, then step aside."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "tensorflow":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)  # the finders after this one
+        if spec is not None and spec.loader is not None:
+            spec.loader = QuietLoader(spec.loader)
+        return spec
+
+
+def quiet_tensorflow_start() -> None:
+    """Keep TensorFlow's start-up lines off stderr (oneDNN stays on) and its INFO/WARNING C++ logs off.
+
+    Must run before TensorFlow is imported; the CLI imports it only in the commands that need it.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if "tensorflow" not in sys.modules and not any(isinstance(f, QuietTensorFlowImport) for f in sys.meta_path):
+        sys.meta_path.insert(0, QuietTensorFlowImport())
+
+
 def main(argv=None) -> int:
     """Run the command line; returns the exit status (2 for bad input, with ``error: ...`` on stderr)."""
+    quiet_tensorflow_start()
     parser = build_parser()
     try:
         arguments = parser.parse_args(argv)

@@ -14,6 +14,7 @@ Everything here is a pure function of the model, the inputs and an explicit seed
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -149,6 +150,16 @@ def next_rows(outputs, num_mixtures: int, temperature: float, rng: np.random.Gen
     return stroke5
 
 
+def _is_expected_retracing(record) -> bool:
+    """False for TensorFlow's "triggered tf.function retracing" warning about a GraphSampler.
+
+    Each loaded model has its own GraphSampler whose compiled functions share one Python method, which
+    TensorFlow counts as retracing one function; one program per model and batch size is by design.
+    """
+    message = record.getMessage()
+    return not ("triggered tf.function retracing" in message and "GraphSampler." in message)
+
+
 class GraphSampler:
     """Priming and sampling for one model in a single XLA-compiled loop (the fast path).
 
@@ -165,6 +176,7 @@ class GraphSampler:
         self.num_mixtures = model.config.num_mixtures
         self.min_log_sigma = model.config.min_log_sigma
         self.max_rows = model.config.max_length + 1
+        logging.getLogger("tensorflow").addFilter(_is_expected_retracing)  # once: the same filter is added only once
         self._sample = tf.function(self._sample_loop, jit_compile=True, reduce_retracing=True, autograph=False)
         self.teacher_forced = tf.function(self._teacher_forced, jit_compile=True, reduce_retracing=True, autograph=False)
 

@@ -38,6 +38,7 @@ class TrainSettings:
     seed: int = 0  # seeds the split, batch order, augmentation, dropout and initial weights
     validate_every: int = 250  # steps between validation runs (and best-model updates)
     checkpoint_every: int = 100  # steps between checkpoints
+    log_every: int = 100  # steps between progress lines when the output is not a terminal (a log file, CI)
     strategy: str = "default"  # tf.distribute strategy: default (one device), mirrored, multi-worker
     download: bool = False  # allow downloading official category files into the cache
 
@@ -57,8 +58,8 @@ class TrainSettings:
 
     def _validate_run_length(self) -> None:
         """Raise ValueError for step intervals, time budget, clipping or dropout that cannot work."""
-        if self.validate_every < 1 or self.checkpoint_every < 1 or self.num_mixtures < 1:
-            raise ValueError("--validate-every, --checkpoint-every and --num-mixtures must be at least 1")
+        if min(self.validate_every, self.checkpoint_every, self.log_every, self.num_mixtures) < 1:
+            raise ValueError("--validate-every, --checkpoint-every, --log-every and --num-mixtures must be at least 1")
         if self.max_minutes is not None and not (math.isfinite(self.max_minutes) and self.max_minutes > 0):
             raise ValueError(f"--max-minutes must be a finite number of minutes > 0, got {self.max_minutes}")
         if self.clip_kind != "none" and not (math.isfinite(self.clip) and self.clip > 0):

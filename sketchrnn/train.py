@@ -5,6 +5,14 @@
 every ``checkpoint_every`` steps, at the end, on Ctrl-C and when the time budget runs out; it keeps the
 model with the best validation L_R in ``best/``; it stops cleanly on a NaN or infinite loss, leaving
 the last good checkpoint as it was.
+
+Several machines (``--strategy multi-worker``, ``TF_CONFIG``) follow MultiWorkerMirroredStrategy's
+conventions: every worker runs the same steps in lock-step, but only the chief (task type ``chief``, or
+worker 0 when the cluster has no chief) writes the run directory. The other workers write their
+checkpoints, ``best/`` and logs into a private temporary folder that they delete when they stop (saving
+here is plain NumPy, not a collective op, so they could skip it; writing it keeps one code path). Every
+worker resumes from the run directory's latest checkpoint, so all of them must see the chief's ``--out``
+(a shared file system); they check that they start from the same step.
 """
 
 from __future__ import annotations
@@ -13,8 +21,11 @@ import csv
 import dataclasses
 import json
 import math
+import os
+import shutil
 import signal
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -52,6 +63,27 @@ def clip_gradients(gradients, kind: str, threshold: float):
     if kind == "global_norm":
         return tf.clip_by_global_norm(gradients, threshold)[0]
     return list(gradients)
+
+
+def worker_task(strategy_name: str) -> tuple[str, int] | None:
+    """This process's ``(task type, index)`` in a multi-worker cluster (from ``$TF_CONFIG``), or None when alone."""
+    if strategy_name != "multi-worker" or not os.environ.get("TF_CONFIG"):
+        return None
+    try:
+        task = json.loads(os.environ["TF_CONFIG"]).get("task") or {}
+        return (str(task["type"]), int(task.get("index", 0))) if task else None
+    except (json.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"$TF_CONFIG is not valid cluster JSON ({error}); expected e.g. "
+                         '{"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker", "index": 0}}') from None
+
+
+def is_chief(strategy_name: str) -> bool:
+    """True for the process that writes the run: no cluster, task type ``chief``, or worker 0 without a chief."""
+    task = worker_task(strategy_name)
+    if task is None or task[0] == "chief":
+        return True
+    cluster = json.loads(os.environ["TF_CONFIG"]).get("cluster") or {}
+    return task == ("worker", 0) and "chief" not in cluster
 
 
 def make_strategy(name: str):
@@ -176,7 +208,7 @@ def new_model(settings: TrainSettings, dataset, stats) -> ckpt.TrainedModel:
     )
 
 
-RESUMABLE_CHANGES = {"steps", "max_minutes", "validate_every", "checkpoint_every", "download"}
+RESUMABLE_CHANGES = {"steps", "max_minutes", "validate_every", "checkpoint_every", "log_every", "download"}
 
 
 def run_has_progress(run_dir) -> bool:
@@ -285,6 +317,36 @@ class MetricsLog:
                     tf.summary.scalar(key, value)
 
 
+class LineProgress:
+    """Progress for output that is not a terminal (a log file, CI, nohup): one plain line every ``every`` steps.
+
+    The same interface as ``keras.utils.Progbar.update``; keras' bar would write a carriage-return frame
+    (with colour codes) every 50 ms, thousands of them in a file.
+    """
+
+    def __init__(self, target: int, every: int, stream=None):
+        self.target, self.every, self.stream = target, every, stream or sys.stdout
+        self.started, self.first_step = time.monotonic(), None
+
+    def update(self, step: int, values) -> None:
+        """Write ``step N/TARGET - loss ... - lr ... [- valid ...] - S s/step`` when a line is due."""
+        self.first_step = step - 1 if self.first_step is None else self.first_step
+        values = dict(values)
+        if step % self.every and step < self.target and "valid" not in values:
+            return
+        per_step = (time.monotonic() - self.started) / max(step - self.first_step, 1)
+        numbers = " - ".join(f"{name} {value:.4g}" for name, value in values.items())
+        print(f"step {step}/{self.target} - {numbers} - {per_step:.3g} s/step", file=self.stream, flush=True)
+
+
+def progress_display(settings: TrainSettings, stream=None):
+    """keras' progress bar on a terminal; plain lines every ``settings.log_every`` steps anywhere else."""
+    stream = stream or sys.stdout
+    if getattr(stream, "isatty", lambda: False)():
+        return keras.utils.Progbar(settings.steps, stateful_metrics=["loss", "valid", "lr"])
+    return LineProgress(settings.steps, settings.log_every, stream)
+
+
 class TrainingStopped(Exception):
     """Raised inside the loop to end training early (time budget or a signal)."""
 
@@ -297,21 +359,25 @@ def train(settings: TrainSettings, log=None) -> dict:
     """Train (or resume) the run in ``settings.out``; returns a summary dict.
 
     The summary's ``status`` is ``finished``, ``budget`` (time ran out), ``interrupted``,
-    ``diverged`` (a NaN / infinite loss: nothing after the last good checkpoint is saved) or
-    ``unwritable`` (the run folder could not be written: the last good checkpoint stays).
+    ``diverged`` (a NaN / infinite loss: nothing after the last good checkpoint is saved),
+    ``unwritable`` (the run folder could not be written: the last good checkpoint stays) or
+    ``worker_lost`` (another worker of a multi-worker cluster stopped: restart them all to resume).
     Raises ValueError before any work for bad settings, a run folder that is not this run's, or
     training data smaller than one batch.
     """
     log = log or (lambda message: print(message, file=sys.stderr, flush=True))
-    check_run_folder(settings)
+    chief = is_chief(settings.strategy)
+    check_run_folder(settings) if chief else check_shared_run(settings)
     run_dir = Path(settings.out)
     dataset, stats = load_training_data(settings)
     check_enough_drawings(len(dataset.splits["train"].drawings), settings.batch_size)
-    write_settings(settings)  # only now: a run that failed to load its data leaves no settings behind
+    if chief:
+        write_settings(settings)  # only now: a run that failed to load its data leaves no settings behind
     strategy = make_strategy(settings.strategy)
     with strategy.scope():
         trainer = Trainer(settings, new_model(settings, dataset, stats), strategy)
     state = restore_run(settings, trainer)
+    check_same_start(strategy, state["step"], run_dir)
     if state["step"]:
         log(f"resuming {run_dir} from step {state['step']} (epoch {state['epoch']}, batch {state['batch']})")
     train_drawings, train_ids = normalized_split(dataset.splits["train"], stats.scale_factor)
@@ -322,22 +388,86 @@ def train(settings: TrainSettings, log=None) -> dict:
     )
     log(f"training on {len(train_drawings)} drawings ({len(dataset.categories)} categories), "
         f"validating on {len(valid_drawings)}; {source.batches_per_epoch()} batches per epoch")
+    write_dir = run_dir if chief else worker_folder(settings)
     previous_handler = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        return _loop(settings, trainer, state, source, (valid_drawings, valid_ids), run_dir, log)
+        summary = _loop(settings, trainer, state, source, (valid_drawings, valid_ids), write_dir, log)
     finally:
         signal.signal(signal.SIGTERM, previous_handler)
+        if not chief:
+            shutil.rmtree(write_dir, ignore_errors=True)
+    if summary["status"] not in ("diverged", "unwritable", "worker_lost"):
+        log(f"\n{summary['status']} at step {state['step']}; " + (
+            f"checkpoint saved in {run_dir}/checkpoints" if chief else f"the chief saves the run in {run_dir}")
+            + (f"; resume with `sketchrnn train --resume {run_dir}`" if summary["status"] != "finished" else ""))
+    return summary
+
+
+WORKER_FOLDER_OWNER = "worker.json"  # in a worker's private folder: the run it belongs to and the process writing it
+
+
+def worker_folder(settings: TrainSettings) -> Path:
+    """A private temporary folder for a worker that is not the chief (deleted when it stops).
+
+    Folders that a killed worker of the same task and run left behind are deleted first.
+    """
+    prefix = "sketchrnn-" + "-".join(map(str, worker_task(settings.strategy))) + "-"
+    out = str(Path(settings.out).resolve())
+    for old in Path(tempfile.gettempdir()).glob(prefix + "*"):
+        try:
+            owner = json.loads((old / WORKER_FOLDER_OWNER).read_text())
+            mine = old.lstat().st_uid == os.getuid() and not old.is_symlink()
+        except (OSError, ValueError):
+            continue
+        if mine and owner.get("out") == out and not _process_alive(owner.get("pid")):
+            shutil.rmtree(old, ignore_errors=True)
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    (folder / WORKER_FOLDER_OWNER).write_text(json.dumps({"out": out, "pid": os.getpid()}) + "\n")
+    return folder
+
+
+def _process_alive(pid) -> bool:
+    """True when a process with this id exists (on this machine)."""
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, TypeError, ValueError):
+        return True  # someone else's process, or unknown: leave its folder alone
+    return True
+
+
+def check_shared_run(settings: TrainSettings) -> None:
+    """A worker that is not the chief only reads the run folder: the settings can train, and a run there is this one."""
+    settings.validate()
+    if run_has_progress(settings.out):
+        check_same_run(settings, read_settings(settings.out))
+
+
+def check_same_start(strategy, step: int, run_dir) -> None:
+    """Refuse to train when the workers of a cluster restored different checkpoints (their --out is not shared)."""
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return
+    gather = tf.function(lambda: strategy.gather(strategy.run(lambda: tf.constant([step], tf.int64)), axis=0),
+                         autograph=False)
+    steps = gather().numpy()  # [workers * local replicas]; in a tf.function, as MWMS's collectives want
+    if len(set(steps.tolist())) > 1:
+        raise ValueError(f"the workers found different checkpoints in {run_dir} (steps {sorted(set(steps.tolist()))}): "
+                         f"give every worker the same --out on a file system they all share")
 
 
 # a run folder that cannot be written: Python's errors, and TensorFlow's own for the summary writer
 WRITE_ERRORS = (OSError, tf.errors.PermissionDeniedError, tf.errors.ResourceExhaustedError)
+# what a collective op raises when another worker of the cluster stops (killed, preempted, its machine lost)
+CLUSTER_ERRORS = (tf.errors.UnavailableError, tf.errors.AbortedError, tf.errors.DeadlineExceededError,
+                  tf.errors.CancelledError)
 
 
 def _loop(settings, trainer, state, source, valid, run_dir, log) -> dict:
     """Run the steps, then save a final checkpoint (not after a divergence); returns the summary."""
     try:
         status = _steps(settings, trainer, state, source, valid, run_dir, log)
-        if status == "diverged":
+        if status in ("diverged", "worker_lost"):  # nothing after the last checkpoint is saved
             return {"status": status, **state}
         ckpt.save_checkpoint(run_dir, trainer.model, trainer.optimizer, state)
         if status == "finished" and state.get("best_valid_loss") is None:
@@ -345,8 +475,6 @@ def _loop(settings, trainer, state, source, valid, run_dir, log) -> dict:
     except WRITE_ERRORS as error:
         log(_write_failure(error, run_dir, state))
         return {"status": "unwritable", **state}
-    log(f"\n{status} at step {state['step']}; checkpoint saved in {run_dir}/checkpoints"
-        + ("; resume with `sketchrnn train --resume " + str(run_dir) + "`" if status != "finished" else ""))
     return {"status": status, "replicas": trainer.strategy.num_replicas_in_sync, **state}
 
 
@@ -356,7 +484,7 @@ def _steps(settings, trainer, state, source, valid, run_dir, log) -> str:
     dataset = tf_dataset(source, state["epoch"], state["batch"])
     if trainer.strategy.num_replicas_in_sync > 1:
         dataset = trainer.strategy.experimental_distribute_dataset(dataset)
-    progress = keras.utils.Progbar(settings.steps, stateful_metrics=["loss", "valid", "lr"])
+    progress = progress_display(settings)
     started = time.monotonic() - state["elapsed_seconds"]
     budget_end = time.monotonic() + settings.max_minutes * 60 if settings.max_minutes else math.inf
     try:
@@ -381,6 +509,13 @@ def _steps(settings, trainer, state, source, valid, run_dir, log) -> str:
                             + ([("valid", row["valid_loss"])] if "valid_loss" in row else []))
     except KeyboardInterrupt:
         return "interrupted"
+    except CLUSTER_ERRORS as error:
+        if not isinstance(trainer.strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            raise
+        log(f"\nanother worker of the cluster stopped ({type(error).__name__}: {error.message.splitlines()[0][-200:]})."
+            f"\nTraining stopped at step {state['step']}; the last checkpoint (step {ckpt_step(settings.out)}) is intact. "
+            f"Start every worker again with the same command to resume from it.")
+        return "worker_lost"
     return "finished"
 
 

@@ -1,5 +1,6 @@
 """Training on real QuickDraw data: it learns, it resumes after a hard kill, it stops on NaN, it distributes."""
 
+import io
 import json
 import os
 import signal
@@ -76,6 +77,9 @@ def test_resume_after_sigkill_continues_from_the_last_checkpoint(shared_data, tm
     output, _ = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, output
     assert f"resuming {out} from step {killed_at}" in output
+    # not a terminal: plain progress lines (every --log-every steps and the last), no carriage-return frames
+    assert "\r" not in output and "\x1b[" not in output
+    assert f"step {killed_at + 10}/{killed_at + 10} - loss" in output
     assert checkpoint.load_model(out / "checkpoints" / f"ckpt-{killed_at + 10:08d}").step == killed_at + 10
     steps = [int(row.split(",")[0]) for row in (out / "metrics.csv").read_text().splitlines()[1:]]
     assert steps == sorted(set(steps)) and steps[-1] == killed_at + 10, "the metrics log continues without repeats"
@@ -164,3 +168,25 @@ def test_mirrored_strategy_on_two_cpu_devices_matches_one_device(shared_data, tm
         np.testing.assert_allclose(np.array(b), np.array(a), rtol=1e-4, atol=1e-6)
     # and a whole (short) run under `--strategy mirrored` on the two devices
     assert results["train"] == {"status": "finished", "step": 3, "batch": 3, "replicas": 2}
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_is_a_bar_on_a_terminal_and_plain_lines_in_a_log_file():
+    import keras
+
+    from sketchrnn.train import LineProgress, progress_display
+
+    settings = TrainSettings(data=[], out="", steps=25, log_every=10)
+    assert isinstance(progress_display(settings, FakeTerminal()), keras.utils.Progbar)
+    log_file = io.StringIO()
+    progress = progress_display(settings, log_file)
+    assert isinstance(progress, LineProgress)
+    for step in range(1, 26):
+        progress.update(step, [("loss", 1.0 / step), ("lr", 0.001)] + ([("valid", 2.5)] if step == 15 else []))
+    lines = log_file.getvalue().splitlines()
+    assert [line.split(" - ")[0] for line in lines] == ["step 10/25", "step 15/25", "step 20/25", "step 25/25"]
+    assert lines[1].startswith("step 15/25 - loss 0.06667 - lr 0.001 - valid 2.5 - ") and lines[1].endswith(" s/step")

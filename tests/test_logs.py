@@ -1,0 +1,73 @@
+"""What a user sees on stderr: the project's own output, not TensorFlow's start-up or retracing lines."""
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from sketchrnn.cli import keep_stderr_line
+
+REPO = Path(__file__).resolve().parents[1]
+TENSORFLOW_NOISE = ("oneDNN custom operations", "absl::InitializeLog", "cpu_feature_guard", "retracing",
+                    "This TensorFlow binary is optimized")
+
+
+def environment(log_level):
+    values = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    return values if log_level is None else {**values, "TF_CPP_MIN_LOG_LEVEL": log_level}
+
+
+@pytest.mark.parametrize("log_level", [None, "2"])
+def test_a_command_that_imports_tensorflow_prints_only_its_own_output(tmp_path, log_level):
+    completed = subprocess.run(
+        [sys.executable, "-m", "sketchrnn", "sample", "--category", "pig", "--n", "1", "--seed", "1",
+         "--out", str(tmp_path / "pig.svg")],
+        cwd=REPO, env=environment(log_level), capture_output=True, text=True, timeout=180)
+    assert completed.returncode == 0, completed.stderr
+    assert (tmp_path / "pig.svg").read_text().startswith("<svg")
+    assert not any(noise in completed.stderr for noise in TENSORFLOW_NOISE), completed.stderr
+
+
+def test_without_the_cli_tensorflow_prints_the_lines_it_hides():
+    # the filter is needed: TF_CPP_MIN_LOG_LEVEL=2 does not hide these (if this fails, TensorFlow stopped printing them)
+    completed = subprocess.run([sys.executable, "-c", "import tensorflow"], env=environment("2"),
+                               capture_output=True, text=True, timeout=120)
+    assert "oneDNN custom operations are on" in completed.stderr and "absl::InitializeLog" in completed.stderr
+
+
+def test_a_data_command_prints_only_its_own_output(shared_data):
+    completed = subprocess.run(
+        [sys.executable, "-m", "sketchrnn", "data", "info", str(shared_data / "quickdraw_sketchrnn_pig_2200.npz")],
+        cwd=REPO, env=environment(None), capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    assert "pig" in completed.stdout and completed.stderr == ""
+
+
+def test_only_tensorflows_start_up_lines_are_dropped():
+    assert not keep_stderr_line("WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n")
+    assert not keep_stderr_line("I0000 00:00:1795790043.686099   29214 port.cc:153] oneDNN custom operations are on. ...\n")
+    assert keep_stderr_line("ImportError: libcudart.so.12: cannot open shared object file\n")
+    assert keep_stderr_line("E0000 00:00:1 something.cc:1] a real error\n")
+
+
+SEVERAL_MODELS = textwrap.dedent("""
+    from sketchrnn.cli import quiet_tensorflow_start
+    quiet_tensorflow_start()
+    from sketchrnn import checkpoint, sample
+    for directory in checkpoint.bundled_model_dirs():
+        sampler = sample.GraphSampler(checkpoint.load_model(directory))
+        sampler.warm_up((1, 2))
+        sampler.score_outputs(sample.np.zeros((3, 5), sample.np.float32), [0])
+    print("sampled")
+""")
+
+
+def test_one_compiled_sampler_per_model_is_not_reported_as_retracing():
+    completed = subprocess.run([sys.executable, "-c", SEVERAL_MODELS], cwd=REPO, env=environment(None),
+                               capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0 and "sampled" in completed.stdout, completed.stderr
+    assert len(list((REPO / "data" / "models").glob("*/config.json"))) >= 3, "several models are loaded"
+    assert not any(noise in completed.stderr for noise in TENSORFLOW_NOISE), completed.stderr
