@@ -171,6 +171,8 @@ def add_train_command(subparsers) -> None:
     parser.add_argument("--download", action="store_true", help="download category names missing from the cache")
     for flag, name, kind, text in TRAIN_OPTIONS:
         parser.add_argument(flag, dest=name, type=kind, default=None, help=f"{text} (default {getattr(defaults, name)})")
+    parser.add_argument("--layer-norm", action="store_true", default=None,
+                        help="layer-normalised LSTM, as the paper's decoder (magenta's LayerNormLSTMCell) (default off)")
     parser.set_defaults(handler=run_train)
 
 
@@ -180,6 +182,8 @@ def train_settings_from_arguments(arguments):
     from sketchrnn.train import read_settings
 
     given = {name: getattr(arguments, name) for _, name, _, _ in TRAIN_OPTIONS if getattr(arguments, name) is not None}
+    if getattr(arguments, "layer_norm", None):
+        given["layer_norm"] = True
     if arguments.resume:
         refused = sorted(set(given) - RESUME_OPTIONS) + (["data"] if arguments.data else [])
         if refused:

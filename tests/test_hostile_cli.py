@@ -1,9 +1,13 @@
 """Careless and hostile input to the command line (issue 12): a clear `error: ...`, exit status 2, no traceback,
 no hang, and no file replaced or deleted that is not ours."""
 
+import faulthandler
 import json
 import os
 import stat
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +17,14 @@ from sketchrnn.settings import TrainSettings
 from test_sample import untrained_model
 
 SQUIGGLE = [[[10, 10], [60, 80], [120, 30]], [[20, 100], [90, 110]]]
+
+
+@pytest.fixture(autouse=True)
+def no_hang():
+    """End the test process with a traceback after 120 s: a regression that opens a FIFO would otherwise block forever."""
+    faulthandler.dump_traceback_later(120, exit=True)
+    yield
+    faulthandler.cancel_dump_traceback_later()
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +79,8 @@ def places(tmp_path, model_dir, trained_run, shared_data):
 
 COMPLETE = ["complete", "{model}", "--out", "{tmp}/out.svg", "--input"]
 SAMPLE = ["sample", "{model}", "--n", "1"]
-TRAIN = ["train", "--data", "{pig}", "--out", "{tmp}/run", "--hidden-size", "8", "--num-mixtures", "2"]
+TRAIN = ["train", "--data", "{pig}", "--out", "{tmp}/run", "--hidden-size", "8", "--num-mixtures", "2", "--steps", "2"]
+ISOLATED = "isolated:"  # a case that would hang or fill memory if it regressed: run in a limited subprocess
 CASES = [  # (argv template, content of {tmp}/input.json or None, expected message)
     pytest.param([*COMPLETE, "{tmp}/drawing.json", "--canvas-size", "nan", "nan"], None, "finite numbers > 0", id="canvas-nan"),
     pytest.param([*COMPLETE, "{tmp}/drawing.json", "--canvas-size", "0", "0"], None, "finite numbers > 0", id="canvas-zero"),
@@ -84,8 +97,9 @@ CASES = [  # (argv template, content of {tmp}/input.json or None, expected messa
                  id="input-infinity"),
     pytest.param([*COMPLETE, "{tmp}/input.json"], "[" * 100_000 + "]" * 100_000, "nested too deeply", id="input-deep"),
     pytest.param([*COMPLETE, "{tmp}/input.json"], "\udcff", "is not text", id="input-binary"),
-    pytest.param([*COMPLETE, "/dev/zero"], None, "/dev/zero is a character device, not a regular file", id="input-dev-zero"),
-    pytest.param([*COMPLETE, "{tmp}/pipe"], None, "is a FIFO (named pipe), not a regular file", id="input-fifo"),
+    pytest.param([*COMPLETE, ISOLATED + "/dev/zero"], None, "/dev/zero is a character device, not a regular file",
+                 id="input-dev-zero"),
+    pytest.param([*COMPLETE, ISOLATED + "{tmp}/pipe"], None, "is a FIFO (named pipe), not a regular file", id="input-fifo"),
     pytest.param([*COMPLETE, "{tmp}/loop"], None, "Too many levels of symbolic links", id="input-symlink-loop"),
     pytest.param([*COMPLETE, "{tmp}/missing.json"], None, "missing.json does not exist", id="input-missing"),
     pytest.param([*COMPLETE, "{tmp}"], None, "is a folder, not a regular file", id="input-folder"),
@@ -99,18 +113,34 @@ CASES = [  # (argv template, content of {tmp}/input.json or None, expected messa
     pytest.param(["render", "{pig}", "--out", "{tmp}/pipe"], None, "is a FIFO", id="render-out-fifo"),
     pytest.param([*TRAIN, "--batch-size", "5000"], None, "has 1980 drawings, fewer than one batch of 5000: pass --batch-size 1980",
                  id="train-batch-above-data"),
-    pytest.param(["train", "--data", "{small}", "--out", "{tmp}/run"], None,
+    pytest.param(["train", "--data", "{small}", "--out", "{tmp}/run", "--steps", "2"], None,
                  "has 26 drawings, fewer than one batch of 100: pass --batch-size 26 or less", id="train-small-valid-file"),
     pytest.param([*TRAIN, "--validate-every", "0"], None, "must be at least 1", id="train-validate-every-0"),
     pytest.param([*TRAIN, "--max-minutes", "nan"], None, "--max-minutes must be a finite number", id="train-minutes-nan"),
     pytest.param([*TRAIN, "--clip", "-1"], None, "--clip must be a finite number > 0", id="train-clip-negative"),
-    pytest.param(["train", "--data", "{pig}", "--out", "{tmp}/real.svg"], None, "is a regular file, not a folder", id="train-out-file"),
-    pytest.param(["train", "--data", "{pig}", "--out", "{tmp}/notes"], None, "not a training run", id="train-out-other-files"),
+    pytest.param([*TRAIN[:3], "--out", "{tmp}/real.svg", *TRAIN[5:]], None, "is a regular file, not a folder", id="train-out-file"),
+    pytest.param([*TRAIN[:3], "--out", "{tmp}/notes", *TRAIN[5:]], None, "not a training run", id="train-out-other-files"),
     pytest.param(["export", "{run}", "{tmp}/notes", "--no-test"], None, "with other files in it (notes.txt, sub), not a model",
                  id="export-over-other-files"),
     pytest.param(["export", "{run}", "{tmp}/real.svg", "--no-test"], None, "is a regular file, not a folder", id="export-over-file"),
     pytest.param(["export", "{run}", "{tmp}/link.svg", "--no-test"], None, "is a symbolic link, not a folder", id="export-over-link"),
 ]
+
+
+LIMITED_MAIN = (  # sketchrnn's main with at most 1 GB of memory (reading /dev/zero fails fast instead of swapping)
+    "import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (2**30, 2**30)); "
+    "from sketchrnn.cli import main; sys.exit(main(sys.argv[1:]))"
+)
+
+
+def run_main(argv, capsys) -> tuple[int, str]:
+    """Exit status and stderr of ``cli.main(argv)``; isolated arguments run in a subprocess with a time and memory limit."""
+    if not any(part.startswith(ISOLATED) for part in argv):
+        return cli.main(argv), capsys.readouterr().err
+    argv = [part.removeprefix(ISOLATED) for part in argv]
+    completed = subprocess.run([sys.executable, "-c", LIMITED_MAIN, *argv], capture_output=True, text=True, timeout=60,
+                               cwd=Path(__file__).resolve().parents[1])
+    return completed.returncode, completed.stderr
 
 
 @pytest.mark.parametrize("argv, content, message", CASES)
@@ -120,8 +150,8 @@ def test_bad_input_is_explained_without_a_traceback(places, argv, content, messa
     if content is not None:
         (places["tmp"] / "input.json").write_bytes(content.encode("utf-8", "surrogateescape"))
     before = sorted(os.listdir(places["tmp"]))
-    assert cli.main([part.format(**places) for part in argv]) == 2
-    error = capsys.readouterr().err
+    status, error = run_main([part.format(**places) for part in argv], capsys)
+    assert status == 2, error
     assert "error: " in error and message in error and "Traceback" not in error, error
     assert sorted(os.listdir(places["tmp"])) == before, "a refused command leaves nothing behind"
     assert (places["tmp"] / "real.svg").read_text() == "mine" and os.path.islink(places["tmp"] / "link.svg")
