@@ -33,15 +33,19 @@ def tf_config(ports, index):
                        "task": {"type": "worker", "index": index}})
 
 
-def start_workers(shared_data, tmp_path, out, steps, name):
+def train_command(shared_data, out, steps):
+    return [sys.executable, "-m", "sketchrnn", "train", "--strategy", "multi-worker",
+            "--data", str(shared_data / "quickdraw_sketchrnn_pig_2200.npz"), "--out", str(out),
+            "--hidden-size", "16", "--num-mixtures", "3", "--batch-size", "20", "--recurrent-dropout", "0",
+            "--steps", str(steps), "--checkpoint-every", "5", "--validate-every", "10", "--log-every", "5"]
+
+
+def start_workers(shared_data, tmp_path, outs, steps, name):
     """Both workers of a fresh two-worker cluster; each gets its own TMPDIR (to see its private folder)."""
     ports = free_ports(2)
-    command = [sys.executable, "-m", "sketchrnn", "train", "--strategy", "multi-worker",
-               "--data", str(shared_data / "quickdraw_sketchrnn_pig_2200.npz"), "--out", str(out),
-               "--hidden-size", "16", "--num-mixtures", "3", "--batch-size", "20", "--recurrent-dropout", "0",
-               "--steps", str(steps), "--checkpoint-every", "5", "--validate-every", "10", "--log-every", "5"]
     workers = []
-    for index in range(2):
+    for index, out in enumerate(outs):
+        command = train_command(shared_data, out, steps)
         temporary = tmp_path / f"tmp-worker-{index}"
         temporary.mkdir(exist_ok=True)
         environment = {**os.environ, "TF_CONFIG": tf_config(ports, index), "TMPDIR": str(temporary),
@@ -70,7 +74,7 @@ def latest_step(out):
 
 def test_only_the_chief_writes_and_a_restarted_cluster_resumes_from_its_checkpoint(shared_data, tmp_path):
     out = tmp_path / "run"
-    workers = start_workers(shared_data, tmp_path, out, 400, "first")
+    workers = start_workers(shared_data, tmp_path, [out, out], 400, "first")
     try:
         deadline = time.monotonic() + 120
         while latest_step(out) < 10:
@@ -92,7 +96,7 @@ def test_only_the_chief_writes_and_a_restarted_cluster_resumes_from_its_checkpoi
     killed_at = latest_step(out)
     assert killed_at >= 10 and killed_at % 5 == 0
 
-    workers = start_workers(shared_data, tmp_path, out, killed_at + 5, "second")
+    workers = start_workers(shared_data, tmp_path, [out, out], killed_at + 5, "second")
     try:
         codes = [worker.wait(timeout=150) for worker in workers]
     finally:
@@ -110,6 +114,24 @@ def test_only_the_chief_writes_and_a_restarted_cluster_resumes_from_its_checkpoi
     # leaves generated sources of its own in TMPDIR)
     assert list((tmp_path / "tmp-worker-1").glob("sketchrnn-*")) == []
     assert list((tmp_path / "tmp-worker-0").glob("sketchrnn-*")) == []
+
+
+def test_workers_whose_run_folders_differ_refuse_to_train(shared_data, tmp_path):
+    # a run with a checkpoint at step 5 (one process: multi-worker without TF_CONFIG is a cluster of one)
+    environment = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
+    first = subprocess.run(train_command(shared_data, tmp_path / "b", 5), cwd=REPO, capture_output=True, text=True,
+                           env={**environment, "TF_CPP_MIN_LOG_LEVEL": "2"}, timeout=120)
+    assert first.returncode == 0 and latest_step(tmp_path / "b") == 5, first.stderr
+    # worker 0 sees an empty --out, worker 1 that run: not one shared folder
+    workers = start_workers(shared_data, tmp_path, [tmp_path / "a", tmp_path / "b"], 10, "split")
+    try:
+        codes = [worker.wait(timeout=120) for worker in workers]
+    finally:
+        stop_all(workers)
+    for index in range(2):
+        text = output(tmp_path, "split", index)
+        assert "found different checkpoints" in text and "same --out on a file system they all share" in text, text
+    assert codes == [2, 2] and latest_step(tmp_path / "a") == 0 and latest_step(tmp_path / "b") == 5
 
 
 @pytest.mark.parametrize("config, chief", [
