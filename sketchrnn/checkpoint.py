@@ -132,12 +132,12 @@ def save_model(model: TrainedModel, directory, *, weights_dtype=np.float32, extr
 def _read_config(directory: Path) -> dict:
     """Parse and check config.json of a model directory."""
     config_path = directory / CONFIG_FILE
-    if not config_path.is_file():
+    if not (config_path.exists() or config_path.is_symlink()):
         raise ValueError(f"{directory} is not a model directory: {CONFIG_FILE} is missing")
     try:
-        config = json.loads(config_path.read_text())
+        config = files.read_json(config_path)
         _ = config["model"], config["stats"]["scale_factor"], config["stats"]["typical_extent"], config["categories"]
-    except (json.JSONDecodeError, KeyError, TypeError) as error:
+    except (ValueError, KeyError, TypeError) as error:
         raise ValueError(f"{config_path} is corrupt or incomplete ({error}); re-export or retrain the model") from None
     if config.get("format_version") != FORMAT_VERSION:
         raise ValueError(f"{config_path} has format_version {config.get('format_version')}, expected {FORMAT_VERSION}")
@@ -242,13 +242,21 @@ def save_checkpoint(run_dir, model: TrainedModel, optimizer, state: dict) -> Pat
 def latest_checkpoint(run_dir) -> Path | None:
     """The newest complete checkpoint of a run (``latest`` pointer, else the highest step), or None."""
     checkpoints = Path(run_dir) / "checkpoints"
-    pointer = checkpoints / "latest"
-    if pointer.is_file():
-        named = checkpoints / pointer.read_text().strip()
-        if named.name.startswith("ckpt-") and (named / STATE_FILE).is_file():
-            return named
+    pointed = _pointed_checkpoint(checkpoints)
+    if pointed is not None:
+        return pointed
     complete = [c for c in sorted(checkpoints.glob("ckpt-*")) if (c / STATE_FILE).is_file()]
     return complete[-1] if complete else None
+
+
+def _pointed_checkpoint(checkpoints: Path) -> Path | None:
+    """The checkpoint ``checkpoints/latest`` names, if that is a small regular file naming a complete one here."""
+    try:
+        name = files.read_regular_file(checkpoints / "latest", 256).decode("utf-8").strip()
+    except (ValueError, UnicodeDecodeError):  # missing, not a regular file, too large or not text
+        return None
+    named = checkpoints / name
+    return named if name.startswith("ckpt-") and "/" not in name and (named / STATE_FILE).is_file() else None
 
 
 def restore_optimizer(optimizer, checkpoint: Path, trainable_variables) -> None:
@@ -268,8 +276,8 @@ def restore_optimizer(optimizer, checkpoint: Path, trainable_variables) -> None:
 def read_state(checkpoint: Path) -> dict:
     """The training state (step, data position, elapsed time) stored in a checkpoint."""
     try:
-        return json.loads((checkpoint / STATE_FILE).read_text())
-    except (OSError, json.JSONDecodeError) as error:
+        return files.read_json(checkpoint / STATE_FILE)
+    except ValueError as error:
         raise ValueError(f"{checkpoint / STATE_FILE} is unreadable ({error})") from None
 
 

@@ -135,6 +135,20 @@ def read_regular_file(path, max_bytes: int) -> bytes:
     return content
 
 
+def read_json(path, max_bytes: int = 2**20):
+    """Parse a small JSON file (a regular file of at most ``max_bytes``); ValueError for anything else."""
+    import json
+
+    try:
+        return json.loads(read_regular_file(path, max_bytes).decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ValueError(f"{path} is not UTF-8 text") from None
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not valid JSON ({error})") from None
+    except RecursionError:
+        raise ValueError(f"{path} is JSON nested too deeply") from None
+
+
 def atomic_write_text(path, text: str, mode: int = 0o644) -> Path:
     """Replace a text file (UTF-8) atomically: a temporary file beside it, fsync, then ``os.replace``.
 

@@ -267,8 +267,8 @@ def read_settings(run_dir) -> TrainSettings:
     if not path.is_file():
         raise ValueError(f"{run_dir} is not a training run: {path.name} is missing")
     try:
-        return TrainSettings(**json.loads(path.read_text()))
-    except (json.JSONDecodeError, TypeError) as error:
+        return TrainSettings(**files.read_json(path))
+    except (ValueError, TypeError) as error:
         raise ValueError(f"{path} is corrupt ({error})") from None
 
 

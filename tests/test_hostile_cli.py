@@ -229,3 +229,30 @@ def test_a_run_folder_that_becomes_unwritable_stops_with_a_message(shared_data, 
     assert latest is not None and checkpoint.load_model(latest).step == 2
     model = checkpoint.load_model(latest)
     assert all(np.all(np.isfinite(w.numpy())) for w in model.network.weights)
+
+
+def test_hostile_model_and_run_files_are_refused_not_followed(model_dir, trained_run, tmp_path, capsys):
+    deep = "[" * 100_000 + "]" * 100_000
+    for name, make in [("deep", lambda path: path.write_text(deep)), ("fifo", os.mkfifo)]:
+        model = tmp_path / f"model-{name}"
+        model.mkdir()
+        (model / "weights.npz").write_bytes((model_dir / "weights.npz").read_bytes())
+        make(model / "config.json")
+        assert cli.main(["sample", str(model), "--out", str(tmp_path / "x.svg")]) == 2
+        error = capsys.readouterr().err
+        assert "config.json is corrupt or incomplete" in error and "Traceback" not in error, error
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "train.json").write_text(deep)
+    assert cli.main(["export", str(run), str(tmp_path / "exported"), "--no-test"]) == 2
+    assert "train.json is corrupt" in capsys.readouterr().err
+    # a `latest` pointer that leads out of the run's checkpoints/ is ignored
+    elsewhere = tmp_path / "elsewhere" / "ckpt-00000099"
+    elsewhere.mkdir(parents=True)
+    (elsewhere / checkpoint.STATE_FILE).write_text("{}")
+    kept = trained_run / "checkpoints" / "ckpt-00000002"
+    (trained_run / "checkpoints" / "latest").write_text(f"ckpt-00000002/{os.path.relpath(elsewhere, kept)}\n")
+    try:
+        assert checkpoint.latest_checkpoint(trained_run) == kept
+    finally:
+        (trained_run / "checkpoints" / "latest").write_text("ckpt-00000002\n")
