@@ -705,6 +705,9 @@ class QuietLoader(importlib.abc.Loader):
     def __init__(self, loader):
         self.loader = loader
 
+    def __getattr__(self, name):  # get_source, resource readers...: the real loader's
+        return getattr(self.loader, name)
+
     def create_module(self, spec):
         return self.loader.create_module(spec)
 
@@ -716,6 +719,7 @@ class QuietLoader(importlib.abc.Loader):
             try:
                 self.loader.exec_module(module)
             finally:
+                module.__loader__ = module.__spec__.loader = self.loader  # the package keeps its own loader
                 sys.stderr.flush()
                 os.dup2(saved_stderr, 2)
                 os.close(saved_stderr)
@@ -729,7 +733,7 @@ class QuietTensorFlowImport(importlib.abc.MetaPathFinder):
     """On the first ``import tensorflow`` (by any module), load it through :class:`QuietLoader`, then step aside."""
 
     def find_spec(self, name, path=None, target=None):
-        if name != "tensorflow":
+        if name != "tensorflow" or self not in sys.meta_path:
             return None
         sys.meta_path.remove(self)
         spec = importlib.util.find_spec(name)  # the finders after this one
