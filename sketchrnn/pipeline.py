@@ -127,8 +127,13 @@ def tf_dataset(source: BatchSource, start_epoch: int = 0, start_batch: int = 0):
     """The batches as a prefetched ``tf.data.Dataset`` of ``((inputs, category_ids), targets, position [B, 2])``.
 
     ``position`` is the batch's (epoch, batch index) in every row: where a resumed run starts.
+    Raises ValueError at once (not a tf.data error on the first batch) when the drawings fill no batch.
     """
     import tensorflow as tf
+
+    if source.batches_per_epoch() == 0:
+        raise ValueError(f"only {len(source.drawings)} drawings, fewer than one batch of {source.batch_size}: "
+                         f"lower --batch-size or give more data")
 
     def generate():
         for epoch, batch_index, (inputs, targets, category_ids) in source.batches(start_epoch, start_batch):

@@ -53,6 +53,9 @@ def test_every_drawing_once_per_epoch_and_epochs_differ():
 def test_too_few_drawings_for_a_batch_is_explained():
     with pytest.raises(ValueError, match="fewer than one batch"):
         pipeline.epoch_batches(np.arange(10), 100, seed=0, epoch=0)
+    drawings, ids = random_drawings(10)
+    with pytest.raises(ValueError, match="only 10 drawings, fewer than one batch of 100"):  # not tf.data's error, later
+        pipeline.tf_dataset(pipeline.BatchSource(drawings, ids, batch_size=100))
 
 
 def test_resuming_at_a_data_position_gives_the_same_batches():
