@@ -100,7 +100,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 from numpy.lib import format as npy_format
 
-from sketchrnn import strokes
+from sketchrnn import files, strokes
 
 SPLIT_NAMES = ("train", "valid", "test")
 NDJSON_FORMATS = ("auto", "simplified", "dense", "raw")
@@ -1345,6 +1345,7 @@ def download_to_cache(url: str, target: Path, verify: Callable[[Path], None], *,
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise ValueError(f"cannot create the cache directory {target.parent}: {error}; set SKETCHRNN_DATA_DIR or --cache-dir") from None
+    files.check_file_target(target)  # never rename a download over a folder, link, FIFO or device
     _fetch(url, target, verify, progress, timeout, max_bytes)
     return target
 

@@ -223,3 +223,12 @@ def test_cli_download_failure_exits_2(server, tmp_path, capsys):
     captured = capsys.readouterr()
     assert status == 2
     assert captured.err.startswith("error: could not download") and "Traceback" not in captured.err
+
+
+def test_a_cache_path_taken_by_something_else_is_refused_before_any_request(server, tmp_path):
+    server.routes["/sketchrnn/pig.npz"] = (official_npz_bytes(), "ok")
+    target = data.cache_path("pig", "npz", tmp_path)
+    target.mkdir(parents=True)  # a folder where the file would go
+    with pytest.raises(ValueError, match="not a regular file"):
+        data.download_category("pig", cache_dir=tmp_path, base_url=server.url)
+    assert server.requests == [] and target.is_dir()
