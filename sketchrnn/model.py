@@ -36,6 +36,7 @@ class ModelConfig:
     # log sigma is clipped below this (-7: sigma >= ~1e-3, keeps spikes on exact integer offsets out of
     # training); imported magenta models use -20, i.e. unclipped as magenta runs them
     min_log_sigma: float = LOG_SIGMA_RANGE[0]
+    layer_norm: bool = False  # layer-normalised LSTM (Ha & Eck's decoder, magenta's LayerNormLSTMCell); off: plain LSTM
 
     @property
     def output_size(self) -> int:
@@ -76,6 +77,7 @@ class ModelConfig:
 
 
 MIN_CHAIN_BATCH = 8  # a batch runs as two independent chains of at least this many sequences each (see _chain_sizes)
+LAYER_NORM_EPSILON = 1e-3  # added to the variance in layer norm (magenta's layer_norm_all / layer_norm)
 
 
 def stacked_weights(kernel, recurrent_kernel, bias):
@@ -142,11 +144,13 @@ def _join_batch(tensors, axis=0):
     return tensors[0] if len(tensors) == 1 else tf.concat(tensors, axis=axis)
 
 
-def _lstm_scan(inputs, weights, hidden, cell, dropout_mask):
+def _lstm_scan(inputs, weights, hidden, cell, dropout_mask, norm_weights=None):
     """Run the LSTM over time-major ``inputs [T, B, I]``, as independent chains of the batch (:func:`_chain_sizes`).
 
-    Returns hiddens ``[T, B, H]``, the last cell ``(B, H)``, the chain sizes, and per chain TensorArrays (one
-    entry per step) of what backpropagation needs: matmul operands, gates, incoming cells, ``tanh`` of new cells.
+    ``norm_weights`` (see :func:`layer_norm_lstm_sequence`) turns on layer norm. Returns hiddens ``[T, B, H]``,
+    the last cell ``(B, H)``, the chain sizes, and per chain TensorArrays (one entry per step) of what
+    backpropagation needs: matmul operands, incoming cells, gates, ``tanh`` of the new cells (with layer norm
+    the gates packed with the normalised pre-activations, and the tanh with the normalised cell and the 1/std's).
     """
     steps, sizes = tf.shape(inputs)[0], _chain_sizes(hidden)
     rows = [tf.TensorArray(inputs.dtype, size=steps).unstack(part) for part in _split_batch(inputs, sizes, axis=1)]
@@ -157,9 +161,13 @@ def _lstm_scan(inputs, weights, hidden, cell, dropout_mask):
     def step(t, states, saved):
         new_states, new_saved = [], []
         for (hidden, cell), arrays, chain_rows, mask in zip(states, saved, rows, masks):
-            new_hidden, new_cell, *kept = _forward_step(hidden, cell, chain_rows.read(t), weights, mask)
+            if norm_weights is None:
+                new_hidden, new_cell, *kept = _forward_step(hidden, cell, chain_rows.read(t), weights, mask)
+            else:
+                new_hidden, new_cell, *kept = _layer_norm_forward_step(
+                    hidden, cell, chain_rows.read(t), weights, mask, norm_weights)
             new_states.append((new_hidden, new_cell))
-            values = (new_hidden, kept[0], kept[1], cell, kept[2])  # hidden, operand, gates, incoming cell, tanh(cell)
+            values = (new_hidden, kept[0], cell, *kept[1:])  # hidden, operand, incoming cell, gates, tanh(cell)
             new_saved.append([array.write(t, value) for array, value in zip(arrays, values)])
         return t + 1, new_states, new_saved
 
@@ -168,25 +176,30 @@ def _lstm_scan(inputs, weights, hidden, cell, dropout_mask):
     return hiddens, _join_batch([cell for _, cell in states]), sizes, [arrays[1:] for arrays in saved]
 
 
-def _backward_chains(d_hiddens, d_cell, sizes, saved, transposed_recurrent_kernel, dropout_mask):
-    """BPTT over each chain; returns per chain the final ``(d_hidden, d_cell)`` and a TensorArray of d_gates."""
+def _backward_chains(d_hiddens, d_cell, sizes, saved, transposed_recurrent_kernel, dropout_mask, norm_weights=None):
+    """BPTT over each chain; returns per chain the final ``(d_hidden, d_cell)`` (with layer norm also the
+    ``norm_weights`` gradient ``(10 H,)``) and a TensorArray of d_gates, the pre-activations' gradients."""
     steps = tf.shape(d_hiddens)[0]
     d_outputs = [tf.TensorArray(d_hiddens.dtype, size=steps).unstack(part)
                  for part in _split_batch(d_hiddens, sizes, axis=1)]
     masks = _split_batch(dropout_mask, sizes)
     states = [(tf.zeros_like(chain_d_cell), chain_d_cell) for chain_d_cell in _split_batch(d_cell, sizes)]
+    if norm_weights is not None:  # and the norm_weights gradient summed so far (10 H,)
+        states = [(*state, tf.zeros_like(norm_weights)) for state in states]
     results = [tf.TensorArray(d_hiddens.dtype, size=steps) for _ in sizes]
 
     def step(k, states, results):
         t, new_states, new_results = steps - 1 - k, [], []
-        for (d_hidden, d_cell), all_d_gates, outputs, (_, gates, previous_cells, tanh_cells), mask in zip(
-            states, results, d_outputs, saved, masks
-        ):
-            d_gates, d_hidden, d_cell = _backward_step(
-                d_hidden, d_cell, outputs.read(t), gates.read(t), previous_cells.read(t), tanh_cells.read(t),
-                transposed_recurrent_kernel, mask,
-            )
-            new_states.append((d_hidden, d_cell))
+        for state, all_d_gates, outputs, arrays, mask in zip(states, results, d_outputs, saved, masks):
+            previous_cell, gates, tanh_cell = (array.read(t) for array in arrays[1:])
+            if norm_weights is None:
+                d_gates, *state = _backward_step(
+                    *state, outputs.read(t), gates, previous_cell, tanh_cell, transposed_recurrent_kernel, mask)
+            else:
+                d_gates, *state = _layer_norm_backward_step(
+                    *state, outputs.read(t), previous_cell, gates, tanh_cell, transposed_recurrent_kernel, mask,
+                    norm_weights)
+            new_states.append(tuple(state))
             new_results.append(all_d_gates.write(t, d_gates))
         return k + 1, new_states, new_results
 
@@ -204,24 +217,136 @@ def lstm_sequence(inputs, weights, hidden, cell, dropout_mask):
     hiddens, last_cell, sizes, saved = _lstm_scan(inputs, weights, hidden, cell, dropout_mask)
 
     def gradient(d_hiddens, d_last_cell):
-        d_last_cell = tf.zeros_like(cell) if d_last_cell is None else d_last_cell
-        units, (width, gates_width) = tf.shape(cell)[1], tf.unstack(tf.shape(weights))
-        transposed_recurrent_kernel = tf.transpose(weights[:units])  # (4H, H)
-        states, results = _backward_chains(
-            d_hiddens, d_last_cell, sizes, saved, transposed_recurrent_kernel, dropout_mask
-        )
-        all_d_gates = [tf.reshape(d_gates.stack(), [-1, gates_width]) for d_gates in results]  # per chain (T*b, 4H)
-        d_weights = tf.add_n([
-            tf.matmul(tf.reshape(arrays[0].stack(), [-1, width]), d_gates, transpose_a=True)
-            for arrays, d_gates in zip(saved, all_d_gates)
-        ])  # per chain one (H + I + 1, T*b) @ (T*b, 4H) matmul: every step's recurrent, input and bias gradient
-        steps, input_kernel = tf.shape(inputs)[0], weights[units:-1]  # (I, 4H)
-        d_inputs = _join_batch([
-            tf.reshape(tf.matmul(d_gates, input_kernel, transpose_b=True), [steps, -1, tf.shape(inputs)[2]])
-            for d_gates in all_d_gates
-        ], axis=1)  # (T, B, I)
-        d_hidden = _join_batch([d_hidden for d_hidden, _ in states])
-        return d_inputs, d_weights, d_hidden, _join_batch([d_cell for _, d_cell in states]), tf.zeros_like(dropout_mask)
+        states, d_inputs, d_weights = _sequence_gradient(
+            inputs, weights, cell, dropout_mask, sizes, saved, d_hiddens, d_last_cell)
+        d_hidden = _join_batch([state[0] for state in states])
+        return d_inputs, d_weights, d_hidden, _join_batch([state[1] for state in states]), tf.zeros_like(dropout_mask)
+
+    return (hiddens, last_cell), gradient
+
+
+def _sequence_gradient(inputs, weights, cell, dropout_mask, sizes, saved, d_hiddens, d_last_cell, norm_weights=None):
+    """Backpropagation through a whole sequence: per chain the final BPTT state (:func:`_backward_chains`),
+    the inputs' gradient ``[T, B, I]`` and the stacked weights' gradient ``[H + I + 1, 4H]``."""
+    d_last_cell = tf.zeros_like(cell) if d_last_cell is None else d_last_cell
+    units, (width, gates_width) = tf.shape(cell)[1], tf.unstack(tf.shape(weights))
+    transposed_recurrent_kernel = tf.transpose(weights[:units])  # (4H, H)
+    states, results = _backward_chains(
+        d_hiddens, d_last_cell, sizes, saved, transposed_recurrent_kernel, dropout_mask, norm_weights
+    )
+    all_d_gates = [tf.reshape(d_gates.stack(), [-1, gates_width]) for d_gates in results]  # per chain (T*b, 4H)
+    d_weights = tf.add_n([
+        tf.matmul(tf.reshape(arrays[0].stack(), [-1, width]), d_gates, transpose_a=True)
+        for arrays, d_gates in zip(saved, all_d_gates)
+    ])  # per chain one (H + I + 1, T*b) @ (T*b, 4H) matmul: every step's recurrent, input and bias gradient
+    steps, input_kernel = tf.shape(inputs)[0], weights[units:-1]  # (I, 4H)
+    d_inputs = _join_batch([
+        tf.reshape(tf.matmul(d_gates, input_kernel, transpose_b=True), [steps, -1, tf.shape(inputs)[2]])
+        for d_gates in all_d_gates
+    ], axis=1)  # (T, B, I)
+    return states, d_inputs, d_weights
+
+
+# ----------------------------------------------------------------------------------------------
+# The layer-normalised LSTM (Ba et al. 2016; Ha & Eck's decoder; magenta's LayerNormLSTMCell): the step's
+# pre-activations are normalised per gate block (mean 0, variance 1 over the H units of each of i, f, c, o),
+# then scaled and shifted by learned gains and biases [4H]; the new cell is normalised the same way (gain and
+# bias [H]) before its tanh. The stored cell stays unnormalised, as in magenta. The forget gate's unit bias
+# lives in the post-norm shift (the pre-norm bias of the matmul is normalised away within a block).
+# ``norm_weights`` = [gate gain (4H), gate shift (4H), cell gain (H), cell shift (H)], one vector of 10 H.
+
+
+def _layer_norm(values, blocks):
+    """Normalise ``values (B, blocks * H)`` over each block's H units; returns them and ``1/std (B, blocks, 1)``."""
+    shaped = tf.reshape(values, tf.stack([tf.shape(values)[0], blocks, -1]))  # (B, blocks, H)
+    mean = tf.reduce_mean(shaped, axis=2, keepdims=True)  # one pass for both moments (XLA fuses the two sums)
+    variance = tf.maximum(tf.reduce_mean(tf.square(shaped), axis=2, keepdims=True) - tf.square(mean), 0.0)
+    inverse_std = tf.math.rsqrt(variance + LAYER_NORM_EPSILON)
+    return tf.reshape((shaped - mean) * inverse_std, tf.shape(values)), inverse_std
+
+
+def _layer_norm_gradient(d_normalised, normalised, inverse_std, blocks):
+    """Gradient through :func:`_layer_norm`: ``(d_xhat - mean(d_xhat) - xhat mean(d_xhat xhat)) / std`` per block."""
+    shape = tf.stack([tf.shape(normalised)[0], blocks, -1])
+    d_shaped, shaped = tf.reshape(d_normalised, shape), tf.reshape(normalised, shape)
+    d_values = inverse_std * (d_shaped - tf.reduce_mean(d_shaped, axis=2, keepdims=True)
+                              - shaped * tf.reduce_mean(d_shaped * shaped, axis=2, keepdims=True))
+    return tf.reshape(d_values, tf.shape(normalised))
+
+
+def _split_norm_weights(norm_weights, units):
+    """``norm_weights [10 H]`` -> gate gain, gate shift ``[4H]``, cell gain, cell shift ``[H]``."""
+    return tf.split(norm_weights, tf.stack([4 * units, 4 * units, units, units]))
+
+
+@tf.function(jit_compile=True, reduce_retracing=True)
+def _layer_norm_forward_step(hidden, cell, row, weights, dropout_mask, norm_weights):
+    """One layer-normalised step; returns the new hidden and cell, the matmul operand, the activated gates packed
+    with the normalised pre-activations ``(B, 8H)``, and ``tanh`` of the normalised new cell packed with the
+    normalised cell and the 1/std of the cell and of the 4 gate blocks ``(B, 2H + 5)``: packed, so a step saves
+    as many tensors as the plain LSTM's (each TensorArray read or write is an op of its own in the loop)."""
+    gate_gain, gate_shift, cell_gain, cell_shift = _split_norm_weights(norm_weights, tf.shape(cell)[1])
+    operand = tf.concat([hidden * dropout_mask, row, tf.ones_like(row[:, :1])], axis=1)  # (B, H + I + 1)
+    gates_normalised, gates_inverse_std = _layer_norm(tf.matmul(operand, weights), 4)  # (B, 4H), (B, 4, 1)
+    input_gate, forget_gate, candidate, output_gate = tf.split(gates_normalised * gate_gain + gate_shift, 4, axis=1)
+    input_gate, forget_gate, output_gate = tf.sigmoid(input_gate), tf.sigmoid(forget_gate), tf.sigmoid(output_gate)
+    candidate = tf.tanh(candidate)
+    cell = forget_gate * cell + input_gate * candidate
+    cell_normalised, cell_inverse_std = _layer_norm(cell, 1)  # (B, H), (B, 1, 1)
+    tanh_cell = tf.tanh(cell_normalised * cell_gain + cell_shift)
+    gates = tf.concat([input_gate, forget_gate, candidate, output_gate, gates_normalised], axis=1)  # (B, 8H)
+    cell_values = tf.concat([tanh_cell, cell_normalised, cell_inverse_std[:, :, 0], gates_inverse_std[:, :, 0]], axis=1)
+    return output_gate * tanh_cell, cell, operand, gates, cell_values
+
+
+@tf.function(jit_compile=True, reduce_retracing=True)
+def _layer_norm_backward_step(d_hidden, d_cell, d_norm_weights, d_output, previous_cell, gates, cell_values,
+                              transposed_recurrent_kernel, dropout_mask, norm_weights):
+    """One BPTT step of the layer-normalised LSTM, on the packed ``gates`` and ``cell_values`` the forward step
+    saved. Returns the pre-activation gradients ``(B, 4H)``, the previous hidden's and cell's ``(B, H)``, and
+    ``d_norm_weights (10 H,)`` plus this step's share (summed over the batch in the step: a small loop state)."""
+    units = tf.shape(d_cell)[1]
+    gate_gain, _, cell_gain, _ = _split_norm_weights(norm_weights, units)
+    input_gate, forget_gate, candidate, output_gate, gates_normalised = tf.split(
+        gates, tf.stack([units, units, units, units, 4 * units]), axis=1)
+    tanh_cell, cell_normalised, cell_inverse_std, gates_inverse_std = tf.split(
+        cell_values, tf.stack([units, units, 1, 4]), axis=1)
+    cell_inverse_std, gates_inverse_std = cell_inverse_std[:, :, None], gates_inverse_std[:, :, None]
+    d_hidden = d_hidden + d_output  # from the next step and from this step's output
+    d_cell_affine = d_hidden * output_gate * (1.0 - tf.square(tanh_cell))  # (B, H) at cell_normalised * gain + shift
+    d_cell = d_cell + _layer_norm_gradient(d_cell_affine * cell_gain, cell_normalised, cell_inverse_std, 1)
+    d_activations = tf.concat(
+        [
+            d_cell * candidate * input_gate * (1.0 - input_gate),
+            d_cell * previous_cell * forget_gate * (1.0 - forget_gate),
+            d_cell * input_gate * (1.0 - tf.square(candidate)),
+            d_hidden * tanh_cell * output_gate * (1.0 - output_gate),
+        ],
+        axis=1,
+    )  # (B, 4H) at gates_normalised * gain + shift
+    d_gates = _layer_norm_gradient(d_activations * gate_gain, gates_normalised, gates_inverse_std, 4)  # (B, 4H)
+    d_previous_hidden = tf.matmul(d_gates, transposed_recurrent_kernel) * dropout_mask  # (B, H)
+    d_norm_weights += tf.reduce_sum(tf.concat([d_activations * gates_normalised, d_activations,
+                                               d_cell_affine * cell_normalised, d_cell_affine], axis=1), axis=0)
+    return d_gates, d_previous_hidden, d_cell * forget_gate, d_norm_weights
+
+
+@tf.custom_gradient
+def layer_norm_lstm_sequence(inputs, weights, norm_weights, hidden, cell, dropout_mask):
+    """The layer-normalised LSTM over time-major ``inputs [T, B, I]`` with a hand-written BPTT gradient.
+
+    As :func:`lstm_sequence`, plus ``norm_weights [10 H]`` = gate gain, gate shift (each 4H), cell gain,
+    cell shift (each H). Returns hiddens ``[T, B, H]`` and the last cell ``(B, H)``.
+    """
+    hiddens, last_cell, sizes, saved = _lstm_scan(inputs, weights, hidden, cell, dropout_mask, norm_weights)
+
+    def gradient(d_hiddens, d_last_cell):
+        states, d_inputs, d_weights = _sequence_gradient(
+            inputs, weights, cell, dropout_mask, sizes, saved, d_hiddens, d_last_cell, norm_weights)
+        d_norm_weights = tf.add_n([state[2] for state in states])  # (10 H,)
+        d_hidden = _join_batch([state[0] for state in states])
+        return (d_inputs, d_weights, d_norm_weights, d_hidden, _join_batch([state[1] for state in states]),
+                tf.zeros_like(dropout_mask))
 
     return (hiddens, last_cell), gradient
 
@@ -232,13 +357,22 @@ def _unit_forget_bias(shape, dtype=None):
     return tf.concat([tf.zeros([units]), tf.ones([units]), tf.zeros([2 * units])], axis=0)
 
 
-class StrokeLSTM(keras.layers.Layer):
-    """A single LSTM layer over ``[B, T, I]`` with Gal-style recurrent dropout (one mask per sequence)."""
+def _layer_norm_initial(shape, dtype=None):
+    """Initial ``norm_weights [10 H]``: gains 1, shifts 0 except the forget gate's unit bias (magenta's forget_bias)."""
+    units = shape[0] // 10
+    return tf.concat([tf.ones([4 * units]), _unit_forget_bias([4 * units]), tf.ones([units]), tf.zeros([units])], axis=0)
 
-    def __init__(self, units: int, recurrent_dropout: float = 0.0, seed: int | None = None, **kwargs):
+
+class StrokeLSTM(keras.layers.Layer):
+    """A single LSTM layer over ``[B, T, I]`` with Gal-style recurrent dropout (one mask per sequence),
+    optionally layer-normalised (``layer_norm``: see :func:`layer_norm_lstm_sequence`)."""
+
+    def __init__(self, units: int, recurrent_dropout: float = 0.0, seed: int | None = None, layer_norm: bool = False,
+                 **kwargs):
         super().__init__(**kwargs)
         self.units = units
         self.recurrent_dropout = recurrent_dropout
+        self.layer_norm = layer_norm
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     def build(self, input_shape):
@@ -247,7 +381,10 @@ class StrokeLSTM(keras.layers.Layer):
         self.recurrent_kernel = self.add_weight(
             name="recurrent_kernel", shape=(units, 4 * units), initializer="orthogonal"
         )
-        self.bias = self.add_weight(name="bias", shape=(4 * units,), initializer=_unit_forget_bias)
+        self.bias = self.add_weight(name="bias", shape=(4 * units,),
+                                    initializer="zeros" if self.layer_norm else _unit_forget_bias)
+        if self.layer_norm:  # gate gain, gate shift (4H each), cell gain, cell shift (H each): see _split_norm_weights
+            self.norm_weights = self.add_weight(name="layer_norm", shape=(10 * units,), initializer=_layer_norm_initial)
 
     def call(self, inputs, initial_state=None, training=False):
         """Returns ``(hidden sequence [B, T, H], [last hidden (B, H), last cell (B, H)])``."""
@@ -261,7 +398,11 @@ class StrokeLSTM(keras.layers.Layer):
             dropout_mask = tf.cast(uniform < keep, inputs.dtype) / keep
         weights = stacked_weights(self.kernel, self.recurrent_kernel, self.bias)  # (H + I + 1, 4H)
         time_major = tf.transpose(inputs, [1, 0, 2])  # (T, B, I)
-        hiddens, cell = lstm_sequence(time_major, weights, initial_state[0], initial_state[1], dropout_mask)
+        if self.layer_norm:
+            hiddens, cell = layer_norm_lstm_sequence(
+                time_major, weights, tf.identity(self.norm_weights), initial_state[0], initial_state[1], dropout_mask)
+        else:
+            hiddens, cell = lstm_sequence(time_major, weights, initial_state[0], initial_state[1], dropout_mask)
         return tf.transpose(hiddens, [1, 0, 2]), [hiddens[-1], cell]
 
 
@@ -277,7 +418,8 @@ class SketchRNN(keras.Model):
             self.category_embedding = keras.layers.Embedding(
                 config.num_categories, config.category_embedding_size, name="category_embedding"
             )
-        self.lstm = StrokeLSTM(config.hidden_size, recurrent_dropout=config.recurrent_dropout, name="lstm")
+        self.lstm = StrokeLSTM(config.hidden_size, recurrent_dropout=config.recurrent_dropout,
+                               layer_norm=config.layer_norm, name="lstm")
         self.head = keras.layers.Dense(config.output_size, name="mixture_head")
 
     def lstm_inputs(self, stroke5, category_ids=None):

@@ -56,6 +56,11 @@ class NumpyDecoder:
         self.head_bias = find("mixture_head/bias").astype(np.float32)
         self.embedding = find("category_embedding/embeddings") if model.config.num_categories > 1 else None
         self.units = self.recurrent_kernel.shape[0]
+        # layer norm (ModelConfig.layer_norm): gate gain, gate shift (4H each), cell gain, cell shift (H each)
+        self.norm_weights = None
+        if getattr(model.config, "layer_norm", False):
+            norm = find("lstm/layer_norm").astype(np.float32)
+            self.norm_weights = np.split(norm, np.cumsum([4, 4, 1]) * self.units)
         self.num_mixtures = model.config.num_mixtures
         self.min_log_sigma = model.config.min_log_sigma
 
@@ -75,12 +80,17 @@ class NumpyDecoder:
         hidden, cell = state
         z = stroke5_row @ self.kernel[:5] + hidden @ self.recurrent_kernel + bias  # (B, 4H)
         units = self.units
+        if self.norm_weights is not None:
+            z = _layer_norm(z, 4) * self.norm_weights[0] + self.norm_weights[1]
         input_gate = _sigmoid(z[:, :units])
         forget_gate = _sigmoid(z[:, units : 2 * units])
         candidate = np.tanh(z[:, 2 * units : 3 * units])
         output_gate = _sigmoid(z[:, 3 * units :])
         cell = forget_gate * cell + input_gate * candidate
-        hidden = output_gate * np.tanh(cell)
+        if self.norm_weights is None:
+            hidden = output_gate * np.tanh(cell)
+        else:
+            hidden = output_gate * np.tanh(_layer_norm(cell, 1) * self.norm_weights[2] + self.norm_weights[3])
         return hidden @ self.head_kernel + self.head_bias, (hidden, cell)
 
     def run(self, stroke5, bias, state=None):
@@ -91,6 +101,13 @@ class NumpyDecoder:
             output, state = self.step(stroke5[:, t], state, bias)
             outputs.append(output)
         return np.stack(outputs, axis=1), state
+
+
+def _layer_norm(values, blocks: int, epsilon: float = 1e-3):
+    """``values [B, blocks * H]`` normalised over each block's H units (sketchrnn.model._layer_norm)."""
+    shaped = values.reshape(len(values), blocks, -1)
+    centred = shaped - shaped.mean(axis=2, keepdims=True)
+    return (centred / np.sqrt(np.square(centred).mean(axis=2, keepdims=True) + epsilon)).reshape(values.shape)
 
 
 def _sigmoid(x):
@@ -173,6 +190,7 @@ class GraphSampler:
         self.bias = weights["lstm/bias"]
         self.head_kernel, self.head_bias = weights["mixture_head/kernel"], weights["mixture_head/bias"]
         self.embedding = weights.get("category_embedding/embeddings")
+        self.norm_weights = weights.get("lstm/layer_norm") if getattr(model.config, "layer_norm", False) else None
         self.num_mixtures = model.config.num_mixtures
         self.min_log_sigma = model.config.min_log_sigma
         self.max_rows = model.config.max_length + 1
@@ -183,9 +201,14 @@ class GraphSampler:
     def step(self, row, hidden, cell, bias):
         """One LSTM + head step: ``row [B, 5]`` -> outputs ``[B, 6M + 3]`` and the new state."""
         z = tf.matmul(row, self.kernel[:5]) + tf.matmul(hidden, self.recurrent_kernel) + bias  # (B, 4H)
+        if self.norm_weights is not None:  # layer norm: gate gain, gate shift (4H each), cell gain, shift (H each)
+            units = tf.shape(hidden)[1]
+            norm = tf.split(self.norm_weights, tf.stack([4 * units, 4 * units, units, units]))
+            z = network_module._layer_norm(z, 4)[0] * norm[0] + norm[1]
         input_gate, forget_gate, candidate, output_gate = tf.split(z, 4, axis=1)
         cell = tf.sigmoid(forget_gate) * cell + tf.sigmoid(input_gate) * tf.tanh(candidate)
-        hidden = tf.sigmoid(output_gate) * tf.tanh(cell)
+        cell_out = cell if self.norm_weights is None else network_module._layer_norm(cell, 1)[0] * norm[2] + norm[3]
+        hidden = tf.sigmoid(output_gate) * tf.tanh(cell_out)
         return tf.matmul(hidden, self.head_kernel) + self.head_bias, hidden, cell
 
     def step_bias(self, category_ids):

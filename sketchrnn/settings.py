@@ -22,6 +22,7 @@ class TrainSettings:
     hidden_size: int = 512  # LSTM units (paper 512; 256 trains ~3x faster on CPU)
     num_mixtures: int = 20  # Gaussians in the offset mixture (paper 20)
     recurrent_dropout: float = 0.1  # dropout on the LSTM state (magenta: keep probability 0.9)
+    layer_norm: bool = False  # layer-normalised LSTM (the paper's decoder, magenta's LayerNormLSTMCell); off: plain
     category_embedding_size: int = 32  # category embedding width, for multi-category models
     batch_size: int = 100  # drawings per batch (paper 100)
     steps: int = 10000  # optimisation steps to train for in total

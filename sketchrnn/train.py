@@ -195,6 +195,7 @@ def new_model(settings: TrainSettings, dataset, stats) -> ckpt.TrainedModel:
         num_categories=len(dataset.categories),
         category_embedding_size=settings.category_embedding_size,
         recurrent_dropout=settings.recurrent_dropout,
+        layer_norm=settings.layer_norm,
         max_length=settings.max_length,
     )
     metadata = {

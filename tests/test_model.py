@@ -9,7 +9,14 @@ import pytest
 import tensorflow as tf
 
 from sketchrnn import checkpoint
-from sketchrnn.model import MIN_CHAIN_BATCH, ModelConfig, _chain_sizes, lstm_sequence, reconstruction_loss
+from sketchrnn.model import (
+    MIN_CHAIN_BATCH,
+    ModelConfig,
+    _chain_sizes,
+    layer_norm_lstm_sequence,
+    lstm_sequence,
+    reconstruction_loss,
+)
 from sketchrnn.strokes import DataStats
 
 
@@ -98,6 +105,78 @@ def test_hand_written_lstm_gradient_matches_autodiff(batch, compiled):
         ours = gradients(lstm_sequence, *arguments)
     for value, expected in zip(ours, gradients(reference_lstm, *arguments)):
         np.testing.assert_allclose(value.numpy(), expected.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def reference_layer_norm(values, gain, shift, blocks, epsilon=1e-3):
+    """magenta's layer_norm_all / layer_norm: normalise each of ``blocks`` blocks, then gain and shift."""
+    shaped = tf.reshape(values, [tf.shape(values)[0], blocks, -1])
+    mean, variance = tf.nn.moments(shaped, axes=[2], keepdims=True)
+    return tf.reshape((shaped - mean) / tf.sqrt(variance + epsilon), tf.shape(values)) * gain + shift
+
+
+def reference_layer_norm_lstm(inputs, weights, norm_weights, hidden, cell, mask):
+    """magenta's LayerNormLSTMCell (Gal-style dropout on h, as ours) in plain TensorFlow ops, for autodiff."""
+    units = hidden.shape[1]
+    gate_gain, gate_shift, cell_gain, cell_shift = tf.split(norm_weights, [4 * units, 4 * units, units, units])
+    hiddens = []
+    for row in tf.unstack(inputs):
+        operand = tf.concat([hidden * mask, row, tf.ones_like(row[:, :1])], axis=1)
+        z = reference_layer_norm(tf.matmul(operand, weights), gate_gain, gate_shift, 4)
+        i, f, g, o = tf.split(z, 4, axis=1)
+        cell = tf.sigmoid(f) * cell + tf.sigmoid(i) * tf.tanh(g)
+        hidden = tf.sigmoid(o) * tf.tanh(reference_layer_norm(cell, cell_gain, cell_shift, 1))
+        hiddens.append(hidden)
+    return tf.stack(hiddens), cell
+
+
+@pytest.mark.parametrize("batch, compiled", [(3, False), (1, True), (17, False), (17, True)])
+def test_layer_norm_lstm_gradient_matches_autodiff(batch, compiled):
+    rng = np.random.default_rng(2)
+    steps, units, width = 6, 8, 5
+    normal = lambda *shape, scale=1.0: tf.constant(rng.normal(scale=scale, size=shape).astype(np.float32))  # noqa: E731
+    inputs, weights = normal(steps, batch, width), normal(units + width + 1, 4 * units, scale=0.3)
+    norm_weights = tf.concat([1.0 + normal(4 * units, scale=0.2), normal(4 * units, scale=0.3),
+                              1.0 + normal(units, scale=0.2), normal(units, scale=0.3)], axis=0)
+    hidden0, cell0, loss_weights = normal(batch, units), normal(batch, units), normal(steps, batch, units)
+    mask = tf.constant((rng.random((batch, units)) > 0.3).astype(np.float32) / 0.7)
+
+    def gradients(function, inputs, hidden0, cell0, mask, loss_weights):
+        with tf.GradientTape() as tape:
+            tape.watch([inputs, weights, norm_weights, hidden0, cell0])
+            hiddens, last_cell = function(inputs, weights, norm_weights, hidden0, cell0, mask)
+            loss = tf.reduce_sum(tf.sin(hiddens) * loss_weights) + tf.reduce_sum(last_cell**2)
+        return [hiddens, last_cell, *tape.gradient(loss, [inputs, weights, norm_weights, hidden0, cell0])]
+
+    arguments = (inputs, hidden0, cell0, mask, loss_weights)
+    if compiled:  # in a graph with unknown batch and length, as the trainer traces it
+        unknown = [tf.TensorSpec([None, None, width]), *[tf.TensorSpec([None, units])] * 3, tf.TensorSpec([None, None, units])]
+        ours = tf.function(lambda *args: gradients(layer_norm_lstm_sequence, *args), input_signature=unknown)(*arguments)
+    else:
+        ours = gradients(layer_norm_lstm_sequence, *arguments)
+    names = ["hiddens", "last cell", "d inputs", "d weights", "d norm weights", "d hidden", "d cell"]
+    for name, value, expected in zip(names, ours, gradients(reference_layer_norm_lstm, *arguments)):
+        np.testing.assert_allclose(value.numpy(), expected.numpy(), rtol=1e-4, atol=2e-5, err_msg=name)
+
+
+def test_layer_norm_model_trains_and_old_configs_load():
+    """The option builds a layer-normalised network whose loss falls; a config.json without the field loads plain."""
+    config = ModelConfig(hidden_size=16, num_mixtures=3, layer_norm=True)
+    network = checkpoint.build_network(config)
+    assert any(weight.path.endswith("lstm/layer_norm") for weight in network.weights)
+    rng = np.random.default_rng(0)
+    stroke5 = np.zeros((4, 9, 5), np.float32)
+    stroke5[..., :2], stroke5[..., 2] = rng.normal(size=(4, 9, 2)), 1.0
+    optimizer = keras.optimizers.Adam(1e-2)
+    losses = []
+    for _ in range(5):
+        with tf.GradientTape() as tape:
+            outputs, _ = network(tf.constant(stroke5[:, :-1]), training=True)
+            loss = tf.reduce_mean(tf.add_n(reconstruction_loss(outputs, tf.constant(stroke5[:, 1:]), 3)))
+        optimizer.apply_gradients(zip(tape.gradient(loss, network.trainable_weights), network.trainable_weights))
+        losses.append(float(loss))
+    assert losses[-1] < losses[0]
+    old = {k: v for k, v in ModelConfig().to_dict().items() if k != "layer_norm"}
+    assert ModelConfig.from_dict(old).layer_norm is False
 
 
 def test_lstm_batch_runs_as_two_chains_only_when_large():

@@ -49,6 +49,38 @@ def test_numpy_step_matches_keras_reference(categories):
             np.testing.assert_allclose(got[key], expected[key], rtol=1e-4, atol=1e-5, err_msg=key)
 
 
+def layer_norm_model(categories=("pig", "face")):
+    """An untrained layer-normalised model with random (not initial) gains and shifts."""
+    tf.keras.utils.set_random_seed(4)
+    config = ModelConfig(hidden_size=16, num_mixtures=5, num_categories=len(categories), max_length=60, layer_norm=True)
+    model = checkpoint.TrainedModel(checkpoint.build_network(config), config, DataStats(20.0, 8.0, 40.0), list(categories))
+    norm = model.network.lstm.norm_weights
+    norm.assign(norm.numpy() + np.random.default_rng(5).normal(scale=0.3, size=norm.shape).astype(np.float32))
+    return model
+
+
+def test_layer_norm_model_samples_alike_on_every_path(tmp_path):
+    """Keras, the NumPy step and the compiled step agree for a layer-normalised model, also after saving and loading."""
+    saved = checkpoint.save_model(layer_norm_model(), tmp_path / "ln")
+    model = checkpoint.load_model(saved)
+    assert model.config.layer_norm
+    rng = np.random.default_rng(0)
+    stroke5 = strokes.stroke3_to_stroke5(
+        np.column_stack([rng.normal(size=(25, 2)), rng.random(25) < 0.2]).astype(np.float32))[None]
+    reference, _ = model.network((tf.constant(stroke5), tf.constant([1])))
+    decoder, graph = sample.NumpyDecoder(model), sample.graph_sampler(model)
+    fast, _ = decoder.run(stroke5, decoder.step_bias([1]))
+    compiled = graph.teacher_forced(tf.constant(stroke5), graph.step_bias([1])).numpy()
+    for outputs in (fast, compiled):
+        np.testing.assert_allclose(outputs, reference.numpy(), rtol=1e-4, atol=1e-4)
+    stroke3, _ = sample.canvas_to_model(SQUIGGLE, model, (256, 256))
+    drawn = graph.generate(stroke3, np.array([1]), 30, 1.0, seed=0, greedy=True)[0]
+    bias = decoder.step_bias([1])
+    state, last_row = sample.prime_state(decoder, stroke3, bias)
+    numpy = sample.numpy_generate(decoder, state, last_row, bias, 30, 1.0, np.random.default_rng(0), greedy=True)[0]
+    np.testing.assert_allclose(drawn, numpy, rtol=1e-4, atol=1e-4)
+
+
 def test_numpy_sampler_and_graph_sampler_draw_alike_greedily(model):
     """Greedy sampling has no randomness: the NumPy loop and the compiled loop give the same drawing."""
     stroke3, _ = sample.canvas_to_model(SQUIGGLE, model, (256, 256))
