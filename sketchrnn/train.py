@@ -492,7 +492,7 @@ def _steps(settings, trainer, state, source, valid, run_dir, log) -> str:
         for inputs, targets, position in dataset:
             if state["step"] >= settings.steps:
                 return "finished"
-            if time.monotonic() >= budget_end:
+            if out_of_time(trainer.strategy, time.monotonic() >= budget_end, settings.max_minutes):
                 return "budget"
             losses = trainer.train_step(inputs, targets)
             if not all(math.isfinite(value) for value in losses):
@@ -518,6 +518,23 @@ def _steps(settings, trainer, state, source, valid, run_dir, log) -> str:
             f"Start every worker again with the same command to resume from it.")
         return "worker_lost"
     return "finished"
+
+
+def out_of_time(strategy, local: bool, max_minutes) -> bool:
+    """Whether the time budget ends the run now: on several workers, as soon as any one's has run out.
+
+    Each worker has its own clock; stopping alone would leave the others waiting in the next step's
+    collective, so with a budget they agree before every step (one scalar all-reduce).
+    """
+    if not (max_minutes and isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)):
+        return local
+    return float(_any_worker(strategy, tf.constant(float(local)))) > 0
+
+
+@tf.function(autograph=False)
+def _any_worker(strategy, flag):
+    """Sum over every replica of the cluster of each worker's ``flag``."""
+    return strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(tf.identity, args=(flag,)), axis=None)
 
 
 def _write_failure(error, run_dir, state) -> str:
