@@ -397,6 +397,8 @@ def train(settings: TrainSettings, log=None) -> dict:
         signal.signal(signal.SIGTERM, previous_handler)
         if not chief:
             shutil.rmtree(write_dir, ignore_errors=True)
+    if summary["status"] in ("finished", "budget"):
+        check_same_start(strategy, state["step"], run_dir)  # workers leave together: none outlives the chief's service
     if summary["status"] not in ("diverged", "unwritable", "worker_lost"):
         log(f"\n{summary['status']} at step {state['step']}; " + (
             f"checkpoint saved in {run_dir}/checkpoints" if chief else f"the chief saves the run in {run_dir}")
