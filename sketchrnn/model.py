@@ -99,6 +99,21 @@ def _forward_step(hidden, cell, row, weights, dropout_mask):
     return output_gate * tanh_cell, cell, operand, gates, tanh_cell
 
 
+def _gate_activation_gradient(d_hidden, d_cell, input_gate, forget_gate, candidate, output_gate, previous_cell,
+                              tanh_cell):
+    """Gradient at the four gates' pre-activations ``(B, 4H)`` (order i, f, c, o), through their sigmoid /
+    tanh, given the gradients of this step's hidden and cell; shared by the plain and layer-norm steps."""
+    return tf.concat(
+        [
+            d_cell * candidate * input_gate * (1.0 - input_gate),
+            d_cell * previous_cell * forget_gate * (1.0 - forget_gate),
+            d_cell * input_gate * (1.0 - tf.square(candidate)),
+            d_hidden * tanh_cell * output_gate * (1.0 - output_gate),
+        ],
+        axis=1,
+    )
+
+
 @tf.function(jit_compile=True, reduce_retracing=True)
 def _backward_step(d_hidden, d_cell, d_output, gates, previous_cell, tanh_cell, transposed_recurrent_kernel,
                    dropout_mask):
@@ -107,15 +122,8 @@ def _backward_step(d_hidden, d_cell, d_output, gates, previous_cell, tanh_cell, 
     input_gate, forget_gate, candidate, output_gate = tf.split(gates, 4, axis=1)
     d_hidden = d_hidden + d_output  # from the next step and from this step's output
     d_cell = d_cell + d_hidden * output_gate * (1.0 - tf.square(tanh_cell))
-    d_gates = tf.concat(
-        [
-            d_cell * candidate * input_gate * (1.0 - input_gate),
-            d_cell * previous_cell * forget_gate * (1.0 - forget_gate),
-            d_cell * input_gate * (1.0 - tf.square(candidate)),
-            d_hidden * tanh_cell * output_gate * (1.0 - output_gate),
-        ],
-        axis=1,
-    )  # (B, 4H)
+    d_gates = _gate_activation_gradient(d_hidden, d_cell, input_gate, forget_gate, candidate, output_gate,
+                                        previous_cell, tanh_cell)  # (B, 4H)
     # pre-transposed: XLA's dot with a transposed operand was slower here
     d_previous_hidden = tf.matmul(d_gates, transposed_recurrent_kernel) * dropout_mask  # (B, H)
     return d_gates, d_previous_hidden, d_cell * forget_gate
@@ -315,15 +323,8 @@ def _layer_norm_backward_step(d_hidden, d_cell, d_norm_weights, d_output, previo
     d_hidden = d_hidden + d_output  # from the next step and from this step's output
     d_cell_affine = d_hidden * output_gate * (1.0 - tf.square(tanh_cell))  # (B, H) at cell_normalised * gain + shift
     d_cell = d_cell + _layer_norm_gradient(d_cell_affine * cell_gain, cell_normalised, cell_inverse_std, 1)
-    d_activations = tf.concat(
-        [
-            d_cell * candidate * input_gate * (1.0 - input_gate),
-            d_cell * previous_cell * forget_gate * (1.0 - forget_gate),
-            d_cell * input_gate * (1.0 - tf.square(candidate)),
-            d_hidden * tanh_cell * output_gate * (1.0 - output_gate),
-        ],
-        axis=1,
-    )  # (B, 4H) at gates_normalised * gain + shift
+    d_activations = _gate_activation_gradient(d_hidden, d_cell, input_gate, forget_gate, candidate, output_gate,
+                                              previous_cell, tanh_cell)  # (B, 4H) at gates_normalised * gain + shift
     d_gates = _layer_norm_gradient(d_activations * gate_gain, gates_normalised, gates_inverse_std, 4)  # (B, 4H)
     d_previous_hidden = tf.matmul(d_gates, transposed_recurrent_kernel) * dropout_mask  # (B, H)
     d_norm_weights += tf.reduce_sum(tf.concat([d_activations * gates_normalised, d_activations,
