@@ -155,8 +155,8 @@ def _read_arrays(path: Path, what: str) -> dict[str, np.ndarray]:
         raise ValueError(f"{path} ({what}) is corrupt: {error}") from None
 
 
-def _assign_weights(network, arrays: dict[str, np.ndarray], source: Path) -> None:
-    """Copy saved arrays into the network's weights, checking names and shapes."""
+def assign_weights(network, arrays: dict[str, np.ndarray], source) -> None:
+    """Copy arrays keyed by :func:`weight_key` into the network's weights, checking names, shapes and finiteness."""
     expected = {weight_key(weight): weight for weight in network.weights}
     if set(expected) != set(arrays):
         raise ValueError(
@@ -173,7 +173,7 @@ def _assign_weights(network, arrays: dict[str, np.ndarray], source: Path) -> Non
 def restore_weights(network, directory) -> None:
     """Fill a built network with the weights saved in a model or checkpoint directory."""
     path = Path(directory) / WEIGHTS_FILE
-    _assign_weights(network, _read_arrays(path, "weights"), path)
+    assign_weights(network, _read_arrays(path, "weights"), path)
 
 
 def resolve_model_dir(path) -> Path:

@@ -197,9 +197,7 @@ def to_trained_model(magenta: MagentaFile, source: str = "", measure_size: bool 
     config = ModelConfig(hidden_size=magenta.hidden_size, num_mixtures=magenta.num_mixtures, num_categories=1,
                          recurrent_dropout=0.0, max_length=magenta.max_seq_len, min_log_sigma=UNCLIPPED_LOG_SIGMA)
     network = checkpoint.build_network(config)
-    arrays = converted_weights(magenta)
-    for weight in network.weights:
-        weight.assign(arrays[checkpoint.weight_key(weight)])
+    checkpoint.assign_weights(network, converted_weights(magenta), source or magenta.name)
     category = data.canonical_category(magenta.name)
     model = checkpoint.TrainedModel(
         network=network, config=config, stats=DataStats(magenta.scale_factor, 1.0, 1.0), categories=[category],
@@ -235,15 +233,24 @@ def own_size(model, count: int = SIZE_SAMPLES, seed: int = SIZE_SEED) -> DataSta
 # Import, download, list
 
 
+def _cache_root(cache_dir=None) -> Path:
+    """The download cache: ``cache_dir``, else the project's default (``data/`` in a checkout)."""
+    return Path(cache_dir).expanduser() if cache_dir is not None else data.default_cache_dir()
+
+
 def imported_dir(cache_dir=None) -> Path:
     """Where imported models go by default: ``<download cache>/imported`` (``data/imported`` in a checkout)."""
-    return (Path(cache_dir).expanduser() if cache_dir is not None else data.default_cache_dir()) / "imported"
+    return _cache_root(cache_dir) / "imported"
+
+
+def gen_json_dir(cache_dir=None) -> Path:
+    """Where published model files are cached: ``<download cache>/magenta``."""
+    return _cache_root(cache_dir) / "magenta"
 
 
 def gen_json_cache_path(name: str, cache_dir=None) -> Path:
     """The cache file of a published model: ``<download cache>/magenta/<name>.gen.json``."""
-    directory = Path(cache_dir).expanduser() if cache_dir is not None else data.default_cache_dir()
-    return directory / "magenta" / f"{check_name(name)}.gen.json"
+    return gen_json_dir(cache_dir) / f"{check_name(name)}.gen.json"
 
 
 def check_name(name: str) -> str:
@@ -320,7 +327,7 @@ def model_inventory(cache_dir=None) -> list[tuple[str, str, Path]]:
     imported = [path for path in checkpoint.bundled_model_dirs(imported_dir(cache_dir)) if path.name not in bundled_names]
     rows += [("imported", path.name, path) for path in imported]
     imported_names = {path.name for path in imported} | bundled_names
-    cached = sorted(gen_json_cache_path("x", cache_dir).parent.glob("*.gen.json"))
+    cached = sorted(gen_json_dir(cache_dir).glob("*.gen.json"))
     rows += [("cached", path.name[: -len(".gen.json")], path) for path in cached
              if f"magenta-{path.name[: -len('.gen.json')]}" not in imported_names]
     return rows
