@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from sketchrnn import checkpoint, sample, strokes  # noqa: E402
-from sketchrnn.model import ModelConfig  # noqa: E402
+from sketchrnn.model import ModelConfig, TrainedModel, build_network  # noqa: E402
 from sketchrnn.strokes import DataStats  # noqa: E402
 
 ENDINGS, STEPS = 4, 250
@@ -41,7 +41,7 @@ def endless_model(hidden_size: int):
     """Random weights, end-of-drawing never sampled: every ending is 250 steps long."""
     tf.keras.utils.set_random_seed(0)
     config = ModelConfig(hidden_size=hidden_size, max_length=STEPS + 30)
-    model = checkpoint.TrainedModel(checkpoint.build_network(config), config, DataStats(20.0, 8.0, 60.0), ["test"])
+    model = TrainedModel(build_network(config), config, DataStats(20.0, 8.0, 60.0), ["test"])
     bias = model.network.head.bias.numpy()
     bias[2] = -1e4  # the p3 (end) logit
     model.network.head.bias.assign(bias)

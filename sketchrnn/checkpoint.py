@@ -19,12 +19,12 @@ from __future__ import annotations
 import json
 import shutil
 import zipfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from sketchrnn import files
+from sketchrnn.model import TrainedModel, build_network, weight_key
 from sketchrnn.strokes import DataStats
 
 CONFIG_FILE = "config.json"
@@ -33,50 +33,6 @@ OPTIMIZER_FILE = "optimizer.npz"
 STATE_FILE = "state.json"
 KEEP_CHECKPOINTS = 2
 FORMAT_VERSION = 1
-
-
-@dataclass
-class TrainedModel:
-    """A built Keras model with everything needed to use it: config, data statistics, categories."""
-
-    network: object  # sketchrnn.model.SketchRNN
-    config: object  # sketchrnn.model.ModelConfig
-    stats: DataStats
-    categories: list[str]
-    step: int = 0
-    name: str = ""
-    path: Path | None = None
-    metadata: dict = field(default_factory=dict)  # free-form facts (data sources, losses) from config.json
-    cache: dict = field(default_factory=dict, repr=False, compare=False)  # compiled samplers etc., built on use
-
-    def category_id(self, category: str | None) -> int:
-        """Index of a category name; ``None`` means the first (or only) category."""
-        if category is None:
-            return 0
-        if category not in self.categories:
-            raise ValueError(f"unknown category {category!r}; this model draws: {', '.join(self.categories)}")
-        return self.categories.index(category)
-
-    def numpy_weights(self) -> dict[str, np.ndarray]:
-        """The weights as NumPy arrays keyed by weight path (for the fast NumPy sampler)."""
-        return {weight_key(weight): np.asarray(weight.numpy()) for weight in self.network.weights}
-
-
-def weight_key(weight) -> str:
-    """A weight's path without the model's (auto-numbered) name: ``lstm/kernel``, ``mixture_head/bias``."""
-    return weight.path.split("/", 1)[-1]
-
-
-def build_network(config):
-    """Create a :class:`SketchRNN` for ``config`` and build its weights with one dummy step."""
-    import tensorflow as tf
-
-    from sketchrnn.model import SketchRNN
-
-    network = SketchRNN(config)
-    dummy = tf.zeros([1, 2, 5])
-    network((dummy, tf.zeros([1], tf.int32)) if config.num_categories > 1 else dummy)
-    return network
 
 
 MODEL_DIR_KIND = f"a model directory (it has no {CONFIG_FILE})"

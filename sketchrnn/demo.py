@@ -38,7 +38,8 @@ import gradio as gr
 
 from sketchrnn import calibration, magenta
 from sketchrnn.canvas import DEFAULT_SIZE, StrokeCanvas, parse_strokes
-from sketchrnn.checkpoint import TrainedModel, bundled_model_dirs, load_model
+from sketchrnn.checkpoint import bundled_model_dirs, load_model
+from sketchrnn.model import TrainedModel
 from sketchrnn.sample import complete, graph_sampler, guess, sample
 from sketchrnn.svg import DEFAULT_COLOR, DEFAULT_ENDING_COLOR, completion_svg, drawing_svg, grid_svg, save_svg
 

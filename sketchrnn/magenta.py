@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from sketchrnn import checkpoint, data
+from sketchrnn.model import ModelConfig, TrainedModel, build_network
 from sketchrnn.strokes import DataStats
 
 MODELS_BASE_URL = "https://storage.googleapis.com/quickdraw-models/sketchRNN/models"  # or $SKETCHRNN_MODELS_URL
@@ -189,17 +190,16 @@ def converted_weights(magenta: MagentaFile) -> dict[str, np.ndarray]:
     }
 
 
-def to_trained_model(magenta: MagentaFile, source: str = "", measure_size: bool = True) -> checkpoint.TrainedModel:
+def to_trained_model(magenta: MagentaFile, source: str = "", measure_size: bool = True) -> TrainedModel:
     """Build the project's network from a decoded magenta file, and measure its typical drawing size
     (:func:`own_size`; ``measure_size=False`` leaves a placeholder size, for tests of the weights only)."""
-    from sketchrnn.model import ModelConfig
 
     config = ModelConfig(hidden_size=magenta.hidden_size, num_mixtures=magenta.num_mixtures, num_categories=1,
                          recurrent_dropout=0.0, max_length=magenta.max_seq_len, min_log_sigma=UNCLIPPED_LOG_SIGMA)
-    network = checkpoint.build_network(config)
+    network = build_network(config)
     checkpoint.assign_weights(network, converted_weights(magenta), source or magenta.name)
     category = data.canonical_category(magenta.name)
-    model = checkpoint.TrainedModel(
+    model = TrainedModel(
         network=network, config=config, stats=DataStats(magenta.scale_factor, 1.0, 1.0), categories=[category],
         name=f"magenta-{magenta.name}",
         metadata={"source": "magenta", "source_file": source, "url": MODEL_URL.format(name=magenta.name),

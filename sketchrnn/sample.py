@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from sketchrnn import model as network_module
+from sketchrnn.model import lstm
 from sketchrnn import strokes
 
 MAX_ENDINGS = 16
@@ -204,10 +205,10 @@ class GraphSampler:
         if self.norm_weights is not None:  # layer norm: gate gain, gate shift (4H each), cell gain, shift (H each)
             units = tf.shape(hidden)[1]
             norm = tf.split(self.norm_weights, tf.stack([4 * units, 4 * units, units, units]))
-            z = network_module._layer_norm(z, 4)[0] * norm[0] + norm[1]
+            z = lstm._layer_norm(z, 4)[0] * norm[0] + norm[1]
         input_gate, forget_gate, candidate, output_gate = tf.split(z, 4, axis=1)
         cell = tf.sigmoid(forget_gate) * cell + tf.sigmoid(input_gate) * tf.tanh(candidate)
-        cell_out = cell if self.norm_weights is None else network_module._layer_norm(cell, 1)[0] * norm[2] + norm[3]
+        cell_out = cell if self.norm_weights is None else lstm._layer_norm(cell, 1)[0] * norm[2] + norm[3]
         hidden = tf.sigmoid(output_gate) * tf.tanh(cell_out)
         return tf.matmul(hidden, self.head_kernel) + self.head_bias, hidden, cell
 

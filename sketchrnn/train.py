@@ -35,6 +35,7 @@ import tensorflow as tf
 
 from sketchrnn import checkpoint as ckpt
 from sketchrnn import files
+from sketchrnn.model import TrainedModel, build_network
 from sketchrnn.pipeline import Augmentation, BatchSource, evaluation_batches, normalized_split, tf_dataset
 from sketchrnn.settings import TrainSettings
 from sketchrnn.strokes import normalize
@@ -102,7 +103,7 @@ def make_strategy(name: str):
 class Trainer:
     """Holds the model, optimizer and compiled steps of one run."""
 
-    def __init__(self, settings: TrainSettings, model: ckpt.TrainedModel, strategy):
+    def __init__(self, settings: TrainSettings, model: TrainedModel, strategy):
 
         self.settings = settings
         self.model = model
@@ -184,7 +185,7 @@ def load_training_data(settings: TrainSettings):
     return dataset, dataset.stats()
 
 
-def new_model(settings: TrainSettings, dataset, stats) -> ckpt.TrainedModel:
+def new_model(settings: TrainSettings, dataset, stats) -> TrainedModel:
     """A freshly initialised model for a run's settings and data."""
     from sketchrnn.model import ModelConfig
 
@@ -203,8 +204,8 @@ def new_model(settings: TrainSettings, dataset, stats) -> ckpt.TrainedModel:
         "drawings": {k: len(v.drawings) for k, v in dataset.splits.items()},
         "train_settings": {k: v for k, v in dataclasses.asdict(settings).items() if k != "out"},
     }
-    return ckpt.TrainedModel(
-        network=ckpt.build_network(config), config=config, stats=stats,
+    return TrainedModel(
+        network=build_network(config), config=config, stats=stats,
         categories=list(dataset.categories), name=Path(settings.out).name, metadata=metadata,
     )
 

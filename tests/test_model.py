@@ -10,13 +10,14 @@ import tensorflow as tf
 
 from sketchrnn import checkpoint
 from sketchrnn.model import (
-    MIN_CHAIN_BATCH,
     ModelConfig,
-    _chain_sizes,
+    TrainedModel,
+    build_network,
     layer_norm_lstm_sequence,
     lstm_sequence,
     reconstruction_loss,
 )
+from sketchrnn.model.lstm import MIN_CHAIN_BATCH, _chain_sizes
 from sketchrnn.strokes import DataStats
 
 
@@ -161,7 +162,7 @@ def test_layer_norm_lstm_gradient_matches_autodiff(batch, compiled):
 def test_layer_norm_model_trains_and_old_configs_load():
     """The option builds a layer-normalised network whose loss falls; a config.json without the field loads plain."""
     config = ModelConfig(hidden_size=16, num_mixtures=3, layer_norm=True)
-    network = checkpoint.build_network(config)
+    network = build_network(config)
     assert any(weight.path.endswith("lstm/layer_norm") for weight in network.weights)
     rng = np.random.default_rng(0)
     stroke5 = np.zeros((4, 9, 5), np.float32)
@@ -200,7 +201,7 @@ def test_lstm_gradient_without_a_last_cell_gradient():
 
 def test_lstm_forward_matches_keras_lstm():
     config = ModelConfig(hidden_size=16, num_mixtures=3, recurrent_dropout=0.0)
-    network = checkpoint.build_network(config)
+    network = build_network(config)
     reference = keras.layers.LSTM(16, return_sequences=True)
     reference.build((None, None, 5))
     reference.set_weights([network.lstm.kernel.numpy(), network.lstm.recurrent_kernel.numpy(), network.lstm.bias.numpy()])
@@ -222,7 +223,7 @@ def test_config_round_trip_and_unknown_field():
 
 def small_model(categories=("pig",)):
     config = ModelConfig(hidden_size=16, num_mixtures=3, num_categories=len(categories))
-    return checkpoint.TrainedModel(checkpoint.build_network(config), config, DataStats(12.5, 9.0, 40.0), list(categories))
+    return TrainedModel(build_network(config), config, DataStats(12.5, 9.0, 40.0), list(categories))
 
 
 def test_model_directory_round_trip(tmp_path):

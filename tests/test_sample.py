@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from sketchrnn import checkpoint, sample, strokes, svg
-from sketchrnn.model import ModelConfig, mixture_params
+from sketchrnn.model import ModelConfig, TrainedModel, build_network, mixture_params
 from sketchrnn.strokes import DataStats
 
 SQUIGGLE = [[[10, 10], [40, 60], [80, 20], [120, 70]], [[30, 100], [60, 110], [90, 90]]]
@@ -17,7 +17,7 @@ def untrained_model(categories=("pig",), hidden_size=32, seed=0):
     """A real network with seeded random weights: enough to test the sampling machinery exactly."""
     tf.keras.utils.set_random_seed(seed)
     config = ModelConfig(hidden_size=hidden_size, num_mixtures=5, num_categories=len(categories), max_length=60)
-    model = checkpoint.TrainedModel(checkpoint.build_network(config), config, DataStats(20.0, 8.0, 40.0), list(categories))
+    model = TrainedModel(build_network(config), config, DataStats(20.0, 8.0, 40.0), list(categories))
     bias = model.network.head.bias.numpy()
     bias[2] -= 4.0  # make "drawing ended" rare, so untrained endings have strokes to look at
     model.network.head.bias.assign(bias)
@@ -53,7 +53,7 @@ def layer_norm_model(categories=("pig", "face")):
     """An untrained layer-normalised model with random (not initial) gains and shifts."""
     tf.keras.utils.set_random_seed(4)
     config = ModelConfig(hidden_size=16, num_mixtures=5, num_categories=len(categories), max_length=60, layer_norm=True)
-    model = checkpoint.TrainedModel(checkpoint.build_network(config), config, DataStats(20.0, 8.0, 40.0), list(categories))
+    model = TrainedModel(build_network(config), config, DataStats(20.0, 8.0, 40.0), list(categories))
     norm = model.network.lstm.norm_weights
     norm.assign(norm.numpy() + np.random.default_rng(5).normal(scale=0.3, size=norm.shape).astype(np.float32))
     return model

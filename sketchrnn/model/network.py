@@ -1,0 +1,54 @@
+"""The Keras networks: the decoder-only Sketch-RNN."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from sketchrnn.model.config import ModelConfig
+from sketchrnn.model.lstm import StrokeLSTM
+
+
+class SketchRNN(keras.Model):
+    """LSTM decoder over stroke-5 with a mixture-density head (6M + 3 outputs per step)."""
+
+    def __init__(self, config: ModelConfig, **kwargs):
+        super().__init__(**kwargs)
+        config.validate()
+        self.config = config
+        self.category_embedding = None
+        if config.num_categories > 1:
+            self.category_embedding = keras.layers.Embedding(
+                config.num_categories, config.category_embedding_size, name="category_embedding"
+            )
+        self.lstm = StrokeLSTM(config.hidden_size, recurrent_dropout=config.recurrent_dropout,
+                               layer_norm=config.layer_norm, name="lstm")
+        self.head = keras.layers.Dense(config.output_size, name="mixture_head")
+
+    def lstm_inputs(self, stroke5, category_ids=None):
+        """Concatenate the category embedding (if any) to every stroke-5 row: ``[B, T, 5 (+E)]``."""
+        if self.category_embedding is None:
+            return stroke5
+        if category_ids is None:
+            raise ValueError("this model draws several categories: pass category_ids")
+        embedded = self.category_embedding(category_ids)  # (B, E)
+        steps = tf.shape(stroke5)[1]
+        embedded = tf.tile(embedded[:, None, :], tf.stack([1, steps, 1]))  # (B, T, E)
+        return tf.concat([stroke5, tf.cast(embedded, stroke5.dtype)], axis=-1)
+
+    def call(self, inputs, training=False, initial_state=None):
+        """``inputs`` = stroke-5 ``[B, T, 5]`` or ``(stroke5, category_ids [B])``.
+
+        Returns ``(outputs [B, T, 6M + 3], [h (B, H), c (B, H)])``.
+        """
+        stroke5, category_ids = inputs if isinstance(inputs, (tuple, list)) else (inputs, None)
+        sequence, state = self.lstm(self.lstm_inputs(stroke5, category_ids), initial_state=initial_state, training=training)
+        return self.head(sequence), state  # (B, T, 6M + 3), [(B, H), (B, H)]
+
+
+def build_network(config):
+    """Create a :class:`SketchRNN` for ``config`` and build its weights with one dummy step."""
+    network = SketchRNN(config)
+    dummy = tf.zeros([1, 2, 5])
+    network((dummy, tf.zeros([1], tf.int32)) if config.num_categories > 1 else dummy)
+    return network
