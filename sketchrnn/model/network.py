@@ -45,6 +45,24 @@ class SketchRNN(keras.Model):
         sequence, state = self.lstm(self.lstm_inputs(stroke5, category_ids), initial_state=initial_state, training=training)
         return self.head(sequence), state  # (B, T, 6M + 3), [(B, H), (B, H)]
 
+    def decoder_start(self, category_ids, z=None):
+        """Where each sequence's decoder starts, for step-by-step drawing and scoring.
+
+        Returns ``(bias [B, 4H], hidden [B, H], cell [B, H])``: the LSTM bias with every per-sequence
+        input folded in (here the category embedding: its rows of the kernel times the embedding), and
+        the initial state (zeros here; the VAE's comes from z). A step then needs only the stroke-5 row:
+        ``row @ kernel[:5] + hidden @ recurrent_kernel + bias``. ``z`` is for the VAE and must be None here.
+        """
+        if z is not None:
+            raise ValueError("a decoder-only model has no latent vector z")
+        category_ids = tf.convert_to_tensor(category_ids, tf.int32)
+        batch = tf.shape(category_ids)[0]
+        bias = tf.tile(self.lstm.bias[None], tf.stack([batch, 1]))
+        if self.category_embedding is not None:
+            bias += tf.matmul(self.category_embedding(category_ids), self.lstm.kernel[5:])
+        zeros = tf.zeros(tf.stack([batch, self.config.hidden_size]))
+        return bias, zeros, zeros
+
 
 def build_network(config):
     """Create a :class:`SketchRNN` for ``config`` and build its weights with one dummy step."""
