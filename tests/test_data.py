@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sketchrnn import cli, data, strokes
+from sketchrnn.data import npz
 
 SETTINGS = settings(max_examples=100, deadline=None)
 
@@ -135,7 +136,7 @@ def test_load_npz_safely_reads_numeric_members_without_pickle(tmp_path, monkeypa
     def no_pickle(*args, **kwargs):
         raise AssertionError("numeric members must not be unpickled")
 
-    monkeypatch.setattr(data, "_NumpyOnlyUnpickler", no_pickle)
+    monkeypatch.setattr(npz, "_NumpyOnlyUnpickler", no_pickle)
     loaded = data.load_npz_safely(path)
     assert sorted(loaded) == sorted(arrays)
     for name, array in arrays.items():

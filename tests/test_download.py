@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from sketchrnn import cli, data
+from sketchrnn.data import download
 
 
 def official_npz_bytes(count: int = 30) -> bytes:
@@ -199,7 +200,7 @@ def test_default_cache_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("SKETCHRNN_DATA_DIR", str(tmp_path / "cache"))
     assert data.default_cache_dir() == tmp_path / "cache"
     monkeypatch.delenv("SKETCHRNN_DATA_DIR")
-    repository = Path(data.__file__).resolve().parents[1]
+    repository = Path(download.__file__).resolve().parents[2]
     expected = repository / "data"
     if not (expected.is_dir() and (repository / "pyproject.toml").is_file()):
         expected = Path.home() / ".cache" / "sketchrnn"
