@@ -8,8 +8,10 @@ medians and same-run ratios:
   * the plain PyTorch decoder of ``torch_baseline.py`` on the same batches, in a subprocess. torch is
     only the optional ``bench`` extra (``pip install -e '.[bench]'``, torch==2.13.0); without it the
     baseline is skipped and said so.
-``--layer-norm`` adds the layer-normalised LSTM (``sketchrnn train --layer-norm``) at each hidden size, on the
-same batches, alternating with the plain one, and prints its same-run ratio to the plain LSTM.
+``--layer-norm`` adds the layer-normalised LSTM (``sketchrnn train --layer-norm``) and ``--vae`` the VAE
+(``sketchrnn train --model vae``: encoder 256, N_z 128) at each hidden size, on the same batches, alternating with
+the plain decoder, and print each one's same-run ratio to it (the VAE's timestep-samples are the decoder's: the
+encoder's work is extra).
 ``--epochs`` adds the time of one epoch with bucketed batches against every batch padded to 250 points;
 ``--profile H`` prints where one training step's time goes, per TensorFlow op, and exits.
 
@@ -18,7 +20,7 @@ What is counted: the LSTM's multiply-adds only. Forward = 8 * H * (H + I) FLOPs 
 forward (forward, and backward for inputs and weights). The mixture head and the elementwise gate
 maths are real work but are not counted, so the figure is a lower bound of what the CPU does.
 
-    python benchmarks/train_throughput.py [--rounds 5] [--steps 4] [--data PATH] [--layer-norm] [--epochs] [--profile H]
+    python benchmarks/train_throughput.py [--rounds 5] [--steps 4] [--data PATH] [--layer-norm] [--vae] [--epochs] [--profile H]
 """
 
 from __future__ import annotations
@@ -61,9 +63,12 @@ def matmul_gflops(size: int = 2048, repeats: int = 10) -> float:
     return 2 * size**3 / statistics.median(times) / 1e9
 
 
-def make_trainer(data: str, hidden_size: int, layer_norm: bool = False):
-    """A Trainer and the normalised train split, as `sketchrnn train` builds them."""
-    settings = TrainSettings(data=[data], out="", hidden_size=hidden_size, batch_size=100, layer_norm=layer_norm)
+VARIANTS = {"layer norm": {"layer_norm": True}, "vae": {"model": "vae"}}  # --layer-norm, --vae: TrainSettings changes
+
+
+def make_trainer(data: str, hidden_size: int, **changes):
+    """A Trainer and the normalised train split, as `sketchrnn train` builds them (``changes``: TrainSettings fields)."""
+    settings = TrainSettings(data=[data], out="", hidden_size=hidden_size, batch_size=100, **changes)
     dataset, stats = load_training_data(settings)
     trainer = Trainer(settings, new_model(settings, dataset, stats), tf.distribute.get_strategy())
     return trainer, normalized_split(dataset.splits["train"], stats.scale_factor)
@@ -109,9 +114,9 @@ class TorchBaseline:
             self.process.wait()
 
 
-def tensorflow_runner(data: str, hidden_size: int, layer_norm: bool = False):
+def tensorflow_runner(data: str, hidden_size: int, **changes):
     """A function ``count -> [(seconds, timestep-samples)]`` training this project's model, warmed up."""
-    trainer, (drawings, ids) = make_trainer(data, hidden_size, layer_norm)
+    trainer, (drawings, ids) = make_trainer(data, hidden_size, **changes)
     batches = BatchSource(drawings, ids, 100, 0, Augmentation()).batches()
     timed_steps(trainer, batches, 3)  # warm-up: tracing and XLA compilation
     return lambda count: timed_steps(trainer, batches, count)
@@ -122,36 +127,39 @@ def rates_of(results) -> list[float]:
     return [samples / seconds for seconds, samples in results]
 
 
-def compare(data: str, rounds: int, steps: int, hidden_sizes=(256, 512), layer_norm: bool = False) -> None:
-    """Alternate matmul, ours (and ours layer-normalised) and PyTorch at each hidden size for ``rounds`` rounds;
-    print medians and ratios."""
+def compare(data: str, rounds: int, steps: int, hidden_sizes=(256, 512), variants=()) -> None:
+    """Alternate matmul, ours (and each of ``variants``, names in VARIANTS) and PyTorch at each hidden size for
+    ``rounds`` rounds; print medians and ratios."""
     baseline = TorchBaseline(data)
     if baseline.process is None:
         print("PyTorch baseline skipped: torch is not installed (it is the optional extra: pip install -e '.[bench]')")
     runners = {hidden_size: tensorflow_runner(data, hidden_size) for hidden_size in hidden_sizes}
-    norm_runners = {hidden_size: tensorflow_runner(data, hidden_size, True) for hidden_size in hidden_sizes} if layer_norm else {}
-    matmul, ours, theirs, normed = [], *[collections.defaultdict(list) for _ in range(3)]
+    variant_runners = {(name, hidden_size): tensorflow_runner(data, hidden_size, **VARIANTS[name])
+                       for name in variants for hidden_size in hidden_sizes}
+    matmul, ours, theirs = [], collections.defaultdict(list), collections.defaultdict(list)
+    varied = {name: collections.defaultdict(list) for name in variants}
     try:
         for _ in range(rounds):
             matmul.append(matmul_gflops(repeats=5))
             for hidden_size, runner in runners.items():
                 ours[hidden_size].append(rates_of(runner(steps)))
-                if hidden_size in norm_runners:
-                    normed[hidden_size].append(rates_of(norm_runners[hidden_size](steps)))
+                for name in variants:
+                    varied[name][hidden_size].append(rates_of(variant_runners[name, hidden_size](steps)))
                 if baseline.process is not None:
                     theirs[hidden_size].append(rates_of(baseline.timed_steps(hidden_size, steps)))
     finally:
         baseline.close()
     report(matmul, ours, theirs, rounds, steps)
-    report_layer_norm(ours, normed, rounds, steps)
+    for name, per_size in varied.items():
+        report_variant(name, ours, per_size, rounds, steps)
 
 
-def report_layer_norm(ours, normed, rounds: int, steps: int) -> None:
-    """Print the layer-normalised LSTM's rate and its same-run ratio to the plain LSTM, per hidden size."""
-    for hidden_size, per_round in normed.items():
+def report_variant(name: str, ours, varied, rounds: int, steps: int) -> None:
+    """Print a variant's rate (layer norm, VAE) and its same-run ratio to the plain decoder, per hidden size."""
+    for hidden_size, per_round in varied.items():
         median, plain = (statistics.median(rate for rates in runs for rate in rates) for runs in (per_round, ours[hidden_size]))
         in_rounds = [statistics.median(a) / statistics.median(b) for a, b in zip(per_round, ours[hidden_size])]
-        print(f"hidden {hidden_size:4d}: layer norm {median:8.0f} timestep-samples/s; layer norm / plain = "
+        print(f"hidden {hidden_size:4d}: {name} {median:8.0f} timestep-samples/s; {name} / plain decoder = "
               f"{median / plain:.2f}x (per round {min(in_rounds):.2f}-{max(in_rounds):.2f}x)  (medians of {rounds} x {steps} steps)")
 
 
@@ -225,6 +233,7 @@ def main(argv=None) -> None:
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds (default 5)")
     parser.add_argument("--steps", type=int, default=4, help="timed steps per hidden size and round (default 4)")
     parser.add_argument("--layer-norm", action="store_true", help="also the layer-normalised LSTM, with its ratio to the plain one")
+    parser.add_argument("--vae", action="store_true", help="also the VAE (encoder 256, N_z 128), with its ratio to the decoder")
     parser.add_argument("--epochs", action="store_true", help="also time one epoch bucketed against padded")
     parser.add_argument("--epoch-hidden-size", type=int, default=256, help="hidden size of the epoch comparison")
     parser.add_argument("--profile", type=int, metavar="H", help="print one step's time per op at hidden H, and exit")
@@ -232,7 +241,8 @@ def main(argv=None) -> None:
     print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPU cores, data {Path(arguments.data).name}")
     if arguments.profile:
         return profile_step(arguments.data, arguments.profile)
-    compare(arguments.data, arguments.rounds, arguments.steps, layer_norm=arguments.layer_norm)
+    variants = [name for name, wanted in (("layer norm", arguments.layer_norm), ("vae", arguments.vae)) if wanted]
+    compare(arguments.data, arguments.rounds, arguments.steps, variants=variants)
     if arguments.epochs:
         bucketed = epoch_time(arguments.data, arguments.epoch_hidden_size, bucket=True)
         padded = epoch_time(arguments.data, arguments.epoch_hidden_size, bucket=False)

@@ -122,9 +122,17 @@ def run_data_download(arguments) -> int:
 # sketchrnn train / evaluate
 
 TRAIN_OPTIONS = (  # (flag, TrainSettings field, type, help); defaults come from TrainSettings
+    ("--model", "model", str, "decoder (draws and completes) or vae (the paper's encoder + decoder: also redraws "
+                              "and morphs)"),
     ("--hidden-size", "hidden_size", int, "LSTM units (paper 512; 256 trains ~3x faster on CPU)"),
     ("--num-mixtures", "num_mixtures", int, "Gaussians in the offset mixture (paper 20)"),
     ("--recurrent-dropout", "recurrent_dropout", float, "dropout on the LSTM state while training"),
+    ("--encoder-size", "encoder_size", int, "vae: units of each direction of the bidirectional encoder (paper 256)"),
+    ("--latent-size", "latent_size", int, "vae: N_z, the size of the latent vector z (paper 128)"),
+    ("--kl-weight", "kl_weight", float, "vae: w_KL, the KL term's weight once annealed (magenta 0.5)"),
+    ("--kl-min", "kl_min", float, "vae: KL_min, below which the KL term is not minimised (magenta 0.2)"),
+    ("--kl-weight-start", "kl_weight_start", float, "vae: eta_min, the annealed KL weight's start, a fraction (paper 0.01)"),
+    ("--kl-decay-rate", "kl_decay_rate", float, "vae: R of the annealing eta = 1 - (1 - eta_min) R^step (paper 0.99995)"),
     ("--batch-size", "batch_size", int, "drawings per batch (paper 100)"),
     ("--steps", "steps", int, "total optimisation steps of the run"),
     ("--max-minutes", "max_minutes", float, "wall-clock budget of this invocation; stops with a checkpoint"),
@@ -155,7 +163,9 @@ def add_train_command(subparsers) -> None:
     parser = subparsers.add_parser(
         "train", help="train a model on QuickDraw data (resumable)",
         description=(
-            "Train the decoder-only Sketch-RNN with backpropagation through time. Checkpoints go to OUT/checkpoints "
+            "Train a Sketch-RNN with backpropagation through time: decoder only (--model decoder, the default) or "
+            "the paper's VAE (--model vae: a bidirectional encoder to a latent z, the decoder from z, "
+            "loss L_R + w_KL eta max(L_KL, KL_min) with the KL weight annealed). Checkpoints go to OUT/checkpoints "
             "(written atomically), the model with the best validation loss to OUT/best, metrics to OUT/metrics.csv "
             "and OUT/tensorboard. Ctrl-C, a kill or --max-minutes stop the run; `--resume OUT` (or the same command "
             "again) continues from the last checkpoint with the optimizer state and the data position."
@@ -173,6 +183,9 @@ def add_train_command(subparsers) -> None:
         parser.add_argument(flag, dest=name, type=kind, default=None, help=f"{text} (default {getattr(defaults, name)})")
     parser.add_argument("--layer-norm", action="store_true", default=None,
                         help="layer-normalised LSTM, as the paper's decoder (magenta's LayerNormLSTMCell) (default off)")
+    parser.add_argument("--category-conditioning", action=argparse.BooleanOptionalAction, default=None,
+                        help="with several categories, feed a learned category embedding at every step (default: on "
+                             "for --model decoder, off for --model vae, whose z says what a drawing is)")
     parser.set_defaults(handler=run_train)
 
 
@@ -184,6 +197,8 @@ def train_settings_from_arguments(arguments):
     given = {name: getattr(arguments, name) for _, name, _, _ in TRAIN_OPTIONS if getattr(arguments, name) is not None}
     if getattr(arguments, "layer_norm", None):
         given["layer_norm"] = True
+    if getattr(arguments, "category_conditioning", None) is not None:
+        given["category_conditioning"] = arguments.category_conditioning
     if arguments.resume:
         refused = sorted(set(given) - RESUME_OPTIONS) + (["data"] if arguments.data else [])
         if refused:
@@ -236,10 +251,13 @@ def run_evaluate(arguments) -> int:
 
     result = evaluate(arguments.model, arguments.data, split=arguments.split, categories=arguments.categories,
                       rescale_to=arguments.rescale_to, seed=arguments.seed)
-    print(f"{'category':<16} {'drawings':>8} {'L_R':>8} {'L_s':>8} {'L_p':>8}   ({arguments.split} split)")
+    kl = "kl_loss" in result  # a VAE: L_KL too
+    print(f"{'category':<16} {'drawings':>8} {'L_R':>8} {'L_s':>8} {'L_p':>8}{' ' + format('L_KL', '>8') if kl else ''}"
+          f"   ({arguments.split} split)")
     rows = list(result["per_category"].items()) + ([("all", result)] if len(result["per_category"]) > 1 else [])
     for name, part in rows:
-        print(f"{name:<16} {part['drawings']:>8} {part['loss']:>8.4f} {part['offset_loss']:>8.4f} {part['pen_loss']:>8.4f}")
+        print(f"{name:<16} {part['drawings']:>8} {part['loss']:>8.4f} {part['offset_loss']:>8.4f} {part['pen_loss']:>8.4f}"
+              + (f" {part['kl_loss']:>8.4f}" if kl else ""))
     return 0
 
 

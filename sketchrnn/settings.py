@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 CLIP_KINDS = ("value", "norm", "global_norm", "none")
 STRATEGIES = ("default", "mirrored", "multi-worker")
+MODEL_KINDS = ("decoder", "vae")  # sketchrnn.model.config.MODEL_KINDS (kept here: no TensorFlow import)
 
 
 @dataclass
@@ -24,6 +25,21 @@ class TrainSettings:
     recurrent_dropout: float = 0.1  # dropout on the LSTM state (magenta: keep probability 0.9)
     layer_norm: bool = False  # layer-normalised LSTM (the paper's decoder, magenta's LayerNormLSTMCell); off: plain
     category_embedding_size: int = 32  # category embedding width, for multi-category models
+    model: str = "decoder"  # decoder (decoder only) or vae (the paper's encoder + decoder, with the KL term)
+    encoder_size: int = 256  # VAE: units of each direction of the bidirectional encoder (paper 256)
+    latent_size: int = 128  # VAE: N_z (paper 128)
+    kl_weight: float = 0.5  # VAE: w_KL, the KL term's final weight (magenta 0.5)
+    kl_min: float = 0.2  # VAE: KL_min, below which the KL term gives no gradient (magenta kl_tolerance 0.2)
+    kl_weight_start: float = 0.01  # VAE: eta_min, where the annealing of the KL weight starts (paper 0.01)
+    kl_decay_rate: float = 0.99995  # VAE: R in eta_step = 1 - (1 - eta_min) R^step (paper / magenta 0.99995)
+    # feed a learned category embedding at every step when the data has several categories; None: yes for a decoder,
+    # no for a VAE (its z says what the drawing is, so it redraws and morphs drawings of any category it learned)
+    category_conditioning: bool | None = None
+
+    @property
+    def conditioned(self) -> bool:
+        """Whether the model gets the category embedding (when the data has several categories)."""
+        return self.model == "decoder" if self.category_conditioning is None else self.category_conditioning
     batch_size: int = 100  # drawings per batch (paper 100)
     steps: int = 10000  # optimisation steps to train for in total
     max_minutes: float | None = None  # wall-clock budget for this invocation; stops with a checkpoint
@@ -47,6 +63,12 @@ class TrainSettings:
         """Raise ValueError for settings that cannot train."""
         if self.clip_kind not in CLIP_KINDS:
             raise ValueError(f"clip kind {self.clip_kind!r} is not one of {', '.join(CLIP_KINDS)}")
+        if self.model not in MODEL_KINDS:
+            raise ValueError(f"model {self.model!r} is not one of {', '.join(MODEL_KINDS)}")
+        if self.model == "vae" and (self.encoder_size < 1 or self.latent_size < 1):
+            raise ValueError("--encoder-size and --latent-size must be at least 1")
+        if not (self.kl_weight >= 0 and self.kl_min >= 0 and 0 <= self.kl_weight_start <= 1 and 0 < self.kl_decay_rate <= 1):
+            raise ValueError("--kl-weight and --kl-min must be >= 0, --kl-weight-start in [0, 1] and --kl-decay-rate in (0, 1]")
         if self.strategy not in STRATEGIES:
             raise ValueError(f"strategy {self.strategy!r} is not one of {', '.join(STRATEGIES)}")
         if self.batch_size < 1 or self.steps < 0 or self.hidden_size < 1:

@@ -35,7 +35,8 @@ import tensorflow as tf
 
 from sketchrnn import checkpoint as ckpt
 from sketchrnn import files
-from sketchrnn.model import TrainedModel, build_network
+from sketchrnn.model import TrainedModel, build_network, reconstruction_loss
+from sketchrnn.model.vae import kl_annealing, kl_divergence, kl_term
 from sketchrnn.pipeline import Augmentation, BatchSource, evaluation_batches, normalized_split, tf_dataset
 from sketchrnn.settings import TrainSettings
 from sketchrnn.strokes import normalize
@@ -117,22 +118,38 @@ class Trainer:
         self._eval_step = tf.function(self._losses, reduce_retracing=True, autograph=False)
 
     def _losses(self, inputs, targets, training=False):
-        """Per-drawing (offset, pen) losses of a batch, ``[B]`` each."""
-        from sketchrnn.model import reconstruction_loss
-
+        """Per-drawing (offset, pen, KL) losses of a batch, ``[B]`` each (KL is 0 for a decoder-only model)."""
         stroke5, category_ids = inputs
-        model_inputs = (stroke5, category_ids) if self.model.config.num_categories > 1 else stroke5
-        outputs, _ = self.model.network(model_inputs, training=training)
         config = self.model.config
-        return reconstruction_loss(outputs, targets, config.num_mixtures, n_max=self.n_max, min_log_sigma=config.min_log_sigma)
+        category_ids = category_ids if config.num_categories > 1 else None
+        if config.kind == "vae":  # the encoder reads the drawing: the rows after the start token, the targets
+            outputs, mu, sigma_hat = self.model.network((stroke5, targets, category_ids), training=training)
+            kl = kl_divergence(mu, sigma_hat)
+        else:
+            outputs, _ = self.model.network(stroke5 if category_ids is None else (stroke5, category_ids), training=training)
+            kl = tf.zeros(tf.shape(stroke5)[:1])
+        offset_loss, pen_loss = reconstruction_loss(outputs, targets, config.num_mixtures, n_max=self.n_max,
+                                                    min_log_sigma=config.min_log_sigma)
+        return offset_loss, pen_loss, kl
+
+    def kl_weight(self, step=None):
+        """The KL term's weight ``w_KL * eta_step`` at ``step`` (default: the optimizer's); 0 for a decoder-only model."""
+        if self.model.config.kind != "vae":
+            return tf.constant(0.0)
+        settings = self.settings
+        step = self.optimizer.iterations if step is None else step
+        return settings.kl_weight * kl_annealing(step, settings.kl_weight_start, settings.kl_decay_rate)
 
     def _replica_step(self, inputs, targets):
 
         network = self.model.network
         global_batch = tf.cast(self.settings.batch_size, tf.float32)
+        replicas = tf.cast(self.strategy.num_replicas_in_sync, tf.float32)
         with tf.GradientTape() as tape:
-            offset_loss, pen_loss = self._losses(inputs, targets, training=True)
-            loss = tf.reduce_sum(offset_loss + pen_loss) / global_batch
+            offset_loss, pen_loss, kl = self._losses(inputs, targets, training=True)
+            # the KL term of each replica's share of the batch, clipped below at KL_min (magenta: per batch)
+            kl_part = kl_term(kl, self.kl_weight(), self.settings.kl_min) / replicas
+            loss = tf.reduce_sum(offset_loss + pen_loss) / global_batch + kl_part
         gradients = tape.gradient(loss, network.trainable_variables)
         gradients = clip_gradients(gradients, self.settings.clip_kind, self.settings.clip)
         # a non-finite gradient is zeroed; the loop then stops without saving, so checkpoints stay good
@@ -145,7 +162,7 @@ class Trainer:
         finite = [tf.reduce_all(tf.math.is_finite(v)) for v in updated if keras.backend.is_float_dtype(v.dtype)]
         broken = tf.where(tf.reduce_all(finite), 0.0, float("nan"))
         return (loss + broken, tf.reduce_sum(offset_loss) / global_batch + broken,
-                tf.reduce_sum(pen_loss) / global_batch + broken)
+                tf.reduce_sum(pen_loss) / global_batch + broken, tf.reduce_sum(kl) / global_batch + broken)
 
     def _distributed_step(self, inputs, targets):
 
@@ -153,17 +170,25 @@ class Trainer:
         return [self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None) for value in per_replica]
 
     def train_step(self, inputs, targets):
-        """One optimisation step; returns floats ``(L_R, L_s, L_p)`` of the batch (NaN if it left non-finite weights)."""
+        """One optimisation step; returns floats ``(loss, L_s, L_p, L_KL)`` of the batch (NaN if it left non-finite
+        weights); the loss is L_R, plus the weighted KL term for a VAE."""
         return [float(value) for value in self._train_step(inputs, targets)]
 
     def evaluate(self, drawings, category_ids, batch_size: int = 100) -> dict[str, float]:
-        """Exact L_R (and its offset and pen parts) over drawings padded to N_max, averaged per drawing."""
-        totals = np.zeros(2)
+        """Exact L_R (and its offset and pen parts) over drawings padded to N_max, averaged per drawing.
+
+        A VAE's drawings are decoded from z = mu (no sampling, so the figure is repeatable); it also reports
+        L_KL and ``objective`` = L_R + w_KL max(L_KL, KL_min), the fully annealed loss that picks its best model.
+        """
+        totals = np.zeros(3)
         for inputs, targets, ids in evaluation_batches(drawings, category_ids, batch_size, rows=self.n_max + 1):
-            offset_loss, pen_loss = self._eval_step((inputs, ids), targets)
-            totals += [float(np.sum(offset_loss)), float(np.sum(pen_loss))]
-        offset, pen = totals / max(len(drawings), 1)
-        return {"loss": offset + pen, "offset_loss": offset, "pen_loss": pen}
+            losses = self._eval_step((inputs, ids), targets)
+            totals += [float(np.sum(part)) for part in losses]
+        offset, pen, kl = totals / max(len(drawings), 1)
+        result = {"loss": offset + pen, "offset_loss": offset, "pen_loss": pen}
+        if self.model.config.kind == "vae":
+            result.update(kl_loss=kl, objective=offset + pen + self.settings.kl_weight * max(kl, self.settings.kl_min))
+        return result
 
 
 # ----------------------------------------------------------------------------------------------
@@ -193,11 +218,14 @@ def new_model(settings: TrainSettings, dataset, stats) -> TrainedModel:
     config = ModelConfig(
         hidden_size=settings.hidden_size,
         num_mixtures=settings.num_mixtures,
-        num_categories=len(dataset.categories),
+        num_categories=len(dataset.categories) if settings.conditioned else 1,
         category_embedding_size=settings.category_embedding_size,
         recurrent_dropout=settings.recurrent_dropout,
         layer_norm=settings.layer_norm,
         max_length=settings.max_length,
+        kind=settings.model,
+        encoder_size=settings.encoder_size,
+        latent_size=settings.latent_size,
     )
     metadata = {
         "data": list(dataset.sources),
@@ -294,8 +322,8 @@ def restore_run(settings: TrainSettings, trainer: Trainer) -> dict:
 class MetricsLog:
     """metrics.csv (one row per logged step) and TensorBoard scalars, truncated on resume."""
 
-    COLUMNS = ["step", "epoch", "loss", "offset_loss", "pen_loss", "learning_rate",
-               "valid_loss", "valid_offset_loss", "valid_pen_loss", "elapsed_seconds"]
+    COLUMNS = ["step", "epoch", "loss", "offset_loss", "pen_loss", "kl_loss", "kl_weight", "learning_rate",
+               "valid_loss", "valid_offset_loss", "valid_pen_loss", "valid_kl_loss", "elapsed_seconds"]
 
     def __init__(self, run_dir: Path, resume_step: int):
         self.path = run_dir / "metrics.csv"
@@ -569,9 +597,9 @@ def _position(strategy, position):
 def _validate(settings, trainer, state, valid, run_dir) -> dict:
     """Validation L_R; saves ``best/`` when it improves."""
     result = trainer.evaluate(*valid, batch_size=settings.batch_size)
-    best = state.get("best_valid_loss")
-    if best is None or result["loss"] < best:
-        state["best_valid_loss"] = result["loss"]
+    best, loss = state.get("best_valid_loss"), result.get("objective", result["loss"])
+    if best is None or loss < best:
+        state["best_valid_loss"] = loss
         trainer.model.metadata.update(valid_loss=result, best_step=state["step"], elapsed_seconds=state["elapsed_seconds"])
         ckpt.save_model(trainer.model, run_dir / "best")
     return result
@@ -582,9 +610,13 @@ def _after_step(settings, trainer, state, losses, valid, run_dir, log) -> dict:
     step = state["step"]
     row = {"step": step, "epoch": state["epoch"], "loss": losses[0], "offset_loss": losses[1], "pen_loss": losses[2],
            "learning_rate": float(trainer.optimizer.learning_rate), "elapsed_seconds": state["elapsed_seconds"]}
+    if trainer.model.config.kind == "vae":
+        row.update(kl_loss=losses[3], kl_weight=float(trainer.kl_weight(step)))
     if step % settings.validate_every == 0:
         result = _validate(settings, trainer, state, valid, run_dir)
         row.update(valid_loss=result["loss"], valid_offset_loss=result["offset_loss"], valid_pen_loss=result["pen_loss"])
+        if "kl_loss" in result:
+            row.update(valid_kl_loss=result["kl_loss"])
     if step % settings.checkpoint_every == 0:
         ckpt.save_checkpoint(run_dir, trainer.model, trainer.optimizer, state)
     return row
@@ -604,7 +636,8 @@ def evaluate(model_path, sources, split: str = "test", batch_size: int = 100, **
     The data is loaded as the model was trained (split seed, rescaling: from its metadata) unless
     ``data_options`` say otherwise.
 
-    Returns ``{"drawings", "loss", "offset_loss", "pen_loss", "per_category": {name: {...}}}``.
+    Returns ``{"drawings", "loss", "offset_loss", "pen_loss", "per_category": {name: {...}}}``, and ``kl_loss``
+    (L_KL) for a VAE.
     """
     from sketchrnn.data import load_dataset
 
@@ -630,5 +663,5 @@ def evaluate(model_path, sources, split: str = "test", batch_size: int = 100, **
                               **trainer.evaluate([drawings[i] for i in chosen], ids[chosen], batch_size)}
     overall = {k: float(np.average([r[k] for r in per_category.values()],
                                    weights=[r["drawings"] for r in per_category.values()]))
-               for k in ("loss", "offset_loss", "pen_loss")}
+               for k in ("loss", "offset_loss", "pen_loss", "kl_loss") if k in per_category[dataset.categories[0]]}
     return {"drawings": len(drawings), **overall, "per_category": per_category}

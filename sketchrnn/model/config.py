@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from sketchrnn.model.mixture import LOG_SIGMA_RANGE
 
+MODEL_KINDS = ("decoder", "vae")
+
 
 @dataclass
 class ModelConfig:
@@ -22,6 +24,9 @@ class ModelConfig:
     # training); imported magenta models use -20, i.e. unclipped as magenta runs them
     min_log_sigma: float = LOG_SIGMA_RANGE[0]
     layer_norm: bool = False  # layer-normalised LSTM (Ha & Eck's decoder, magenta's LayerNormLSTMCell); off: plain LSTM
+    kind: str = "decoder"  # "decoder": decoder only (draws and completes); "vae": encoder + decoder (also redraws, morphs)
+    encoder_size: int = 256  # units of each direction of the VAE's bidirectional encoder (paper 256)
+    latent_size: int = 128  # N_z, the VAE's latent vector (paper 128)
 
     @property
     def output_size(self) -> int:
@@ -45,5 +50,9 @@ class ModelConfig:
         """Raise ValueError for settings the network cannot be built with."""
         if self.hidden_size < 1 or self.num_mixtures < 1 or self.num_categories < 1:
             raise ValueError("hidden_size, num_mixtures and num_categories must all be at least 1")
+        if self.kind not in MODEL_KINDS:
+            raise ValueError(f"model kind {self.kind!r} is not one of {', '.join(MODEL_KINDS)}")
+        if self.kind == "vae" and (self.encoder_size < 1 or self.latent_size < 1):
+            raise ValueError("a VAE's encoder size and latent size must be at least 1")
         if not 0.0 <= self.recurrent_dropout < 1.0:
             raise ValueError(f"recurrent_dropout must be in [0, 1), got {self.recurrent_dropout}")

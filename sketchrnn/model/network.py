@@ -1,4 +1,4 @@
-"""The Keras networks: the decoder-only Sketch-RNN."""
+"""The decoder-only Sketch-RNN network (the VAE in :mod:`sketchrnn.model.vae` extends it)."""
 
 from __future__ import annotations
 
@@ -65,8 +65,16 @@ class SketchRNN(keras.Model):
 
 
 def build_network(config):
-    """Create a :class:`SketchRNN` for ``config`` and build its weights with one dummy step."""
-    network = SketchRNN(config)
+    """Create the network of ``config.kind`` (:class:`SketchRNN` or :class:`~sketchrnn.model.vae.SketchVAE`)
+    and build its weights with one dummy step."""
     dummy = tf.zeros([1, 2, 5])
-    network((dummy, tf.zeros([1], tf.int32)) if config.num_categories > 1 else dummy)
+    ids = tf.zeros([1], tf.int32) if config.num_categories > 1 else None
+    if config.kind == "vae":
+        from sketchrnn.model.vae import SketchVAE  # vae.py builds on this module
+
+        network = SketchVAE(config)
+        network((dummy, dummy, ids))
+        return network
+    network = SketchRNN(config)
+    network(dummy if ids is None else (dummy, ids))
     return network
