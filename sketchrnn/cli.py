@@ -535,6 +535,9 @@ def add_export_command(subparsers) -> None:
     parser.add_argument("destination", metavar="DEST", help="model directory to write (a model already there is replaced; "
                                                                "a folder holding anything else is refused)")
     parser.add_argument("--no-test", action="store_true", help="skip the test-split evaluation")
+    parser.add_argument("--compare-with", metavar="MODEL", default=None,
+                        help="also evaluate this model (e.g. the decoder-only data/models/quickdraw6) on the same test "
+                             "split and put its L_R beside this one's in the card")
     parser.set_defaults(handler=run_export)
 
 
@@ -547,11 +550,13 @@ def run_export(arguments) -> int:
 
     check_destination(arguments.destination)
     settings = read_settings(arguments.run)
-    losses = None if arguments.no_test else test_losses_by_category(
-        Path(arguments.run) / "best", settings.data, seed=settings.seed, rescale_to=settings.rescale_to,
-        categories=settings.categories,
-    )
-    destination = export_run(arguments.run, arguments.destination, losses)
+    options = dict(seed=settings.seed, rescale_to=settings.rescale_to, categories=settings.categories)
+    losses = None if arguments.no_test else test_losses_by_category(Path(arguments.run) / "best", settings.data, **options)
+    reference = None
+    if arguments.compare_with and losses:
+        reference = {"model": Path(arguments.compare_with).name,
+                     "test_loss": test_losses_by_category(arguments.compare_with, settings.data, **options)}
+    destination = export_run(arguments.run, arguments.destination, losses, reference)
     print((destination / "MODEL_CARD.md").read_text())
     return 0
 

@@ -27,11 +27,12 @@ def check_destination(destination) -> Path:
     return files.check_directory_target(destination, checkpoint.is_model_dir, checkpoint.MODEL_DIR_KIND)
 
 
-def export_run(run_dir, destination, test_losses: dict | None = None) -> Path:
+def export_run(run_dir, destination, test_losses: dict | None = None, reference: dict | None = None) -> Path:
     """Copy a run's best model to ``destination`` with its training facts and a MODEL_CARD.md.
 
     ``destination`` must be new, empty or a model directory (see :func:`check_destination`).
-    ``test_losses`` (category -> L_R dict, e.g. from :func:`sketchrnn.train.evaluate`) go into the card.
+    ``test_losses`` (category -> L_R dict, e.g. from :func:`test_losses_by_category`) go into the card, and
+    ``reference`` (``{"model": name, "test_loss": same kind of dict}``: another model on the same split) beside them.
     """
     from sketchrnn.train import read_settings
 
@@ -49,6 +50,8 @@ def export_run(run_dir, destination, test_losses: dict | None = None) -> Path:
     )
     if test_losses:
         model.metadata["test_loss"] = test_losses
+    if reference:
+        model.metadata["reference_test_loss"] = reference
     model.name = Path(destination).name
     checkpoint.save_model(model, destination)
     checkpoint.atomic_write_text(Path(destination) / CARD_FILE, model_card(model))
@@ -59,9 +62,12 @@ def model_card(model) -> str:
     """A markdown model card from a model's config and metadata."""
     meta = model.metadata
     settings = meta.get("train_settings", {})
+    vae = model.config.kind == "vae"
+    what = ("A Sketch-RNN VAE (Ha & Eck 2017, section 3: a bidirectional LSTM encoder to a latent vector z, the decoder "
+            "started from z; it redraws and morphs drawings)" if vae else "A decoder-only Sketch-RNN")
     lines = [
         f"# {model.name}", "",
-        f"A decoder-only Sketch-RNN trained by this project's `sketchrnn train` on Quick, Draw! drawings "
+        f"{what} trained by this project's `sketchrnn train` on Quick, Draw! drawings "
         f"(Google, CC BY 4.0). Categories: {', '.join(model.categories)}.", "",
         "## Data", "",
         *[f"- `{Path(source).name}`" for source in meta.get("data", [])],
@@ -74,21 +80,38 @@ def model_card(model) -> str:
         "## Model and training", "",
         f"- LSTM hidden size {model.config.hidden_size}, {model.config.num_mixtures} Gaussians, "
         f"{model.config.num_categories} categor{'y' if model.config.num_categories == 1 else 'ies'}, "
-        f"recurrent dropout {model.config.recurrent_dropout}",
+        f"recurrent dropout {model.config.recurrent_dropout}"
+        + (f"; encoder 2 x {model.config.encoder_size} units, N_z {model.config.latent_size}" if vae else ""),
         "- settings: " + ", ".join(f"{k}={v}" for k, v in settings.items() if k != "data"),
-        f"- this model: step {meta.get('best_step', model.step)} (best validation L_R) of a "
+        f"- this model: step {meta.get('best_step', model.step)} (best validation loss) of a "
         f"{meta.get('run_steps')}-step run, {_hours(meta.get('run_seconds'))} of training on {meta.get('machine')}",
     ]
     if "valid_loss" in meta:
-        lines.append(f"- validation L_R {meta['valid_loss']['loss']:.4f}")
+        valid = meta["valid_loss"]
+        lines.append(f"- validation L_R {valid['loss']:.4f}" + (f", L_KL {valid['kl_loss']:.4f}" if "kl_loss" in valid else ""))
     if meta.get("test_loss"):
-        lines += ["", "## Held-out test L_R (never used for training or model selection)", "",
-                  "| category | drawings | L_R | L_s | L_p |", "|---|---|---|---|---|"]
-        for category, result in meta["test_loss"].items():
-            lines.append(f"| {category} | {result['drawings']} | {result['loss']:.4f} | {result['offset_loss']:.4f} "
-                         f"| {result['pen_loss']:.4f} |")
-        lines += ["", "L_R as in Ha & Eck (2017) eqs. 9-11, each drawing padded to N_max = max_length + 1 rows."]
+        lines += ["", *_test_loss_table(meta["test_loss"], meta.get("reference_test_loss"))]
     return "\n".join(lines) + "\n"
+
+
+def _test_loss_table(test_loss: dict, reference: dict | None) -> list[str]:
+    """The card's held-out table: L_R and its parts, L_KL for a VAE, and another model's L_R beside them."""
+    kl = all("kl_loss" in result for result in test_loss.values())
+    other = reference["test_loss"] if reference else {}
+    title = "## Held-out test L_R" + (" and L_KL" if kl else "") + " (never used for training or model selection)"
+    header = ["category", "drawings", "L_R", "L_s", "L_p"] + (["L_KL"] if kl else []) + (
+        [f"L_R of {reference['model']}"] if reference else [])
+    lines = [title, "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for category, result in test_loss.items():
+        cells = [category, str(result["drawings"])] + [f"{result[k]:.4f}" for k in ("loss", "offset_loss", "pen_loss")]
+        cells += [f"{result['kl_loss']:.4f}"] if kl else []
+        cells += [f"{other[category]['loss']:.4f}" if category in other else "-"] if reference else []
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "L_R as in Ha & Eck (2017) eqs. 9-11, each drawing padded to N_max = max_length + 1 rows."]
+    if kl:
+        lines.append("The VAE's L_R is measured decoding from z = mu (the encoding's mean), so it is repeatable; "
+                     "L_KL = KL(N(mu, sigma) || N(0, I)) / N_z, eq. 12.")
+    return lines
 
 
 def _hours(seconds) -> str:
@@ -102,4 +125,5 @@ def test_losses_by_category(model_dir, sources, **data_options) -> dict:
     from sketchrnn.train import evaluate
 
     result = evaluate(model_dir, sources, **data_options)
-    return {"all": {k: result[k] for k in ("drawings", "loss", "offset_loss", "pen_loss")}, **result["per_category"]}
+    keys = ("drawings", "loss", "offset_loss", "pen_loss", "kl_loss")
+    return {"all": {k: result[k] for k in keys if k in result}, **result["per_category"]}
