@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import json
 import math
 import os
@@ -319,22 +320,33 @@ def restore_run(settings: TrainSettings, trainer: Trainer) -> dict:
 # The loop
 
 
+def _step_of(row: dict) -> float:
+    """A metrics row's step; rows without a readable one (a torn last line after a kill) count as past any step."""
+    try:
+        return float(row.get("step") or "inf")
+    except ValueError:
+        return math.inf
+
+
 class MetricsLog:
     """metrics.csv (one row per logged step) and TensorBoard scalars, truncated on resume."""
 
     COLUMNS = ["step", "epoch", "loss", "offset_loss", "pen_loss", "kl_loss", "kl_weight", "learning_rate",
                "valid_loss", "valid_offset_loss", "valid_pen_loss", "valid_kl_loss", "elapsed_seconds"]
 
+    MAX_BYTES = 1 << 30  # a metrics.csv larger than this is not one this project wrote
+
     def __init__(self, run_dir: Path, resume_step: int):
-        self.path = run_dir / "metrics.csv"
+        self.path = files.check_file_target(run_dir / "metrics.csv")  # never a FIFO, link or device (they would block)
         rows = []
         if self.path.exists():
-            with open(self.path, newline="") as handle:
-                rows = [row for row in csv.DictReader(handle) if int(float(row["step"])) <= resume_step]
-        with open(self.path, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, self.COLUMNS)
-            writer.writeheader()
-            writer.writerows(rows)
+            text = files.read_regular_file(self.path, self.MAX_BYTES).decode("utf-8", errors="replace")
+            rows = [row for row in csv.DictReader(io.StringIO(text)) if _step_of(row) <= resume_step]
+        kept = io.StringIO()
+        writer = csv.DictWriter(kept, self.COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+        files.atomic_write_text(self.path, kept.getvalue())
         self.writer = tf.summary.create_file_writer(str(run_dir / "tensorboard"))
 
     def write(self, row: dict) -> None:

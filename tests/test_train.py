@@ -190,3 +190,22 @@ def test_progress_is_a_bar_on_a_terminal_and_plain_lines_in_a_log_file():
     lines = log_file.getvalue().splitlines()
     assert [line.split(" - ")[0] for line in lines] == ["step 10/25", "step 15/25", "step 20/25", "step 25/25"]
     assert lines[1].startswith("step 15/25 - loss 0.06667 - lr 0.001 - valid 2.5 - ") and lines[1].endswith(" s/step")
+
+
+def test_a_fifo_planted_as_metrics_csv_is_refused_not_waited_on(shared_data, tmp_path):
+    """Opening a FIFO blocks until someone writes to it: the metrics log must look before it opens."""
+    from sketchrnn.train import MetricsLog
+
+    os.mkfifo(tmp_path / "metrics.csv")
+    with pytest.raises(ValueError, match="FIFO"):
+        MetricsLog(tmp_path, 0)
+
+
+def test_metrics_log_keeps_rows_up_to_the_resumed_step_and_drops_a_torn_line(tmp_path):
+    from sketchrnn.train import MetricsLog
+
+    (tmp_path / "metrics.csv").write_text("step,loss\n1,0.5\n2,0.4\n3,0.3\n4,0.")  # killed mid-line
+    MetricsLog(tmp_path, 2)
+    lines = (tmp_path / "metrics.csv").read_text().splitlines()
+    assert lines[0].startswith("step,epoch,loss") and [line.split(",")[:3] for line in lines[1:]] == [
+        ["1", "", "0.5"], ["2", "", "0.4"]]
