@@ -23,6 +23,9 @@ Conventions every function shares:
   another in ``duration`` seconds in all, each for a time proportional to its length (plus a small
   share so dots show up). Begin times are absolute seconds, not id references, so several SVGs can
   sit inline on one page. Without SMIL (static renderers) the finished drawing shows.
+* **Morphs** (:func:`morph_svg`): drawings shown one at a time, forwards then back, for ever. Each is a
+  ``<g>`` whose ``visibility`` an ``<animate calcMode="discrete" repeatCount="indefinite">`` switches
+  on for its turns of the cycle (``keyTimes``); SMIL only, no script. Without SMIL the first drawing shows.
 * **Deterministic.** No ids, no text, no randomness: the same input gives byte-identical output.
   Nothing from the caller reaches the SVG except numbers and validated colours.
 """
@@ -52,6 +55,8 @@ MAX_COORDINATE = 1e9  # larger |x| or |y| is refused (nothing sensible is drawn 
 MIN_DECIMALS, MAX_DECIMALS = 2, 12  # digits after the point in coordinates
 PIXEL_PRECISION = 0.01  # coordinates are rounded to at most this many output pixels
 DOT_SHARE = 0.02  # each stroke's animation time gets this share of the total ink length on top
+MORPH_FRAME_SECONDS = 0.2  # how long a morph shows each drawing on its way
+MORPH_HOLD_SECONDS = 1.0  # how long a morph rests on its first and last drawing
 CSS_COLOR_NAMES = frozenset(
     "black white gray grey silver red maroon orange yellow olive lime green teal cyan aqua "
     "blue navy purple magenta fuchsia pink brown".split()
@@ -473,6 +478,94 @@ def _looks_like_stroke(value) -> bool:
     if isinstance(first, np.ndarray):
         return first.ndim == 1
     return isinstance(first, (list, tuple)) and len(first) > 0 and isinstance(first[0], numbers.Real)
+
+
+def redrawings_svg(drawing, redrawings, *, color: str = DEFAULT_COLOR, ending_color: str = DEFAULT_ENDING_COLOR,
+                   **options) -> str:
+    """A person's drawing (``color``) and the model's redrawings of it (``ending_color``) in one row of cells.
+
+    ``options``: those of :func:`grid_svg` (cell size, stroke width, background...).
+    """
+    redrawings = list(redrawings)
+    colors = [color] + [ending_color] * len(redrawings)
+    return grid_svg([drawing, *redrawings], columns=len(colors), colors=colors, **options)
+
+
+def interpolation_svg(start, drawings, end, *, color: str = DEFAULT_COLOR, ending_color: str = DEFAULT_ENDING_COLOR,
+                      **options) -> str:
+    """A morph as a strip of cells: the first person's drawing (``color``), the model's drawings on the way
+    (``ending_color``), the second person's drawing (``color``). ``options``: those of :func:`grid_svg`."""
+    drawings = list(drawings)
+    colors = [color] + [ending_color] * len(drawings) + [color]
+    return grid_svg([start, *drawings, end], columns=len(colors), colors=colors, **options)
+
+
+def morph_svg(
+    frames,
+    *,
+    stroke_width: float = 2.0,
+    color: str = DEFAULT_COLOR,
+    size: float = 256,
+    margin: float = 0.05,
+    background: str | None = "white",
+    frame_seconds: float = MORPH_FRAME_SECONDS,
+    hold_seconds: float = MORPH_HOLD_SECONDS,
+) -> str:
+    """Drawings shown one after another, first to last and back, looping for ever: an animated morph.
+
+    ``frames``: the drawings (polylines), all in one coordinate system: they share one viewBox fitted to
+    every frame, so what stays in place on the way stays in place on screen. Each is shown for
+    ``frame_seconds``, the first and last for ``hold_seconds`` (see the module docstring: SMIL, no script).
+    """
+    frames = list(frames) if _is_iterable(frames) and not isinstance(frames, (str, bytes)) else None
+    if not frames:
+        raise ValueError("morph_svg needs a non-empty list of drawings")
+    style = _check_style(size, margin, stroke_width, DEFAULT_DURATION)
+    color = check_color(color)
+    frame_ms = max(round(_check_number(frame_seconds, "frame_seconds", 0.0) * 1000), 1)
+    hold_ms = max(round(_check_number(hold_seconds, "hold_seconds", 0.0) * 1000), 1)
+    drawings = [check_polylines(frame, f"frames[{index}]") for index, frame in enumerate(frames)]
+    frame = _fit_frame([points for strokes in drawings for points in strokes], style)
+    document = svgwrite.Drawing(size=frame.pixel_size(), viewBox=frame.view_box_text(), debug=False)
+    if background := _check_background(background):
+        document.add(_background_rect(frame, background))
+    turns, cycle_ms = _morph_turns(len(drawings), frame_ms, hold_ms)
+    for index, strokes in enumerate(drawings):
+        group = _stroke_group(strokes, color, frame, style, None)
+        if index > 0:
+            group.update({"visibility": "hidden"})  # what a renderer without SMIL shows: the first drawing
+        if len(drawings) > 1:
+            group.add(_visibility_animation(turns[index], cycle_ms))
+        document.add(group)
+    return document.tostring()
+
+
+def _morph_turns(count: int, frame_ms: int, hold_ms: int) -> tuple[list[list[tuple[int, int]]], int]:
+    """When each of ``count`` drawings shows in one cycle, first to last and back: ``(begin, end)`` ms
+    intervals per drawing, and the cycle's length."""
+    order = list(range(count)) + list(range(count - 2, 0, -1))  # 0 1 2 3 2 1, then again from 0
+    turns: list[list[tuple[int, int]]] = [[] for _ in range(count)]
+    now = 0
+    for index in order:
+        length = hold_ms if index in (0, count - 1) else frame_ms
+        turns[index].append((now, now + length))
+        now += length
+    return turns, now
+
+
+def _visibility_animation(turns: list[tuple[int, int]], cycle_ms: int) -> Animate:
+    """An ``<animate>`` of ``visibility`` that shows a drawing during its ``turns`` of each cycle."""
+    changes = [(0, "visible" if turns[0][0] == 0 else "hidden")]
+    for begin, end in turns:
+        if begin > 0:
+            changes.append((begin, "visible"))
+        if end < cycle_ms:
+            changes.append((end, "hidden"))
+    key_times = ";".join(_format(time / cycle_ms, 6) for time, _ in changes)
+    animation = Animate(attributeName="visibility", debug=False)
+    animation.update({"values": ";".join(state for _, state in changes), "keyTimes": key_times,
+                      "calcMode": "discrete", "dur": _seconds(cycle_ms), "repeatCount": "indefinite"})
+    return animation
 
 
 def stroke3_svg(stroke3, **options) -> str:

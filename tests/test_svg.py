@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import stat
@@ -305,6 +306,68 @@ def test_grid_animates_every_cell_from_zero_and_is_deterministic():
 
 
 # ----------------------------------------------------------------------------------------------
+# Redrawings, interpolation strips and animated morphs
+
+
+def cells_of(root: ElementTree.Element) -> list[ElementTree.Element]:
+    return [element for element in root if element.tag == f"{SVG_NS}svg"]
+
+
+def test_redrawings_and_interpolations_are_rows_with_the_person_dark_and_the_model_red():
+    row = parse(svg.redrawings_svg(HOUSE, [PRIME, ENDING]))
+    assert len(cells_of(row)) == 3 and float(row.get("height")) == 160 + 2 * 8
+    assert [list(groups_by_color(cell)) for cell in cells_of(row)] == [
+        [svg.DEFAULT_COLOR], [svg.DEFAULT_ENDING_COLOR], [svg.DEFAULT_ENDING_COLOR]]
+    strip = parse(svg.interpolation_svg(HOUSE, [PRIME, [], ENDING], PRIME, cell_size=100))
+    assert len(cells_of(strip)) == 5 and float(strip.get("width")) == 5 * 100 + 6 * 8
+    colors = [list(groups_by_color(cell)) for cell in cells_of(strip)]
+    assert colors[0] == colors[-1] == [svg.DEFAULT_COLOR] and colors[1] == [svg.DEFAULT_ENDING_COLOR]
+
+
+def frame_groups(root: ElementTree.Element) -> list[ElementTree.Element]:
+    return [element for element in root if element.tag == f"{SVG_NS}g"]
+
+
+def visible_at(group: ElementTree.Element, fraction: float) -> bool:
+    """Whether a morph frame shows at ``fraction`` of the cycle, read from its discrete <animate>."""
+    (animation,) = group.iter(f"{SVG_NS}animate")
+    key_times = [float(value) for value in animation.get("keyTimes").split(";")]
+    values = animation.get("values").split(";")
+    return values[max(index for index, time in enumerate(key_times) if time <= fraction)] == "visible"
+
+
+def test_morph_shows_one_frame_at_a_time_forwards_then_back_for_ever():
+    frames = [[stroke + shift for stroke in HOUSE] for shift in (0.0, 5.0, 10.0, 15.0)]
+    root = parse(svg.morph_svg(frames, frame_seconds=0.5, hold_seconds=1.0))
+    groups = frame_groups(root)
+    assert len(groups) == 4 and not list(root.iter(f"{SVG_NS}script"))
+    animations = [next(group.iter(f"{SVG_NS}animate")) for group in groups]
+    assert {a.get("dur") for a in animations} == {"4s"}  # hold 1, 0.5, 0.5, hold 1, then 0.5, 0.5 back
+    assert all(a.get("attributeName") == "visibility" and a.get("calcMode") == "discrete"
+               and a.get("repeatCount") == "indefinite" for a in animations)
+    shown = []
+    for tenth in range(40):  # every 0.1 s of the cycle: exactly one frame shows
+        showing = [index for index, group in enumerate(groups) if visible_at(group, (tenth + 0.5) / 40)]
+        assert len(showing) == 1
+        if not shown or shown[-1] != showing[0]:
+            shown.append(showing[0])
+    assert shown == [0, 1, 2, 3, 2, 1]
+
+
+def test_morph_frames_share_one_frame_and_without_smil_the_first_shows():
+    frames = [HOUSE, [stroke * 3 for stroke in HOUSE]]
+    text = svg.morph_svg(frames)
+    assert text == svg.morph_svg(frames)
+    root = parse(text)
+    assert_inside(np.concatenate(frames[1]), view_box(root))
+    first, second = frame_groups(root)
+    assert first.get("visibility") is None and second.get("visibility") == "hidden"
+    assert len(paths(first)) == len(paths(second)) == len(HOUSE)
+    (alone,) = frame_groups(parse(svg.morph_svg([HOUSE])))
+    assert list(alone.iter(f"{SVG_NS}animate")) == []
+
+
+# ----------------------------------------------------------------------------------------------
 # Validation
 
 
@@ -374,6 +437,10 @@ def test_bad_options_raise_value_error(options):
         lambda: stroke3_svg(np.zeros((4, 5))),
         lambda: stroke3_svg([[0, 0, 0], [np.nan, 1, 1]]),
         lambda: save_svg(b"<svg/>", "x.svg"),
+        lambda: svg.morph_svg([]),
+        lambda: svg.morph_svg([HOUSE, [[[0, np.nan]]]]),
+        lambda: svg.morph_svg([HOUSE], frame_seconds=0),
+        lambda: svg.morph_svg([HOUSE], hold_seconds=math.inf),
     ],
 )
 def test_bad_arguments_raise_value_error(call):
