@@ -26,18 +26,30 @@ def stacked_weights(kernel, recurrent_kernel, bias):
     return tf.concat([recurrent_kernel, kernel, bias[None, :]], axis=0)
 
 
+def _activated_gates(preactivations):
+    """The gates i, f, c, o ``(B, H)`` each from their pre-activations ``(B, 4H)``: sigmoid, sigmoid, tanh, sigmoid."""
+    input_gate, forget_gate, candidate, output_gate = tf.split(preactivations, 4, axis=1)
+    return tf.sigmoid(input_gate), tf.sigmoid(forget_gate), tf.tanh(candidate), tf.sigmoid(output_gate)
+
+
+def lstm_update(preactivations, cell):
+    """The LSTM's gate maths, for training and for drawing: from a step's pre-activations ``(B, 4H)`` and
+    the incoming cell ``(B, H)``, the new hidden and cell ``(B, H)``, the activated gates ``(B, 4H)`` and
+    ``tanh(new cell)`` (what the backward step needs). A plain function: inlined into each compiled caller."""
+    input_gate, forget_gate, candidate, output_gate = _activated_gates(preactivations)
+    cell = forget_gate * cell + input_gate * candidate
+    tanh_cell = tf.tanh(cell)
+    gates = tf.concat([input_gate, forget_gate, candidate, output_gate], axis=1)  # (B, 4H)
+    return output_gate * tanh_cell, cell, gates, tanh_cell
+
+
 @tf.function(jit_compile=True, reduce_retracing=True)
 def _forward_step(hidden, cell, row, weights, dropout_mask):
     """One step; returns the new hidden and cell ``(B, H)``, the matmul operand ``(B, H + I + 1)``,
     the activated gates ``(B, 4H)`` and ``tanh(new cell)``: what the backward step needs."""
     operand = tf.concat([hidden * dropout_mask, row, tf.ones_like(row[:, :1])], axis=1)  # (B, H + I + 1)
-    input_gate, forget_gate, candidate, output_gate = tf.split(tf.matmul(operand, weights), 4, axis=1)
-    input_gate, forget_gate, output_gate = tf.sigmoid(input_gate), tf.sigmoid(forget_gate), tf.sigmoid(output_gate)
-    candidate = tf.tanh(candidate)
-    cell = forget_gate * cell + input_gate * candidate
-    tanh_cell = tf.tanh(cell)
-    gates = tf.concat([input_gate, forget_gate, candidate, output_gate], axis=1)  # (B, 4H)
-    return output_gate * tanh_cell, cell, operand, gates, tanh_cell
+    hidden, cell, gates, tanh_cell = lstm_update(tf.matmul(operand, weights), cell)
+    return hidden, cell, operand, gates, tanh_cell
 
 
 def _gate_activation_gradient(d_hidden, d_cell, input_gate, forget_gate, candidate, output_gate, previous_cell,
@@ -228,24 +240,30 @@ def _split_norm_weights(norm_weights, units):
     return tf.split(norm_weights, tf.stack([4 * units, 4 * units, units, units]))
 
 
-@tf.function(jit_compile=True, reduce_retracing=True)
-def _layer_norm_forward_step(hidden, cell, row, weights, dropout_mask, norm_weights):
-    """One layer-normalised step; returns the new hidden and cell, the matmul operand, the activated gates packed
-    with the normalised pre-activations ``(B, 8H)``, and ``tanh`` of the normalised new cell packed with the
-    normalised cell and the 1/std of the cell and of the 4 gate blocks ``(B, 2H + 5)``: packed, so a step saves
-    as many tensors as the plain LSTM's (each TensorArray read or write is an op of its own in the loop)."""
+def layer_norm_lstm_update(preactivations, cell, norm_weights):
+    """:func:`lstm_update` with layer norm, for training and for drawing. Returns the new hidden and cell
+    ``(B, H)``, the activated gates packed with the normalised pre-activations ``(B, 8H)``, and ``tanh`` of the
+    normalised new cell packed with the normalised cell and the 1/std of the cell and of the 4 gate blocks
+    ``(B, 2H + 5)``: packed, so a training step saves as many tensors as the plain LSTM's (each TensorArray
+    read or write is an op of its own in the loop). A sampler uses only the first two; XLA drops the rest."""
     gate_gain, gate_shift, cell_gain, cell_shift = _split_norm_weights(norm_weights, tf.shape(cell)[1])
-    operand = tf.concat([hidden * dropout_mask, row, tf.ones_like(row[:, :1])], axis=1)  # (B, H + I + 1)
-    gates_normalised, gates_inverse_std = _layer_norm(tf.matmul(operand, weights), 4)  # (B, 4H), (B, 4, 1)
-    input_gate, forget_gate, candidate, output_gate = tf.split(gates_normalised * gate_gain + gate_shift, 4, axis=1)
-    input_gate, forget_gate, output_gate = tf.sigmoid(input_gate), tf.sigmoid(forget_gate), tf.sigmoid(output_gate)
-    candidate = tf.tanh(candidate)
+    gates_normalised, gates_inverse_std = _layer_norm(preactivations, 4)  # (B, 4H), (B, 4, 1)
+    input_gate, forget_gate, candidate, output_gate = _activated_gates(gates_normalised * gate_gain + gate_shift)
     cell = forget_gate * cell + input_gate * candidate
     cell_normalised, cell_inverse_std = _layer_norm(cell, 1)  # (B, H), (B, 1, 1)
     tanh_cell = tf.tanh(cell_normalised * cell_gain + cell_shift)
     gates = tf.concat([input_gate, forget_gate, candidate, output_gate, gates_normalised], axis=1)  # (B, 8H)
     cell_values = tf.concat([tanh_cell, cell_normalised, cell_inverse_std[:, :, 0], gates_inverse_std[:, :, 0]], axis=1)
-    return output_gate * tanh_cell, cell, operand, gates, cell_values
+    return output_gate * tanh_cell, cell, gates, cell_values
+
+
+@tf.function(jit_compile=True, reduce_retracing=True)
+def _layer_norm_forward_step(hidden, cell, row, weights, dropout_mask, norm_weights):
+    """One layer-normalised step; returns the new hidden and cell, the matmul operand, and the packed gates and
+    cell values of :func:`layer_norm_lstm_update`: what the backward step needs."""
+    operand = tf.concat([hidden * dropout_mask, row, tf.ones_like(row[:, :1])], axis=1)  # (B, H + I + 1)
+    hidden, cell, gates, cell_values = layer_norm_lstm_update(tf.matmul(operand, weights), cell, norm_weights)
+    return hidden, cell, operand, gates, cell_values
 
 
 @tf.function(jit_compile=True, reduce_retracing=True)
