@@ -1,11 +1,12 @@
-"""Completion latency: the compiled fast path against a NumPy loop and a plain eager Keras loop.
+"""Completion latency: the compiled fast path against a plain eager Keras loop.
 
 Completes a 30-point drawing with 4 endings of 250 steps at hidden size 512 and prints the median
-time of each path and the ratios, measured in the same run: the XLA-compiled loop that
-`sketchrnn.sample.complete` uses, the NumPy step on the same weights, and the Keras network called
-once per step in eager mode. The model has random weights with the
-end-of-drawing logit pushed down, so every ending runs the full 250 steps (the worst case; a trained
-model usually stops earlier). With a bundled model present, its real completion time is printed too.
+time of each path and their ratio, measured in the same run: the XLA-compiled loop that
+`sketchrnn.sample.complete` uses (`model.sampler`), and the Keras network called once per step in
+eager mode (each next row drawn by the sampler's own row sampler, also eager). The model has random
+weights with the end-of-drawing logit pushed down, so every ending runs the full 250 steps (the worst
+case; a trained model usually stops earlier). With a bundled model present, its real completion time
+is printed too.
 
     python benchmarks/sample_latency.py [--repeats 7] [--hidden-size 512]
 """
@@ -54,23 +55,13 @@ def eager_keras_completion(model, drawing, seed):
     stroke5 = strokes.stroke3_to_stroke5(stroke3)[:-1]
     prime = np.tile(stroke5[None, :-1], (ENDINGS, 1, 1))
     _, state = model.network(tf.constant(prime))
-    row = np.tile(stroke5[-1], (ENDINGS, 1))
-    rng = np.random.default_rng(seed)
+    row = tf.constant(np.tile(stroke5[-1], (ENDINGS, 1)))
     rows = []
-    for _ in range(STEPS):
-        output, state = model.network(tf.constant(row[:, None, :]), initial_state=state)
-        row = sample.next_rows(output.numpy()[:, 0], model.config.num_mixtures, 0.4, rng)
+    for step in range(STEPS):
+        output, state = model.network(row[:, None, :], initial_state=state)
+        row = model.sampler.next_row(output[:, 0], tf.constant([seed, step]), 0.4, 0.4, False)
         rows.append(row)
     return rows
-
-
-def numpy_completion(model, drawing, seed):
-    """The NumPy path: prime and sample with NumpyDecoder."""
-    stroke3, _ = sample.canvas_to_model(drawing, model, (256, 256))
-    decoder = sample.NumpyDecoder(model)
-    bias = decoder.step_bias(np.zeros(ENDINGS, np.int64))
-    state, last_row = sample.prime_state(decoder, stroke3, bias)
-    return sample.numpy_generate(decoder, state, last_row, bias, STEPS, 0.4, np.random.default_rng(seed))
 
 
 def median_ms(function, repeats: int) -> float:
@@ -93,12 +84,10 @@ def main(argv=None):
     complete = lambda: sample.complete(model, drawing, ENDINGS, seed=0, canvas_size=(256, 256), max_steps=STEPS)  # noqa: E731
     steps = [sum(len(s) for s in ending) for ending in complete().endings]
     fast = median_ms(complete, arguments.repeats)
-    numpy_ms = median_ms(lambda: numpy_completion(model, drawing, 0), arguments.repeats)
     eager = median_ms(lambda: eager_keras_completion(model, drawing, 0), max(3, arguments.repeats // 2))
     print(f"completion of a 30-point drawing, {ENDINGS} endings x {STEPS} steps, hidden size {arguments.hidden_size}")
     print(f"  points per ending (fast path): {steps}")
     print(f"  fast path (XLA-compiled loop):  median {fast:8.1f} ms")
-    print(f"  NumPy step loop:                median {numpy_ms:8.1f} ms  ({numpy_ms / fast:.1f}x the fast path)")
     print(f"  eager Keras step-by-step loop:  median {eager:8.1f} ms")
     print(f"  speed-up of the fast path over eager Keras: {eager / fast:.1f}x   (targets: fast <= 60 ms, >= 10x)")
     for directory in checkpoint.bundled_model_dirs():

@@ -58,7 +58,7 @@ SEVERAL_MODELS = textwrap.dedent("""
     quiet_tensorflow_start()
     from sketchrnn import checkpoint, sample
     for directory in checkpoint.bundled_model_dirs():
-        sampler = sample.GraphSampler(checkpoint.load_model(directory))
+        sampler = checkpoint.load_model(directory).sampler
         sampler.warm_up((1, 2))
         sampler.score_outputs(sample.np.zeros((3, 5), sample.np.float32), [0])
     print("sampled")

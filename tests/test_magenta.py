@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from sketchrnn import checkpoint, cli, magenta, sample, strokes
 from sketchrnn.data import load_dataset
+from sketchrnn.model import mixture_params
 from test_download import server  # noqa: F401 (the local HTTP server fixture)
 
 
@@ -54,8 +55,9 @@ def split_outputs(outputs):
 
 def project_params(outputs, num_mixtures):
     """The project's own reading of head outputs (its mixture_params), in the same terms."""
-    params = sample.mixture_params(np.asarray(outputs, np.float64), num_mixtures, min_log_sigma=magenta.UNCLIPPED_LOG_SIGMA)
-    pen = np.exp(sample._log_softmax(params["pen_logits"]))
+    params = {key: value.numpy() for key, value in mixture_params(
+        tf.constant(outputs, tf.float64), num_mixtures, min_log_sigma=magenta.UNCLIPPED_LOG_SIGMA).items()}
+    pen = tf.nn.softmax(params["pen_logits"]).numpy()
     return {"pen": pen, "pi": np.exp(params["log_pi"]), **{k: params[k] for k in ("mu_x", "mu_y", "sigma_x", "sigma_y", "rho")}}
 
 
@@ -89,12 +91,8 @@ def test_conversion_is_exact_in_the_compiled_sampler_and_the_scorer(pig_file, pi
     stroke5 = strokes.stroke3_to_stroke5(pig_drawing)[:-1]  # start row + points, (T, 5)
     expected = reference_outputs(arrays, stroke5)
     model = converted_model(pig_file)
-    graph = sample.graph_sampler(model)
-    compiled = graph.teacher_forced(tf.constant(stroke5[None]), graph.step_bias([0])).numpy()[0]
+    compiled = model.sampler.score_outputs(stroke5, [0])[0]
     assert_params_close(project_params(compiled, 20), expected, "compiled sampler")
-    decoder = sample.numpy_decoder(model)
-    scored, _ = decoder.run(stroke5[None], decoder.step_bias([0]))
-    assert_params_close(project_params(scored[0], 20), expected, "scorer")
     # and the scorer's log-likelihood is the reference's, point by point
     targets = stroke5[1:]
     ref = {k: v[:-1] for k, v in expected.items()}
@@ -126,10 +124,9 @@ def test_a_wrong_gate_order_or_a_missing_forget_bias_is_caught(pig_file, pig_dra
     _, arrays = reference_weights(pig_file)
     stroke5 = strokes.stroke3_to_stroke5(pig_drawing)[:-1]
     model = converted_model(pig_file, mutate=mutate)
-    decoder = sample.numpy_decoder(model)
-    scored, _ = decoder.run(stroke5[None], decoder.step_bias([0]))
+    scored = model.sampler.score_outputs(stroke5, [0])[0]
     with pytest.raises(AssertionError):
-        assert_params_close(project_params(scored[0], 20), reference_outputs(arrays, stroke5), "mutated")
+        assert_params_close(project_params(scored, 20), reference_outputs(arrays, stroke5), "mutated")
 
 
 def test_import_writes_a_model_every_command_loads(pig_file, tmp_path, capsys):

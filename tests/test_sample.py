@@ -1,4 +1,4 @@
-"""Sampling, completion and scoring: determinism, geometry, fast path vs the Keras reference, bad input."""
+"""Sampling, completion and scoring: determinism, geometry, the compiled path vs Keras and a NumPy reference, bad input."""
 
 import threading
 
@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from reference import NumpyDecoder
 from sketchrnn import checkpoint, sample, strokes, svg
-from sketchrnn.model import ModelConfig, TrainedModel, build_network, mixture_params
+from sketchrnn.model import ModelConfig, Sampler, TrainedModel, build_network, mixture_params
 from sketchrnn.strokes import DataStats
 
 SQUIGGLE = [[[10, 10], [40, 60], [80, 20], [120, 70]], [[30, 100], [60, 110], [90, 90]]]
@@ -29,24 +30,28 @@ def model():
     return untrained_model(("pig", "face", "eye"))
 
 
+def random_stroke5(seed=0, points=25):
+    """A random normalised drawing as stroke-5 ``[T, 5]`` (start token, points, end row)."""
+    rng = np.random.default_rng(seed)
+    stroke3 = np.column_stack([rng.normal(size=(points, 2)), rng.random(points) < 0.2]).astype(np.float32)
+    return strokes.stroke3_to_stroke5(stroke3)
+
+
 @pytest.mark.parametrize("categories", [("pig",), ("pig", "face", "eye")])
-def test_numpy_step_matches_keras_reference(categories):
+def test_compiled_step_matches_keras_and_the_numpy_reference(categories):
     model = untrained_model(categories)
-    rng = np.random.default_rng(0)
-    stroke3 = np.column_stack([rng.normal(size=(25, 2)), rng.random(25) < 0.2]).astype(np.float32)
-    stroke5 = strokes.stroke3_to_stroke5(stroke3)[None]
+    stroke5 = random_stroke5()
     category_ids = np.array([len(categories) - 1])
-    inputs = (tf.constant(stroke5), tf.constant(category_ids)) if len(categories) > 1 else tf.constant(stroke5)
-    reference, _ = model.network(inputs)
-    decoder = sample.NumpyDecoder(model)
-    fast, _ = decoder.run(stroke5, decoder.step_bias(category_ids))
-    graph = sample.graph_sampler(model)
-    compiled = graph.teacher_forced(tf.constant(stroke5), graph.step_bias(category_ids)).numpy()
-    expected = {k: v.numpy() for k, v in mixture_params(reference, 5, temperature=0.5).items()}
-    for outputs in (fast, compiled):
-        got = sample.mixture_params(outputs, 5, temperature=0.5)
+    inputs = tf.constant(stroke5[None])
+    inputs = (inputs, tf.constant(category_ids)) if len(categories) > 1 else inputs
+    keras_outputs, _ = model.network(inputs)
+    numpy_outputs, _ = NumpyDecoder(model).run(stroke5[None], category_ids)
+    compiled = model.sampler.score_outputs(stroke5, category_ids)
+    expected = {k: v.numpy() for k, v in mixture_params(keras_outputs, 5, temperature=0.5).items()}
+    for outputs in (numpy_outputs, compiled):
+        got = mixture_params(tf.constant(outputs, tf.float32), 5, temperature=0.5)
         for key in expected:
-            np.testing.assert_allclose(got[key], expected[key], rtol=1e-4, atol=1e-5, err_msg=key)
+            np.testing.assert_allclose(got[key].numpy(), expected[key], rtol=1e-4, atol=1e-5, err_msg=key)
 
 
 def layer_norm_model(categories=("pig", "face")):
@@ -60,36 +65,70 @@ def layer_norm_model(categories=("pig", "face")):
 
 
 def test_layer_norm_model_samples_alike_on_every_path(tmp_path):
-    """Keras, the NumPy step and the compiled step agree for a layer-normalised model, also after saving and loading."""
+    """Keras, the NumPy reference and the compiled step agree for a layer-normalised model, also after saving
+    and loading."""
     saved = checkpoint.save_model(layer_norm_model(), tmp_path / "ln")
     model = checkpoint.load_model(saved)
     assert model.config.layer_norm
-    rng = np.random.default_rng(0)
-    stroke5 = strokes.stroke3_to_stroke5(
-        np.column_stack([rng.normal(size=(25, 2)), rng.random(25) < 0.2]).astype(np.float32))[None]
-    reference, _ = model.network((tf.constant(stroke5), tf.constant([1])))
-    decoder, graph = sample.NumpyDecoder(model), sample.graph_sampler(model)
-    fast, _ = decoder.run(stroke5, decoder.step_bias([1]))
-    compiled = graph.teacher_forced(tf.constant(stroke5), graph.step_bias([1])).numpy()
-    for outputs in (fast, compiled):
-        np.testing.assert_allclose(outputs, reference.numpy(), rtol=1e-4, atol=1e-4)
+    stroke5 = random_stroke5()
+    keras_outputs, _ = model.network((tf.constant(stroke5[None]), tf.constant([1])))
+    reference = NumpyDecoder(model)
+    numpy_outputs, _ = reference.run(stroke5[None], [1])
+    for outputs in (numpy_outputs[0], model.sampler.score_outputs(stroke5, [1])[0]):
+        np.testing.assert_allclose(outputs, keras_outputs.numpy()[0], rtol=1e-4, atol=1e-4)
     stroke3, _ = sample.canvas_to_model(SQUIGGLE, model, (256, 256))
-    drawn = graph.generate(stroke3, np.array([1]), 30, 1.0, seed=0, greedy=True)[0]
-    bias = decoder.step_bias([1])
-    state, last_row = sample.prime_state(decoder, stroke3, bias)
-    numpy = sample.numpy_generate(decoder, state, last_row, bias, 30, 1.0, np.random.default_rng(0), greedy=True)[0]
-    np.testing.assert_allclose(drawn, numpy, rtol=1e-4, atol=1e-4)
+    drawn = model.sampler.generate(stroke3, np.array([1]), 30, 1.0, seed=0, greedy=True)[0]
+    np.testing.assert_allclose(drawn, reference.greedy_drawing(stroke3, 1, 30), rtol=1e-4, atol=1e-4)
 
 
-def test_numpy_sampler_and_graph_sampler_draw_alike_greedily(model):
-    """Greedy sampling has no randomness: the NumPy loop and the compiled loop give the same drawing."""
+def test_the_compiled_sampler_and_the_numpy_reference_draw_alike_greedily(model):
+    """Greedy sampling has no randomness: the NumPy reference and the compiled loop give the same drawing."""
     stroke3, _ = sample.canvas_to_model(SQUIGGLE, model, (256, 256))
-    graph = sample.graph_sampler(model).generate(stroke3, np.array([2]), 30, 1.0, seed=0, greedy=True)[0]
-    decoder = sample.NumpyDecoder(model)
-    bias = decoder.step_bias([2])
-    state, last_row = sample.prime_state(decoder, stroke3, bias)
-    numpy = sample.numpy_generate(decoder, state, last_row, bias, 30, 1.0, np.random.default_rng(0), greedy=True)[0]
-    np.testing.assert_allclose(graph, numpy, rtol=1e-4, atol=1e-4)
+    drawn = model.sampler.generate(stroke3, np.array([2]), 30, 1.0, seed=0, greedy=True)[0]
+    np.testing.assert_allclose(drawn, NumpyDecoder(model).greedy_drawing(stroke3, 2, 30), rtol=1e-4, atol=1e-4)
+
+
+def test_the_sampler_is_built_once_per_model(model):
+    assert model.sampler is model.sampler
+    assert untrained_model().sampler is not model.sampler
+
+
+class LatentStartNetwork:
+    """A network whose decoder starts from a latent vector, as the VAE's does: here z is the state ``[hidden, cell]``."""
+
+    def __init__(self, network):
+        self.network = network
+
+    def __getattr__(self, name):
+        return getattr(self.network, name)
+
+    def decoder_start(self, category_ids, z=None):
+        bias, _, _ = self.network.decoder_start(category_ids)
+        hidden, cell = tf.split(z, 2, axis=1)
+        return bias, hidden, cell
+
+
+def test_the_loops_start_where_the_network_says(model):
+    """Scoring and drawing start from decoder_start's state (the VAE's comes from z), one z per batch row."""
+    sampler = Sampler(LatentStartNetwork(model.network))
+    z = np.random.default_rng(3).normal(size=(3, 64)).astype(np.float32)  # hidden and cell, 32 units each
+    stroke5 = random_stroke5(points=10)
+    keras_outputs, _ = model.network((tf.constant(stroke5[None]), tf.constant([1])),
+                                     initial_state=[tf.constant(z[:1, :32]), tf.constant(z[:1, 32:])])
+    np.testing.assert_allclose(sampler.score_outputs(stroke5, [1], z=z[:1]), keras_outputs.numpy(), rtol=1e-4, atol=1e-5)
+    reference = NumpyDecoder(model)
+    stroke3 = strokes.stroke5_to_stroke3(stroke5)
+    prime = strokes.stroke3_to_stroke5(stroke3)[None, :-1].repeat(3, axis=0)
+    _, state = reference.run(prime[:, :-1], [1, 1, 1], state=(z[:, :32], z[:, 32:]))
+    first_output, _ = reference.step(reference.inputs(prime[:, -1], [1, 1, 1]), state)
+    drawn = sampler.generate(stroke3, np.array([1, 1, 1]), 5, 1.0, seed=0, greedy=True, z=z)  # padded to 4 rows
+    first_moves = np.array([ending[0, :2] for ending in drawn])
+    np.testing.assert_allclose(first_moves, reference.greedy_row(first_output)[:, :2], rtol=1e-4, atol=1e-5)
+
+
+def test_a_decoder_only_model_refuses_z(model):
+    with pytest.raises(ValueError, match="no latent vector z"):
+        model.sampler.generate(np.zeros((0, 3), np.float32), np.array([0]), 5, 1.0, seed=0, z=np.zeros((1, 8)))
 
 
 def test_same_seed_same_drawing_and_svg(model):
@@ -111,12 +150,8 @@ def test_completion_continues_from_the_last_point(model):
     assert [p.tolist() for p in completion.prime] == SQUIGGLE
     # greedy: the first move is the mixture's mean after priming, added to the person's last point
     greedy = sample.complete(model, SQUIGGLE, 1, greedy=True, category="face", canvas_size=(256, 256))
-    decoder = sample.NumpyDecoder(model)
     stroke3, pixel_factor = sample.canvas_to_model(SQUIGGLE, model, (256, 256))
-    bias = decoder.step_bias([model.category_id("face")])
-    state, last_row = sample.prime_state(decoder, stroke3, bias)
-    output, _ = decoder.step(last_row, state, bias)
-    first_move = sample.next_rows(output, decoder.num_mixtures, 1.0, np.random.default_rng(0), greedy=True)[0, :2]
+    first_move = NumpyDecoder(model).greedy_drawing(stroke3, model.category_id("face"), 1)[0, :2]
     expected_first_point = np.array(SQUIGGLE[-1][-1]) + first_move / pixel_factor
     np.testing.assert_allclose(greedy.endings[0][0][0], expected_first_point, rtol=1e-5)
 

@@ -7,14 +7,17 @@ at every step, so one model can draw several categories.
 
 * :mod:`~sketchrnn.model.config`: :class:`ModelConfig`, the hyperparameters;
 * :mod:`~sketchrnn.model.lstm`: the LSTM layer with its hand-written, compiled backward pass;
-* :mod:`~sketchrnn.model.network`: the Keras networks;
+* :mod:`~sketchrnn.model.network`: the decoder-only network;
+* :mod:`~sketchrnn.model.vae`: the VAE (encoder to z, decoder from z) and its KL term;
 * :mod:`~sketchrnn.model.mixture`: mixture parameters and the reconstruction loss L_R;
+* :mod:`~sketchrnn.model.inference`: :class:`Sampler`, drawing and scoring in XLA-compiled loops;
 * :mod:`~sketchrnn.model.trained`: :class:`TrainedModel`, a network with everything needed to use it.
 
 These modules build networks and compute losses: no files, prints or flags.
 """
 
 from sketchrnn.model.config import ModelConfig
+from sketchrnn.model.inference import Sampler
 from sketchrnn.model.lstm import StrokeLSTM, layer_norm_lstm_sequence, lstm_sequence
 from sketchrnn.model.mixture import (
     LOG_SIGMA_RANGE,
@@ -26,16 +29,22 @@ from sketchrnn.model.mixture import (
 )
 from sketchrnn.model.network import SketchRNN, build_network
 from sketchrnn.model.trained import TrainedModel, weight_key
+from sketchrnn.model.vae import SketchVAE, kl_annealing, kl_divergence, kl_term
 
 __all__ = [
     "LOG_SIGMA_RANGE",
     "RHO_LIMIT",
     "ModelConfig",
+    "Sampler",
     "SketchRNN",
+    "SketchVAE",
     "StrokeLSTM",
     "TrainedModel",
     "bivariate_normal_log_pdf",
     "build_network",
+    "kl_annealing",
+    "kl_divergence",
+    "kl_term",
     "layer_norm_lstm_sequence",
     "lstm_sequence",
     "magenta_reconstruction_loss",

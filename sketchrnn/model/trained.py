@@ -1,12 +1,14 @@
-"""A trained model: the network with everything needed to use it (config, data statistics, categories)."""
+"""A trained model: the network with everything needed to use it (config, data statistics, categories, sampler)."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from sketchrnn.model.inference import Sampler
 from sketchrnn.strokes import DataStats
 
 
@@ -22,7 +24,6 @@ class TrainedModel:
     name: str = ""
     path: Path | None = None
     metadata: dict = field(default_factory=dict)  # free-form facts (data sources, losses) from config.json
-    cache: dict = field(default_factory=dict, repr=False, compare=False)  # compiled samplers etc., built on use
 
     def category_id(self, category: str | None) -> int:
         """Index of a category name; ``None`` means the first (or only) category."""
@@ -32,8 +33,14 @@ class TrainedModel:
             raise ValueError(f"unknown category {category!r}; this model draws: {', '.join(self.categories)}")
         return self.categories.index(category)
 
+    @functools.cached_property
+    def sampler(self) -> Sampler:
+        """The compiled sampler and scorer (:class:`~sketchrnn.model.inference.Sampler`), built on first use
+        from the weights as they are then, and kept with the model."""
+        return Sampler(self.network)
+
     def numpy_weights(self) -> dict[str, np.ndarray]:
-        """The weights as NumPy arrays keyed by weight path (for the fast NumPy sampler)."""
+        """The weights as NumPy arrays keyed by weight path (what a checkpoint saves)."""
         return {weight_key(weight): np.asarray(weight.numpy()) for weight in self.network.weights}
 
 

@@ -1,0 +1,211 @@
+"""Drawing and scoring with a trained network, one compiled path for both kinds of model.
+
+Sampling runs one small LSTM step up to 250 times, so per-step overhead decides its speed. :class:`Sampler`
+runs priming and the whole sampling loop (mixture, pen state, random draws) inside one XLA-compiled
+``tf.while_loop``; a Keras call per step in eager mode is ~50-100x slower (``benchmarks/sample_latency.py``).
+Randomness comes from stateless ops keyed by ``(seed, step)``, so the same seed gives the same drawing,
+always. Scoring ("what are you drawing?") runs the same compiled step over a drawing's rows.
+
+Each loop starts where the network's ``decoder_start`` says: the LSTM bias with every per-sequence input
+folded in (the category embedding; the VAE's latent vector z) and the initial hidden and cell state (zeros;
+the VAE's come from z). A step then needs only the stroke-5 row; its gate maths is the training LSTM's
+(:func:`~sketchrnn.model.lstm.lstm_update`).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import tensorflow as tf
+
+from sketchrnn import strokes
+from sketchrnn.model.lstm import layer_norm_lstm_update, lstm_update
+from sketchrnn.model.mixture import bivariate_normal_log_pdf, mixture_params
+
+MIN_SCORED_ROWS = 16  # scoring pads a drawing's rows to a power of two, at least this many
+
+
+def _is_expected_retracing(record) -> bool:
+    """False for TensorFlow's "triggered tf.function retracing" warning about a :class:`Sampler`.
+
+    Each loaded model has its own Sampler whose compiled functions share one Python method, which
+    TensorFlow counts as retracing one function; one program per model and batch size is by design.
+    """
+    message = record.getMessage()
+    return not ("triggered tf.function retracing" in message and f"{Sampler.__qualname__}." in message)
+
+
+class Sampler:
+    """Priming, sampling and scoring for one trained network in XLA-compiled loops (the fast path).
+
+    The step's weights are copied when the sampler is built; the start (:meth:`start`) reads the network's
+    weights at each call. Batches are padded to a power of two (1, 2, 4, 8, 16) and primes to the model's
+    length cap, so at most five sampling programs are ever compiled per model; :meth:`warm_up` compiles
+    them early.
+    """
+
+    def __init__(self, network):
+        self.network = network  # SketchRNN or a subclass: its decoder_start gives each loop's start
+        lstm = network.lstm
+        self.row_kernel = tf.constant(lstm.kernel.numpy()[:5])  # (5, 4H): the stroke-5 row's part of the kernel
+        self.recurrent_kernel = tf.constant(lstm.recurrent_kernel.numpy())  # (H, 4H)
+        self.head_kernel = tf.constant(network.head.kernel.numpy())  # (H, 6M + 3)
+        self.head_bias = tf.constant(network.head.bias.numpy())
+        self.norm_weights = tf.constant(lstm.norm_weights.numpy()) if lstm.layer_norm else None  # (10 H,)
+        self.num_mixtures = network.config.num_mixtures
+        self.min_log_sigma = network.config.min_log_sigma
+        self.max_rows = network.config.max_length + 1
+        logging.getLogger("tensorflow").addFilter(_is_expected_retracing)  # once: the same filter is added only once
+        # the start as a graph function, not XLA: the same kernels as eager (bit for bit), without the ~0.5 ms
+        # a Keras layer call costs in eager mode; traced on first use (twice at most: shapes are then relaxed)
+        self._compiled_start = tf.function(self._network_start, reduce_retracing=True, autograph=False)
+        self._compiled_sample = tf.function(self._sample_loop, jit_compile=True, reduce_retracing=True, autograph=False)
+        self._compiled_teacher_forced = tf.function(self._teacher_forced, jit_compile=True, reduce_retracing=True,
+                                                    autograph=False)
+
+    def step(self, row, hidden, cell, bias):
+        """One LSTM + head step: ``row [B, 5]`` -> outputs ``[B, 6M + 3]`` and the new hidden and cell ``[B, H]``."""
+        preactivations = tf.matmul(row, self.row_kernel) + tf.matmul(hidden, self.recurrent_kernel) + bias  # (B, 4H)
+        if self.norm_weights is None:
+            hidden, cell = lstm_update(preactivations, cell)[:2]
+        else:
+            hidden, cell = layer_norm_lstm_update(preactivations, cell, self.norm_weights)[:2]
+        return tf.matmul(hidden, self.head_kernel) + self.head_bias, hidden, cell
+
+    def start(self, category_ids, z=None):
+        """``(bias [B, 4H], hidden [B, H], cell [B, H])`` a loop starts from: the network's ``decoder_start``.
+
+        ``category_ids [B]``; ``z [B, N_z]`` the VAE's latent vectors, or None.
+        """
+        z = None if z is None else tf.constant(np.asarray(z, np.float32))
+        return self._compiled_start(tf.constant(np.asarray(category_ids, np.int32)), z)
+
+    def _network_start(self, category_ids, z):
+        """The network's ``decoder_start`` (a method of the sampler, so its retracing is the expected kind)."""
+        return self.network.decoder_start(category_ids, z)
+
+    def _teacher_forced(self, rows, bias, hidden, cell):
+        """Head outputs after each of ``rows [B, T, 5]`` ``[B, T, 6M + 3]``, and the log-likelihood of each row
+        after the first under the outputs before it ``[B, T - 1]`` (:meth:`_log_likelihoods`)."""
+        outputs = tf.TensorArray(tf.float32, size=tf.shape(rows)[1])
+
+        def body(t, hidden, cell, outputs):
+            output, hidden, cell = self.step(rows[:, t], hidden, cell, bias)
+            return t + 1, hidden, cell, outputs.write(t, output)
+
+        _, _, _, outputs = tf.while_loop(lambda t, *_: t < tf.shape(rows)[1], body, (0, hidden, cell, outputs))
+        outputs = tf.transpose(outputs.stack(), [1, 0, 2])
+        return outputs, self._log_likelihoods(outputs[:, :-1], rows[:, 1:])
+
+    def _log_likelihoods(self, outputs, targets):
+        """log p(target row) per step ``[B, T]`` under head outputs ``[B, T, 6M + 3]``: the log of the offset
+        mixture density plus the log of the pen state's probability (the terms of the paper's L_s and L_p)."""
+        params = mixture_params(outputs, self.num_mixtures, min_log_sigma=self.min_log_sigma)
+        log_density = bivariate_normal_log_pdf(
+            targets[..., 0:1], targets[..., 1:2], params["mu_x"], params["mu_y"], params["sigma_x"], params["sigma_y"],
+            params["rho"],
+        )  # (B, T, M)
+        offset = tf.reduce_logsumexp(params["log_pi"] + log_density, axis=-1)  # (B, T)
+        return offset + tf.reduce_sum(tf.nn.log_softmax(params["pen_logits"]) * targets[..., 2:], axis=-1)
+
+    def _score(self, stroke5, category_ids, z=None):
+        """:meth:`_teacher_forced` on one drawing's rows ``[T, 5]`` for each category id (and z), cut back to ``T``.
+
+        Rows are padded to a power of two (at least 16; padding only follows, so it changes nothing
+        before it), so a model compiles one program per length bucket, not per drawing length.
+        """
+        steps = len(stroke5)
+        rows = np.zeros((len(category_ids), max(MIN_SCORED_ROWS, 1 << (steps - 1).bit_length()), 5), np.float32)
+        rows[:, :steps] = stroke5
+        outputs, log_likelihoods = self._compiled_teacher_forced(tf.constant(rows), *self.start(category_ids, z))
+        return outputs.numpy()[:, :steps], log_likelihoods.numpy()[:, : steps - 1]
+
+    def score_outputs(self, stroke5, category_ids, z=None) -> np.ndarray:
+        """Head outputs after each of one drawing's rows ``[T, 5]``, for each category id (and z): ``[B, T, 6M + 3]``."""
+        return self._score(stroke5, category_ids, z)[0]
+
+    def log_likelihoods(self, stroke5, category_ids, z=None) -> np.ndarray:
+        """Log-likelihood of each of one drawing's rows ``[T, 5]`` after the first, given the rows before it, for
+        each category id (and z): ``[B, T - 1]``. Scoring ("what are you drawing?") in the compiled loop."""
+        return self._score(stroke5, category_ids, z)[1]
+
+    def next_row(self, output, key, temperature, pen_temperature, greedy):
+        """Sample the next stroke-5 row ``[B, 5]`` from head outputs ``[B, 6M + 3]`` (paper section 3.3),
+        with stateless randomness keyed by ``key [2]``; ``greedy`` takes the likeliest component and pen state."""
+        params = mixture_params(output, self.num_mixtures, temperature, self.min_log_sigma)
+        params["pen_logits"] = output[:, :3] / pen_temperature
+        drawn = tf.random.stateless_categorical(params["log_pi"], 1, key)[:, 0]
+        component = tf.where(greedy, tf.argmax(params["log_pi"], axis=-1), drawn)
+        drawn_pen = tf.random.stateless_categorical(params["pen_logits"], 1, key + [0, 1 << 20])[:, 0]
+        pen = tf.where(greedy, tf.argmax(params["pen_logits"], axis=-1), drawn_pen)
+        noise = tf.random.stateless_normal([2, tf.shape(output)[0]], key + [0, 2 << 20])
+        noise = noise * (1.0 - tf.cast(greedy, tf.float32))
+        pick = {k: tf.gather(params[k], component, batch_dims=1) for k in ("mu_x", "mu_y", "sigma_x", "sigma_y", "rho")}
+        dx = pick["mu_x"] + pick["sigma_x"] * noise[0]
+        dy = pick["mu_y"] + pick["sigma_y"] * (pick["rho"] * noise[0] + tf.sqrt(1.0 - pick["rho"] ** 2) * noise[1])
+        return tf.concat([tf.stack([dx, dy], axis=1), tf.one_hot(pen, 3)], axis=1)
+
+    def _sample_loop(self, prime, prime_length, bias, hidden, cell, seed, temperature, pen_temperature, greedy,
+                     max_steps):
+        """From ``(bias, hidden, cell)``, feed ``prime [B, R, 5]`` rows ``0..prime_length-2``, then sample from
+        its last row."""
+        hidden, cell = tf.while_loop(
+            lambda t, *_: t < prime_length - 1,
+            lambda t, hidden, cell: (t + 1, *self.step(tf.gather(prime, t, axis=1), hidden, cell, bias)[1:]),
+            (0, hidden, cell),
+        )[1:]
+        rows = tf.TensorArray(tf.float32, size=self.max_rows)
+        ended = tf.zeros([tf.shape(prime)[0]], tf.bool)
+
+        def body(t, row, hidden, cell, ended, rows):
+            output, hidden, cell = self.step(row, hidden, cell, bias)
+            row = self.next_row(output, tf.stack([seed, t]), temperature, pen_temperature, greedy)
+            return t + 1, row, hidden, cell, ended | (row[:, 4] > 0.5), rows.write(t, row)
+
+        keep_going = lambda t, row, hidden, cell, ended, rows: (t < max_steps) & ~tf.reduce_all(ended)  # noqa: E731
+        # tf.gather, not prime[:, i]: a slice would make XLA compile one program per prime length
+        last_row = tf.gather(prime, prime_length - 1, axis=1)
+        steps, _, _, _, _, rows = tf.while_loop(keep_going, body, (0, last_row, hidden, cell, ended, rows))
+        return tf.transpose(rows.stack(), [1, 0, 2]), steps
+
+    def generate(self, stroke3, category_ids, max_steps: int, temperature: float, seed: int, greedy=False,
+                 pen_temperature: float | None = None, z=None):
+        """Prime with a normalised stroke-3 drawing (may be empty) and sample; returns stroke-3 endings.
+
+        One ending per category id ``[B]`` (and per row of ``z [B, N_z]``, the VAE's latent vectors).
+        """
+        count = len(category_ids)
+        padded = 1 << (count - 1).bit_length()  # 1, 2, 4, 8, 16: the padding rows repeat the last
+        category_ids = np.concatenate([category_ids, np.repeat(category_ids[-1:], padded - count)])
+        if z is not None:
+            z = np.concatenate([z, np.repeat(np.asarray(z)[-1:], padded - count, axis=0)])
+        prime = strokes.stroke3_to_stroke5(stroke3)[:-1]  # start token + points
+        rows, steps = self._run(prime, self.start(category_ids, z), max_steps, temperature, seed, greedy,
+                                pen_temperature)
+        return [strokes.stroke5_to_stroke3(r, has_start_token=False) for r in rows[:count, : int(steps)]]
+
+    def _run(self, prime, start, max_steps: int, temperature: float, seed: int, greedy=False,
+             pen_temperature: float | None = None):
+        """The compiled sampling loop from ``start = (bias, hidden, cell)``; returns rows ``[B, R, 5]`` and the
+        step count."""
+        buffer = np.zeros((len(start[0]), self.max_rows, 5), np.float32)
+        buffer[:, : len(prime)] = prime
+        rows, steps = self._compiled_sample(
+            tf.constant(buffer), tf.constant(len(prime), tf.int32), *start,
+            tf.constant(int(seed) % 2**31, tf.int32), tf.constant(temperature, tf.float32),
+            tf.constant(pen_temperature or temperature, tf.float32), tf.constant(bool(greedy)),
+            tf.constant(min(max_steps, self.max_rows), tf.int32),
+        )
+        return rows.numpy(), steps
+
+    def warm_up(self, sizes=(1, 2, 4, 8)) -> None:
+        """Compile the sampling program for these batch sizes now, so no request waits for it.
+
+        The program does not depend on where the loop starts, so a zero start compiles it for either kind of model.
+        """
+        units = self.recurrent_kernel.shape[0]
+        for size in sizes:
+            zeros = tf.zeros([size, units])
+            start = (tf.zeros([size, 4 * units]), zeros, zeros)
+            self._run(strokes.stroke3_to_stroke5(np.zeros((0, 3), np.float32))[:-1], start, 2, 1.0, 0)
