@@ -480,6 +480,129 @@ def run_complete(arguments) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------------------------
+# sketchrnn reconstruct / interpolate (the VAE: redraw a drawing, morph one drawing into another)
+
+
+def add_vae_options(parser, temperature: float) -> None:
+    """Options shared by ``reconstruct`` and ``interpolate``."""
+    parser.add_argument("model", nargs="?", default=None, metavar="MODEL",
+                        help="a VAE's model or run directory (default: the bundled VAE)")
+    parser.add_argument("--temperature", type=float, default=temperature,
+                        help=f"randomness in (0, 2]: low is tidy and typical, high is wild (default {temperature})")
+    parser.add_argument("--seed", type=int, default=0, help="same seed, same drawings (default 0)")
+    parser.add_argument("--pen-temperature", type=float, default=1.0,
+                        help="temperature of the pen state (default 1.0, so drawings end where people's do)")
+    parser.add_argument("--category", default=None, help="what to draw, for a VAE trained with --category-conditioning")
+    parser.add_argument("--canvas-size", type=positive_size, nargs=2, default=None, metavar=("WIDTH", "HEIGHT"),
+                        help="the canvas the drawings were made on (default: each drawing's own bounding box / 0.8)")
+
+
+def add_reconstruct_command(subparsers) -> None:
+    """``sketchrnn reconstruct``."""
+    parser = subparsers.add_parser(
+        "reconstruct", help="let a VAE redraw a drawing of yours, as SVG",
+        description=(
+            "Encode a drawing into the VAE's latent vector z and decode z --n times (Ha & Eck 2017, section 4.1): "
+            "the model redraws the drawing in the style it learned. Writes one SVG row: your drawing (dark) and "
+            "its redrawings (red). --input is JSON as for `sketchrnn complete`."
+        ),
+        epilog="example: sketchrnn reconstruct --input drawing.json --n 4 --out reconstruction.svg",
+    )
+    add_vae_options(parser, temperature=0.4)
+    parser.add_argument("--input", required=True, metavar="FILE.json", help="the drawing to redraw")
+    parser.add_argument("--n", type=int, default=4, help="how many redrawings, 1-16 (default 4)")
+    parser.add_argument("--sample-z", action="store_true",
+                        help="decode each redrawing from its own sample of the posterior (default: its mean)")
+    parser.add_argument("--out", default="reconstruction.svg", metavar="FILE.svg",
+                        help="where to write (default reconstruction.svg)")
+    parser.set_defaults(handler=run_reconstruct)
+
+
+def add_interpolate_command(subparsers) -> None:
+    """``sketchrnn interpolate``."""
+    parser = subparsers.add_parser(
+        "interpolate", help="morph one drawing into another with a VAE, as SVG",
+        description=(
+            "Encode two drawings into the VAE's latent vectors and decode --steps points of the spherical "
+            "interpolation between them (Ha & Eck 2017, section 4.2); the first and last are the two drawings' "
+            "reconstructions. Writes a strip (your two drawings, dark, at its ends) and with --animated one SVG "
+            "that shows the steps in turn, forwards and back, looping (it plays in a browser, no script). "
+            "--from and --to are JSON as for `sketchrnn complete`."
+        ),
+        epilog="example: sketchrnn interpolate --from pig.json --to face.json --steps 8 --out strip.svg "
+               "--animated morph.svg",
+    )
+    add_vae_options(parser, temperature=0.1)
+    parser.add_argument("--from", dest="start", required=True, metavar="FILE.json", help="the first drawing")
+    parser.add_argument("--to", dest="end", required=True, metavar="FILE.json", help="the last drawing")
+    parser.add_argument("--steps", type=int, default=8, help="drawings from first to last, 2-16 (default 8)")
+    parser.add_argument("--out", default="interpolation.svg", metavar="FILE.svg",
+                        help="where to write the strip (default interpolation.svg)")
+    parser.add_argument("--animated", default=None, metavar="FILE.svg", help="also write the animated morph here")
+    parser.set_defaults(handler=run_interpolate)
+
+
+def choose_vae(path):
+    """The model ``reconstruct`` and ``interpolate`` use: the given one, or the bundled VAE."""
+    import json
+
+    from sketchrnn import checkpoint
+
+    if path is not None:
+        return checkpoint.load_model(path)  # a decoder-only model is refused by sketchrnn.morph, with a message
+    for directory in checkpoint.bundled_model_dirs():
+        if json.loads((directory / checkpoint.CONFIG_FILE).read_text())["model"].get("kind") == "vae":
+            return checkpoint.load_model(directory)
+    raise ValueError("no bundled VAE under data/models; pass a MODEL directory of a VAE "
+                     "(train one with `sketchrnn train --model vae ...`)")
+
+
+def note_left_out(left_out: int) -> None:
+    """Tell the user when the model could not read all of their strokes."""
+    if left_out:
+        print(f"note: the drawing has more strokes than the model reads; it left out the {left_out} shortest",
+              file=sys.stderr)
+
+
+def run_reconstruct(arguments) -> int:
+    """Redraw a drawing with a VAE and write the SVG row."""
+    check_output_file(arguments.out)
+    drawing = read_drawing_json(arguments.input)  # before importing TensorFlow: bad input is refused at once
+    from sketchrnn import morph, svg
+
+    redrawing = morph.reconstruct(
+        choose_vae(arguments.model), drawing, arguments.n, temperature=arguments.temperature, seed=arguments.seed,
+        category=arguments.category, canvas_size=arguments.canvas_size, sample=arguments.sample_z,
+        pen_temperature=arguments.pen_temperature,
+    )
+    note_left_out(redrawing.left_out)
+    print(svg.save_svg(svg.redrawings_svg(redrawing.drawing, redrawing.redrawings), arguments.out))
+    return 0
+
+
+def run_interpolate(arguments) -> int:
+    """Morph one drawing into another with a VAE; write the strip and the animated morph."""
+    for path in (arguments.out, arguments.animated):
+        if path:
+            check_output_file(path)
+    start, end = read_drawing_json(arguments.start), read_drawing_json(arguments.end)  # before TensorFlow
+    from sketchrnn import morph, svg
+
+    interpolation = morph.interpolate(
+        choose_vae(arguments.model), start, end, arguments.steps, temperature=arguments.temperature,
+        seed=arguments.seed, category=arguments.category, canvas_size=arguments.canvas_size,
+        pen_temperature=arguments.pen_temperature,
+    )
+    note_left_out(interpolation.left_out)
+    strip = svg.interpolation_svg(interpolation.start, interpolation.drawings, interpolation.end)
+    print(svg.save_svg(strip, arguments.out))
+    if arguments.animated:
+        morph_text = svg.morph_svg(interpolation.drawings, color=svg.DEFAULT_ENDING_COLOR)
+        print(svg.save_svg(morph_text, arguments.animated))
+    return 0
+
+
 def parse_indices(text: str) -> list[int]:
     """``'0..15'``, ``'3'`` or ``'1,4,7'`` -> a list of indices."""
     try:
@@ -687,7 +810,8 @@ def run_calibrate(arguments) -> int:
 
 COMMANDS = (  # each adds one subcommand to the parser
     add_data_command, add_train_command, add_evaluate_command, add_sample_command, add_complete_command,
-    add_render_command, add_export_command, add_demo_command, add_models_command, add_calibrate_command,
+    add_reconstruct_command, add_interpolate_command, add_render_command, add_export_command, add_demo_command,
+    add_models_command, add_calibrate_command,
 )
 
 

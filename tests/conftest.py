@@ -23,3 +23,19 @@ def shared_data() -> Path:
             pytest.fail(message)
         pytest.skip(message)
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def tiny_vae(shared_data, tmp_path_factory) -> Path:
+    """A tiny VAE trained for 30 steps on the shared pigs (~15 s): the model directory ``.../tinyvae/best``.
+
+    Enough to exercise encoding, redrawing and morphing for real; its drawings are scribbles.
+    """
+    from sketchrnn.train import TrainSettings, train
+
+    run = tmp_path_factory.mktemp("vae") / "tinyvae"
+    settings = TrainSettings(data=[str(shared_data / "quickdraw_sketchrnn_pig_2200.npz")], out=str(run), model="vae",
+                             hidden_size=32, encoder_size=16, latent_size=8, num_mixtures=5, batch_size=50, steps=30,
+                             validate_every=15, checkpoint_every=15, learning_rate=3e-3, kl_decay_rate=0.99)
+    train(settings, log=lambda *_: None)
+    return run / "best"
