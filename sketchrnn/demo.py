@@ -1,9 +1,12 @@
-"""The Gradio demo: draw a squiggle, the model completes it, download the endings as SVG.
+"""The Gradio demo: draw a squiggle, the model completes it (or a VAE redraws it), download the SVGs;
+on the Morph tab a VAE morphs one drawing into another.
 
 `build_demo` lays out the page and wires the buttons to the plain functions below
-(`complete_drawing`, `draw_something`, `guess_drawing`, `new_seed`), which tests call directly.
-`main` parses the command line, loads the models once and serves the page on 127.0.0.1:7860.
-Nothing here contacts another machine unless ``--share`` asks for a public link.
+(`complete_drawing`, `draw_something`, `redraw_drawing`, `morph_drawings`, `pick_test_drawing`,
+`guess_drawing`, `new_seed`), which tests call directly. Decoder-only models complete, draw and guess;
+VAEs (``config.kind == "vae"``) redraw and morph. `main` parses the command line, loads the models once
+and serves the page on 127.0.0.1:7860. Nothing here contacts another machine unless ``--share`` asks for
+a public link.
 """
 
 from __future__ import annotations
@@ -36,12 +39,26 @@ from pathlib import Path
 
 import gradio as gr
 
-from sketchrnn import calibration, magenta
+import numpy as np
+
+from sketchrnn import calibration, data, magenta, morph
 from sketchrnn.canvas import DEFAULT_SIZE, StrokeCanvas, parse_strokes
 from sketchrnn.checkpoint import bundled_model_dirs, load_model
 from sketchrnn.model import TrainedModel
-from sketchrnn.sample import complete, graph_sampler, guess, sample
-from sketchrnn.svg import DEFAULT_COLOR, DEFAULT_ENDING_COLOR, completion_svg, drawing_svg, grid_svg, save_svg
+from sketchrnn.model.config import MODEL_KINDS
+from sketchrnn.sample import CANVAS_FILL, complete, guess, sample
+from sketchrnn.strokes import stroke3_to_polylines
+from sketchrnn.svg import (
+    DEFAULT_COLOR,
+    DEFAULT_ENDING_COLOR,
+    completion_svg,
+    drawing_svg,
+    grid_svg,
+    interpolation_svg,
+    morph_svg,
+    redrawings_svg,
+    save_svg,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +83,15 @@ WARM_UP_BATCHES = (1, 2, 4, 8)  # the sampler compiles one program per (padded) 
 WARM_UP_GUESS_POINTS = (8, 24, 48, 100, 190)  # one drawing per length bucket of the scorer (16 ... 256 rows)
 SVG_SIZE = 256  # pixels of an ending's larger side on the page
 CANVAS_SIZE = (DEFAULT_SIZE, DEFAULT_SIZE)  # the drawing keeps its size relative to this canvas
+MORPH_STEPS = (2, 12, 8)  # the Morph tab's slider: fewest and most drawings from A to B, and the default
+# The morph's temperature: low, so that the drawings change only as z does (the paper decodes its
+# interpolations at low temperature too); every step is decoded with the same seed.
+MORPH_TEMPERATURE = 0.1
+TEST_DRAWINGS_PER_CATEGORY = 5  # drawings of each category the Morph tab's pickers offer
+REPO_ROOT = Path(__file__).resolve().parent.parent  # a model's training data paths are relative to it
+NO_VAE = ("Redrawing and morphing need a VAE (the paper's encoder + decoder), and none is loaded. Train one with "
+          "`sketchrnn train --model vae ...` and export it beside the other models: "
+          "`sketchrnn export RUN data/models/NAME`.")
 # gradio modules that copy $GRADIO_TEMP_DIR into DEFAULT_TEMP_DIR at import (6.31); see private_server_folder
 GRADIO_MODULES_WITH_TEMP_DIR = ("gradio.routes", "gradio.route_utils", "gradio.mcp", "gradio.screen_recording_utils")
 
@@ -76,6 +102,7 @@ CSS = """
 .sketch-ending figcaption { text-align: center; font-size: 0.9em; color: #555555; }
 .sketch-legend-person { color: %s; font-weight: 600; }
 .sketch-legend-model { color: %s; font-weight: 600; }
+.sketch-strip svg { display: block; width: 100%%; height: auto; }
 """ % (SVG_SIZE, SVG_SIZE, DEFAULT_COLOR, DEFAULT_ENDING_COLOR)
 
 
@@ -91,9 +118,10 @@ class Choice:
 # Models
 
 
-def load_models(model_dir=None) -> list[TrainedModel]:
+def load_models(model_dir=None, kinds=("decoder",)) -> list[TrainedModel]:
     """Load every model once: the bundled and imported ones (magenta's included; a downloaded but not yet
     imported magenta file is imported first), or the model in `model_dir`, or the models under it.
+    Only models of these `kinds` are kept: "decoder" models complete, draw and guess; "vae" ones redraw.
 
     Raises ValueError when there is nothing to load.
     """
@@ -106,14 +134,15 @@ def load_models(model_dir=None) -> list[TrainedModel]:
     if not directories:
         where = model_dir if model_dir is not None else "data/models/"
         raise ValueError(f"No trained model found in {where}: train one, or pass --model-dir DIR")
-    return [load_model(directory) for directory in directories]
+    models = [load_model(directory) for directory in directories]
+    return [model for model in models if model.config.kind in kinds]
 
 
 def warm_up(models: list[TrainedModel], sizes=WARM_UP_BATCHES) -> None:
     """Complete a tiny drawing once per batch size the page can ask for, so that the one-off
     compilation of the sampler happens at start-up instead of during someone's first request."""
     for model in models:
-        graph_sampler(model).warm_up(sizes)
+        model.sampler.warm_up(sizes)
 
 
 def warm_up_guesses(models: list[TrainedModel], stop: threading.Event | None = None) -> None:
@@ -131,7 +160,7 @@ def _warm_up_the_rest(models: list[TrainedModel], sizes, stop: threading.Event) 
         if stop.is_set():
             return
         warm_up(models, (size,))
-    warm_up_guesses(models, stop)
+    warm_up_guesses([model for model in models if model.config.kind != "vae"], stop)  # VAEs never guess
 
 
 def _finish_warm_up(thread: threading.Thread, stop: threading.Event) -> None:
@@ -142,9 +171,25 @@ def _finish_warm_up(thread: threading.Thread, stop: threading.Event) -> None:
 
 
 def load_catalog(model_dir=None) -> dict[str, Choice]:
-    """Load the models (see `load_models`), list their categories for the menu, and warm them up:
-    the default number of endings before returning; other batch sizes and guesses in the background."""
+    """Load the decoder-only models (see `load_models`), list their categories for the menu, and warm them
+    up: the default number of endings before returning; other batch sizes and guesses in the background."""
     models = load_models(model_dir)
+    start_warm_up(models)
+    return build_catalog(models)
+
+
+def load_page_models(model_dir=None) -> tuple[dict[str, Choice], dict[str, TrainedModel]]:
+    """Every model the page uses, loaded once and warmed up as `load_catalog` does: the menu of the
+    decoder-only models, and the VAEs by name (those redraw and morph; a VAE never completes or guesses:
+    without a drawing's z it has nothing to start from)."""
+    models = load_models(model_dir, kinds=MODEL_KINDS)
+    start_warm_up(models)
+    redrawers = {model.name: model for model in models if model.config.kind == "vae"}
+    return build_catalog([model for model in models if model.config.kind != "vae"]), redrawers
+
+
+def start_warm_up(models: list[TrainedModel]) -> None:
+    """Compile the default number of endings now, and the other batch sizes and guesses in the background."""
     first = [size for size in WARM_UP_BATCHES if size >= DEFAULT_ENDINGS][:1]
     warm_up(models, first)
     rest = [size for size in WARM_UP_BATCHES if size not in first]
@@ -152,7 +197,6 @@ def load_catalog(model_dir=None) -> dict[str, Choice]:
     thread = threading.Thread(target=_warm_up_the_rest, args=(models, rest, stop), name="warm-up", daemon=True)
     thread.start()
     atexit.register(_finish_warm_up, thread, stop)
-    return build_catalog(models)
 
 
 def build_catalog(models: list[TrainedModel]) -> dict[str, Choice]:
@@ -178,21 +222,57 @@ def default_label(catalog: dict[str, Choice]) -> str:
     return pigs[0][1] if pigs else next(iter(catalog))
 
 
+def load_test_drawings(model: TrainedModel, per_category: int = TEST_DRAWINGS_PER_CATEGORY,
+                       root: Path = REPO_ROOT) -> dict[str, list]:
+    """A few drawings of each category from the test split of the data `model` was trained on, as canvas
+    strokes: ``{"pig 1": strokes, ...}``. The split is training's own (same sources, seed, rescaling and
+    length cap), so the model never saw these. Empty when the data is not on this machine (relative
+    paths are read from `root`, where training ran: ``../shared/data/...``)."""
+    settings = model.metadata.get("train_settings", {})
+    sources = [root / source for source in model.metadata.get("data", [])]
+    if not sources or not all(source.is_file() for source in sources):
+        return {}
+    try:
+        dataset = data.load_dataset([str(source) for source in sources], seed=settings.get("seed", 0),
+                                    rescale_to=settings.get("rescale_to"), categories=settings.get("categories"),
+                                    max_length=settings.get("max_length", model.config.max_length))
+    except ValueError as error:
+        logger.warning("no test drawings to pick from: %s", error)
+        return {}
+    test, picked, counts = dataset.splits["test"], {}, {}
+    for stroke3, category_id in zip(test.drawings, test.category_ids):
+        category = dataset.categories[category_id]
+        counts[category] = counts.get(category, 0) + 1
+        if counts[category] <= per_category:
+            picked[f"{category} {counts[category]}"] = canvas_strokes(stroke3_to_polylines(stroke3))
+    return dict(sorted(picked.items()))
+
+
+def canvas_strokes(polylines) -> list:
+    """A drawing as canvas strokes: scaled to fill `CANVAS_FILL` of the canvas, centred, 0.1 pixel steps."""
+    points = np.concatenate(polylines)
+    low, high = points.min(axis=0), points.max(axis=0)
+    scale = CANVAS_FILL * min(CANVAS_SIZE) / max(float(np.max(high - low)), 1e-6)
+    centre = np.asarray(CANVAS_SIZE) / 2
+    return [np.round((stroke - (low + high) / 2) * scale + centre, 1).tolist() for stroke in polylines]
+
+
 # ----------------------------------------------------------------------------------------------
 # Checking what arrives from the page (or from a hand-made API call)
 
 
-def checked_drawing(strokes) -> list[list[list[float]]]:
-    """The canvas value as strokes, or a gr.Error saying what to do."""
+def checked_drawing(strokes, empty: str = "The canvas is empty: draw the start of something, or press Draw "
+                                        "something.") -> list[list[list[float]]]:
+    """The canvas value as strokes, or a gr.Error saying what to do (`empty`: what to say for an empty canvas)."""
     try:
         drawing = parse_strokes([] if strokes is None else strokes)
     except ValueError as error:
         raise gr.Error(f"{error} Press Clear and draw something simpler.") from None
     points = sum(len(stroke) for stroke in drawing)
     if points == 0:
-        raise gr.Error("The canvas is empty: draw the start of something, or press Draw something.")
+        raise gr.Error(empty)
     if points < 2:
-        raise gr.Error("A single dot is not enough to go on: draw a line or two, then press Complete.")
+        raise gr.Error("A single dot is not enough to go on: draw a line or two, then press the button again.")
     return drawing
 
 
@@ -273,11 +353,15 @@ def file_stem(label: str) -> str:
 
 def write_svg_files(svg_texts: list[str], all_svg: str, stem: str, output_root: Path) -> list[str]:
     """Save each SVG and the all-in-one SVG in a new folder of their own; returns the paths."""
+    named = {f"{stem}-{index}.svg": text for index, text in enumerate(svg_texts, 1)}
+    return write_named_svg_files({**named, f"{stem}-all.svg": all_svg}, output_root)
+
+
+def write_named_svg_files(svg_by_name: dict[str, str], output_root: Path) -> list[str]:
+    """Save SVG texts under their file names in a new folder of their own; returns the paths."""
     prune_outputs(output_root)
     folder = Path(tempfile.mkdtemp(prefix="request-", dir=output_root))
-    paths = [save_svg(text, folder / f"{stem}-{index}.svg") for index, text in enumerate(svg_texts, 1)]
-    paths.append(save_svg(all_svg, folder / f"{stem}-all.svg"))
-    return [str(path) for path in paths]
+    return [str(save_svg(text, folder / name)) for name, text in svg_by_name.items()]
 
 
 def prune_outputs(output_root: Path, lifetime_s: float = OUTPUT_LIFETIME_S) -> None:
@@ -409,6 +493,100 @@ def draw_something(label, temperature, endings, seed, animate, *, catalog, outpu
     return endings_html(svg_texts, captions), files, status
 
 
+def redraw_drawing(strokes, label, temperature, endings, seed, animate, *, catalog, redrawers, output_root):
+    """Let a VAE redraw the person's drawing `endings` ways: encode it to z, decode z (`sketchrnn.morph`).
+
+    Returns the same three things as `complete_drawing`; without a VAE, no drawings and a status saying so.
+    """
+    if not redrawers:
+        return "", None, NO_VAE
+    drawing = checked_drawing(strokes)
+    choice = checked_choice(catalog, label)
+    temperature, endings, seed = checked_settings(temperature, endings, seed)
+    model = redrawer_for(redrawers, choice.category)
+    started = time.perf_counter()
+    with drawing_lane(drawing):
+        redrawing = call_model(
+            morph.reconstruct, model, drawing, endings, temperature=temperature, seed=seed,
+            category=vae_category(model, choice.category), canvas_size=CANVAS_SIZE, pen_temperature=PEN_TEMPERATURE,
+        )
+        svg_texts = [drawing_svg(drawn, color=DEFAULT_ENDING_COLOR, size=SVG_SIZE, animate=bool(animate))
+                     for drawn in redrawing.redrawings]
+        all_svg = redrawings_svg(redrawing.drawing, redrawing.redrawings)
+        files = write_svg_files(svg_texts, all_svg, f"{file_stem(model.name)}-redrawing", output_root)
+    captions = [f"Redrawing {index}" for index in range(1, len(svg_texts) + 1)]
+    noun = "redrawing" if len(svg_texts) == 1 else "redrawings"
+    status = (f"{len(svg_texts)} {noun} of your drawing by {model.name} in {time.perf_counter() - started:.2f} s "
+              f"(seed {seed}).")
+    if redrawing.left_out:
+        status += (f" Your drawing has more strokes than the model can read: it left out the "
+                   f"{redrawing.left_out} shortest.")
+    return endings_html(svg_texts, captions), files, status
+
+
+def redrawer_for(redrawers: dict[str, TrainedModel], category: str) -> TrainedModel:
+    """The VAE that redraws a drawing of `category`: one trained with category conditioning that draws it,
+    else the first (a VAE without conditioning reads what the drawing is from the drawing itself)."""
+    conditioned = [model for model in redrawers.values()
+                   if model.config.num_categories > 1 and category in model.categories]
+    return (conditioned or list(redrawers.values()))[0]
+
+
+def vae_category(model: TrainedModel, category: str) -> str | None:
+    """The category to pass to a VAE: `category` for one conditioned on it, else None (not used)."""
+    return category if model.config.num_categories > 1 and category in model.categories else None
+
+
+def checked_redrawer(redrawers: dict[str, TrainedModel], name, catalog: dict[str, Choice]) -> TrainedModel:
+    """The VAE called `name`, or a gr.Error: a decoder-only model's name gets `sketchrnn.morph`'s message."""
+    if isinstance(name, str) and name in redrawers:
+        return redrawers[name]
+    decoders = {choice.model.name: choice.model for choice in catalog.values()}
+    if isinstance(name, str) and name in decoders:
+        call_model(morph.check_vae, decoders[name])  # raises: it cannot redraw
+    raise gr.Error(f"Pick a model that redraws from the list: {', '.join(redrawers)}.")
+
+
+def morph_drawings(first, second, name, steps, temperature, seed, *, catalog, redrawers, output_root):
+    """Morph drawing A into drawing B in `steps` drawings with the VAE called `name` (`sketchrnn.morph`).
+
+    Returns (HTML with the strip, HTML with the animated morph, the two .svg files to download, a status
+    line); without a VAE, nothing and a status saying so.
+    """
+    if not redrawers:
+        return "", "", None, NO_VAE
+    start = checked_drawing(first, "Drawing A is empty: draw something on it, or pick a drawing.")
+    end = checked_drawing(second, "Drawing B is empty: draw something on it, or pick a drawing.")
+    model = checked_redrawer(redrawers, name, catalog)
+    steps = checked_number(steps, "number of steps", MORPH_STEPS[0], MORPH_STEPS[1], integer=True)
+    temperature = checked_number(temperature, "temperature", *TEMPERATURE_RANGE)
+    seed = checked_number(seed, "seed", 0, MAX_SEED, integer=True)
+    started = time.perf_counter()
+    with drawing_lane(start + end):  # one lane for both: two large drawings never wait for each other
+        interpolation = call_model(
+            morph.interpolate, model, start, end, steps, temperature=temperature, seed=seed,
+            canvas_size=CANVAS_SIZE, pen_temperature=PEN_TEMPERATURE,
+        )
+        strip = interpolation_svg(interpolation.start, interpolation.drawings, interpolation.end)
+        animated = morph_svg(interpolation.drawings, color=DEFAULT_ENDING_COLOR, size=SVG_SIZE)
+        files = write_named_svg_files({"morph-strip.svg": strip, "morph-animated.svg": animated}, output_root)
+    status = f"{steps} drawings from A to B by {model.name} in {time.perf_counter() - started:.2f} s (seed {seed})."
+    if interpolation.left_out:
+        status += (f" The drawings have more strokes than the model can read: it left out the "
+                   f"{interpolation.left_out} shortest.")
+    animation_html = endings_html([animated], ["A to B and back, looping"])
+    return f'<div class="sketch-strip">{strip}</div>', animation_html, files, status
+
+
+def pick_test_drawing(label, *, test_drawings: dict[str, list]):
+    """The test drawing called `label`, for a canvas; nothing changes while none is picked."""
+    if label is None or label == "":
+        return gr.skip()
+    if isinstance(label, str) and label in test_drawings:
+        return test_drawings[label]
+    raise gr.Error(f"Pick a drawing from the list of {len(test_drawings)} test drawings.")
+
+
 def guess_drawing(strokes, *, catalog) -> dict[str, float]:
     """The top guesses of what the drawing is, {category: probability}; empty while there is too little.
 
@@ -445,9 +623,17 @@ def new_seed() -> int:
 # The page
 
 
-def build_demo(catalog: dict[str, Choice], output_root: Path | None = None) -> gr.Blocks:
+def build_demo(catalog: dict[str, Choice], output_root: Path | None = None, *,
+               redrawers: dict[str, TrainedModel] | None = None,
+               test_drawings: dict[str, list] | None = None) -> gr.Blocks:
     """Lay out the page and wire the controls to the event functions above. Download files go to
-    `output_root`; by default a new private temporary folder, removed when the interpreter exits."""
+    `output_root`; by default a new private temporary folder, removed when the interpreter exits.
+
+    `catalog`: the decoder-only models' menu (complete, draw something, guess); `redrawers`: the VAEs by
+    name (Redraw and the Morph tab; without one those say so); `test_drawings`: what the Morph tab's
+    pickers offer (`load_test_drawings`).
+    """
+    redrawers, test_drawings = redrawers or {}, test_drawings or {}
     if output_root is None:
         output_root = new_output_root()
         atexit.register(shutil.rmtree, output_root, ignore_errors=True)
@@ -455,26 +641,37 @@ def build_demo(catalog: dict[str, Choice], output_root: Path | None = None) -> g
         gr.Markdown(
             "## Sketch-RNN: start a drawing, the model finishes it\n"
             'Draw with a mouse, pen or finger. <span class="sketch-legend-person">Your strokes</span> stay dark, '
-            '<span class="sketch-legend-model">the model\'s</span> are red.'
+            '<span class="sketch-legend-model">the model\'s</span> are red. **Redraw** lets the VAE draw your drawing '
+            "its own way; the **Morph** tab turns one drawing into another."
         )
-        with gr.Row():
-            with gr.Column(scale=1, min_width=320):
-                canvas = StrokeCanvas(label="Your drawing", elem_id="canvas")
-                guesses = gr.Label(
-                    label="What are you drawing? (the model's guesses)", num_top_classes=3,
-                    visible=len(catalog) > 1, elem_id="guesses",
-                )
-            with gr.Column(scale=1, min_width=280):
-                controls = _build_controls(catalog)
-        status = gr.Markdown(elem_id="status")
-        endings_view = gr.HTML(elem_id="endings")
-        downloads = gr.File(label="Download the endings (.svg)", file_count="multiple", elem_id="downloads")
-        _wire_events(canvas, guesses, controls, (endings_view, downloads, status), catalog, output_root)
+        with gr.Tabs():
+            with gr.Tab("Complete or redraw", elem_id="complete-tab"):
+                _build_complete_tab(catalog, redrawers, output_root)
+            with gr.Tab("Morph", elem_id="morph-tab"):
+                morph_controls = _build_morph_tab(redrawers, test_drawings)
+        _wire_morph_events(morph_controls, catalog, redrawers, test_drawings, output_root)
     return demo
 
 
+def _build_complete_tab(catalog: dict[str, Choice], redrawers: dict[str, TrainedModel], output_root: Path) -> None:
+    """The first tab: the canvas, the guesses, the settings and actions, the endings and their downloads."""
+    with gr.Row():
+        with gr.Column(scale=1, min_width=320):
+            canvas = StrokeCanvas(label="Your drawing", elem_id="canvas")
+            guesses = gr.Label(
+                label="What are you drawing? (the model's guesses)", num_top_classes=3,
+                visible=len(catalog) > 1, elem_id="guesses",
+            )
+        with gr.Column(scale=1, min_width=280):
+            controls = _build_controls(catalog)
+    status = gr.Markdown(elem_id="status")
+    endings_view = gr.HTML(elem_id="endings")
+    downloads = gr.File(label="Download the endings (.svg)", file_count="multiple", elem_id="downloads")
+    _wire_events(canvas, guesses, controls, (endings_view, downloads, status), catalog, redrawers, output_root)
+
+
 def _build_controls(catalog: dict[str, Choice]) -> dict[str, gr.components.Component]:
-    """The settings column: category, temperature, endings, seed, animation and the two actions."""
+    """The settings column: category, temperature, endings, seed, animation and the three actions."""
     labels = list(catalog)
     controls = {
         "label": gr.Dropdown(labels, value=default_label(catalog), label="I am drawing a…", elem_id="category"),
@@ -491,10 +688,46 @@ def _build_controls(catalog: dict[str, Choice]) -> dict[str, gr.components.Compo
     with gr.Row():
         controls["complete"] = gr.Button("Complete", variant="primary", elem_id="complete")
         controls["draw_something"] = gr.Button("Draw something", elem_id="draw-something")
+        controls["redraw"] = gr.Button("Redraw", elem_id="redraw")
     return controls
 
 
-def _wire_events(canvas, guesses, controls, outputs, catalog, output_root) -> None:
+def _build_morph_tab(redrawers: dict[str, TrainedModel], test_drawings: dict[str, list]) -> dict:
+    """The Morph tab: two canvases (each with a picker of test drawings), the settings, the button, the outputs."""
+    gr.Markdown("Draw two drawings, or pick two the model never saw: it morphs A into B through its latent space.")
+    if not redrawers:
+        gr.Markdown(NO_VAE, elem_id="morph-note")
+    if not test_drawings:
+        gr.Markdown("No test drawings to pick from: the shared data (`../shared/data` beside the project) is not on "
+                    "this machine. Drawing works all the same.", elem_id="morph-no-test-drawings")
+    controls = {}
+    with gr.Row():
+        for side in ("a", "b"):
+            with gr.Column(scale=1, min_width=320):
+                controls[f"canvas_{side}"] = StrokeCanvas(label=f"Drawing {side.upper()}",
+                                                          elem_id=f"morph-canvas-{side}")
+                controls[f"pick_{side}"] = gr.Dropdown(
+                    list(test_drawings), value=None, label="…or pick a test drawing", visible=bool(test_drawings),
+                    elem_id=f"morph-pick-{side}",
+                )
+    with gr.Row():
+        controls["model"] = gr.Dropdown(list(redrawers), value=next(iter(redrawers), None), label="Model",
+                                        visible=len(redrawers) > 1, elem_id="morph-model")
+        controls["steps"] = gr.Slider(*MORPH_STEPS[:2], value=MORPH_STEPS[2], step=1, label="Drawings from A to B",
+                                      elem_id="morph-steps")
+        controls["temperature"] = gr.Slider(*TEMPERATURE_RANGE, value=MORPH_TEMPERATURE, step=0.05,
+                                            label="Temperature (higher = wilder)", elem_id="morph-temperature")
+        controls["seed"] = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=MAX_SEED, elem_id="morph-seed")
+    controls["morph"] = gr.Button("Morph", variant="primary", elem_id="morph")
+    controls["status"] = gr.Markdown(elem_id="morph-status")
+    controls["strip"] = gr.HTML(elem_id="morph-strip")
+    controls["animation"] = gr.HTML(elem_id="morph-animation")
+    controls["downloads"] = gr.File(label="Download the strip and the animated morph (.svg)", file_count="multiple",
+                                    elem_id="morph-downloads")
+    return controls
+
+
+def _wire_events(canvas, guesses, controls, outputs, catalog, redrawers, output_root) -> None:
     """Connect the buttons (and the canvas, for guesses) to the event functions."""
     settings = [controls[name] for name in ("temperature", "endings", "seed", "animate")]
     # preprocess=False: the functions get the raw values and check them themselves, so a hand-made
@@ -508,11 +741,30 @@ def _wire_events(canvas, guesses, controls, outputs, catalog, output_root) -> No
         functools.partial(draw_something, catalog=catalog, output_root=output_root),
         inputs=[controls["label"], *settings], outputs=list(outputs), api_name="draw_something", **shared,
     )
+    controls["redraw"].click(
+        functools.partial(redraw_drawing, catalog=catalog, redrawers=redrawers, output_root=output_root),
+        inputs=[canvas, controls["label"], *settings], outputs=list(outputs), api_name="redraw", **shared,
+    )
     controls["new_seed"].click(new_seed, outputs=controls["seed"], api_name="new_seed", queue=False)
     if len(catalog) > 1:
         canvas.change(
             functools.partial(guess_drawing, catalog=catalog), inputs=canvas, outputs=guesses, api_name="guess",
             show_progress="hidden", trigger_mode="always_last", **shared,
+        )
+
+
+def _wire_morph_events(controls, catalog, redrawers, test_drawings, output_root) -> None:
+    """Connect the Morph button and the test-drawing pickers."""
+    settings = [controls[name] for name in ("canvas_a", "canvas_b", "model", "steps", "temperature", "seed")]
+    controls["morph"].click(
+        functools.partial(morph_drawings, catalog=catalog, redrawers=redrawers, output_root=output_root),
+        inputs=settings, outputs=[controls[name] for name in ("strip", "animation", "downloads", "status")],
+        api_name="morph", concurrency_id="model", concurrency_limit=CONCURRENCY_LIMIT, preprocess=False,
+    )
+    for side in ("a", "b"):
+        controls[f"pick_{side}"].input(
+            functools.partial(pick_test_drawing, test_drawings=test_drawings), inputs=controls[f"pick_{side}"],
+            outputs=controls[f"canvas_{side}"], api_name=f"pick_{side}", queue=False, preprocess=False,
         )
 
 
@@ -550,14 +802,16 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     with sigterm_exits(), private_server_folder() as output_root:
         try:
-            catalog = load_catalog(args.model_dir)
+            catalog, redrawers = load_page_models(args.model_dir)
         except ValueError as error:
             print(f"sketchrnn demo: {error}", file=sys.stderr)
             return 2
         if not catalog:
-            print("sketchrnn demo: the models list no categories", file=sys.stderr)
+            print("sketchrnn demo: the models list no categories (a VAE alone cannot complete drawings)",
+                  file=sys.stderr)
             return 2
-        blocks = build_demo(catalog, output_root)
+        test_drawings = load_test_drawings(next(iter(redrawers.values()))) if redrawers else {}
+        blocks = build_demo(catalog, output_root, redrawers=redrawers, test_drawings=test_drawings)
         try:
             launch_demo(blocks, host=args.host, port=args.port, share=args.share)
         finally:

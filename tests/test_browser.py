@@ -2,7 +2,8 @@
 
 Skips only when /usr/bin/chromium is missing and SKETCHRNN_REQUIRE_BROWSER is not "1"; CI sets it,
 so a missing browser fails there instead of skipping. The demo runs on the bundled models
-(data/models/), or on the model(s) in $SKETCHRNN_DEMO_MODEL_DIR.
+(data/models/), or on the model(s) in $SKETCHRNN_DEMO_MODEL_DIR; Redraw and Morph on a tiny VAE trained for
+the session (the `tiny_vae` fixture).
 """
 
 from __future__ import annotations
@@ -192,6 +193,17 @@ def ending_paths(page) -> list[dict[str, int]]:
     )
 
 
+def download_first(page, files_selector: str, folder: Path) -> Path:
+    """Click the first download link of a gr.File and save the file in `folder`; returns its path."""
+    link = page.locator(f"{files_selector} a[download]").first
+    link.wait_for()
+    with page.expect_download() as download_info:
+        link.click()
+    saved = folder / download_info.value.suggested_filename
+    download_info.value.save_as(saved)
+    return saved
+
+
 def test_demo_completes_a_drawing_in_the_browser(browser_context, demo_url, tmp_path):
     """Draw two strokes, press Complete: four endings with both strokes and new ones; one downloads as SVG."""
     page = browser_context.new_page()
@@ -211,12 +223,7 @@ def test_demo_completes_a_drawing_in_the_browser(browser_context, demo_url, tmp_
     assert len(endings) == 4
     assert all(ending["person"] == 2 and ending["model"] >= 1 for ending in endings)
 
-    link = page.locator("#downloads a[download]").first
-    link.wait_for()
-    with page.expect_download() as download_info:
-        link.click()
-    saved = tmp_path / download_info.value.suggested_filename
-    download_info.value.save_as(saved)
+    saved = download_first(page, "#downloads", tmp_path)
     assert saved.suffix == ".svg"
     assert ElementTree.parse(saved).getroot().tag == "{http://www.w3.org/2000/svg}svg"
 
@@ -231,4 +238,124 @@ def test_demo_completes_a_drawing_in_the_browser(browser_context, demo_url, tmp_
     screenshot = SCREENSHOT if os.environ.get("SKETCHRNN_UPDATE_SCREENSHOT") == "1" else tmp_path / "demo.png"
     page.screenshot(path=str(screenshot), full_page=True)
     assert screenshot.stat().st_size > 10_000
+    page.close()
+
+
+# ----------------------------------------------------------------------------------------------
+# Redraw and Morph, on a tiny VAE trained for the session (whether or not one is bundled)
+
+
+@pytest.fixture(scope="module")
+def morph_demo(browser_context, tiny_vae):
+    """The demo with one small decoder and the tiny VAE, served on a free port: (URL, test drawings)."""
+    from sketchrnn import demo
+    from sketchrnn.checkpoint import load_model
+    from test_sample import untrained_model
+
+    vae = load_model(tiny_vae)
+    test_drawings = demo.load_test_drawings(vae)
+    with demo.private_server_folder() as output_root:
+        catalog = demo.build_catalog([untrained_model(("pig",))])
+        blocks = demo.build_demo(catalog, output_root, redrawers={vae.name: vae}, test_drawings=test_drawings)
+        port = free_port()
+        demo.launch_demo(blocks, port=port, block=False)
+        yield f"http://127.0.0.1:{port}/", test_drawings
+        blocks.close()
+
+
+def open_morph_tab(page, url):
+    page.goto(url)
+    page.get_by_role("tab", name="Morph").click()
+    for side in ("a", "b"):
+        page.locator(f"#morph-canvas-{side} canvas").wait_for()
+
+
+def pick(page, side: str, label: str) -> None:
+    """Choose `label` in the test-drawing menu under canvas `side`."""
+    page.locator(f"#morph-pick-{side} input").click()
+    page.locator(f"#morph-pick-{side} [role=option][aria-label='{label}']").click()
+
+
+def frames_shown(page, seconds: float) -> list[int]:
+    """Which frames of the animated morph show `seconds` into its loop (its clock paused there)."""
+    return page.evaluate(
+        """seconds => {
+            const svg = document.querySelector('#morph-animation svg');
+            svg.pauseAnimations();
+            svg.setCurrentTime(seconds);
+            return [...svg.querySelectorAll(':scope > g')].flatMap(
+                (frame, index) => getComputedStyle(frame).visibility === 'visible' ? [index] : []);
+        }""",
+        seconds,
+    )
+
+
+def test_morph_tab_morphs_two_drawings_into_a_strip_and_a_looping_animation(browser_context, morph_demo, tmp_path):
+    """Draw on both canvases of the Morph tab, press Morph: a strip of 8 drawings between the two and an
+    animated SVG that shows them in turn, forwards and back; the strip downloads as SVG."""
+    url, _ = morph_demo
+    page = browser_context.new_page()
+    open_morph_tab(page, url)
+    draw_two_strokes(page, page.locator("#morph-canvas-a canvas"))
+    square = [(0.2, 0.2), (0.8, 0.2), (0.8, 0.8), (0.2, 0.8), (0.2, 0.2)]
+    draw_stroke(page, page.locator("#morph-canvas-b canvas"), square)
+    page.wait_for_timeout(300)  # let the pen-up reach the page state before the click reads it
+    page.click("#morph")
+    page.wait_for_function("() => document.querySelectorAll('#morph-strip svg > svg').length === 10")
+    ends = page.evaluate(
+        """() => [...document.querySelectorAll('#morph-strip svg > svg')].map(cell =>
+            cell.querySelectorAll('g[stroke="#1f1f1f"] path').length)"""
+    )
+    assert ends[0] == 2 and ends[-1] == 1 and sum(ends[1:-1]) == 0, "your drawings at the ends, the model's between"
+    assert "8 drawings from A to B" in page.locator("#morph-status").inner_text()
+    assert page.locator("#morph-animation svg > g").count() == 8
+    assert frames_shown(page, 0.5) == [0]  # each shows alone: the first held 1 s, then 0.2 s each
+    assert frames_shown(page, 1.1) == [1]
+    assert frames_shown(page, 2.5) == [7]  # the last, held
+    assert frames_shown(page, 3.3) == [6]  # and back
+
+    saved = download_first(page, "#morph-downloads", tmp_path)
+    assert saved.name == "morph-strip.svg"
+    assert len(ElementTree.parse(saved).getroot().findall("{http://www.w3.org/2000/svg}svg")) == 10
+    page.close()
+
+
+def test_morph_tab_picks_test_drawings_onto_the_canvases(browser_context, morph_demo):
+    url, test_drawings = morph_demo
+    page = browser_context.new_page()
+    open_morph_tab(page, url)
+    pick(page, "a", "pig 1")
+    pick(page, "b", "pig 4")
+    page.wait_for_function(
+        """() => ['a', 'b'].every(side => {
+            const surface = document.querySelector(`#morph-canvas-${side} canvas`);
+            const pixels = surface.getContext('2d').getImageData(0, 0, surface.width, surface.height).data;
+            return pixels.some((value, index) => index % 4 === 3 && value > 0);
+        })"""
+    )  # both drawings are drawn on their canvases
+    page.locator("#morph-steps input[type=number]").fill("4")
+    page.locator("#morph-steps input[type=number]").press("Enter")
+    page.click("#morph")
+    page.wait_for_function("() => document.querySelectorAll('#morph-strip svg > svg').length === 6")
+    ends = page.evaluate(
+        """() => [...document.querySelectorAll('#morph-strip svg > svg')].map(cell =>
+            cell.querySelectorAll('g[stroke="#1f1f1f"] path').length)"""
+    )
+    assert (ends[0], ends[-1]) == (len(test_drawings["pig 1"]), len(test_drawings["pig 4"]))
+    page.close()
+
+
+def test_redraw_shows_the_vae_redrawings_beside_completion(browser_context, morph_demo):
+    url, _ = morph_demo
+    page = browser_context.new_page()
+    page.goto(url)
+    canvas = page.locator("#canvas canvas")
+    canvas.wait_for()
+    draw_two_strokes(page, canvas)
+    page.wait_for_timeout(300)
+    page.click("#redraw")
+    page.wait_for_function("() => document.querySelectorAll('#endings svg').length === 4")
+    endings = ending_paths(page)
+    assert all(ending["person"] == 0 for ending in endings) and sum(ending["model"] for ending in endings) >= 1
+    assert "4 redrawings of your drawing by tinyvae" in page.locator("#status").inner_text()
     page.close()

@@ -1,6 +1,7 @@
 """The demo's event functions called directly, then the launched app driven over HTTP with gradio_client.
 
-They run on the bundled models (data/models/), or on the model(s) in $SKETCHRNN_DEMO_MODEL_DIR.
+They run on the bundled models (data/models/), or on the model(s) in $SKETCHRNN_DEMO_MODEL_DIR; Redraw and
+Morph run on a tiny VAE trained for the session (the `tiny_vae` fixture), whether or not one is bundled.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
+import dataclasses
 import json
 import math
 import re
+import shutil
 import signal
 import socket
 import stat
@@ -302,13 +305,13 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def client(catalog, output_root):
-    """The demo served on 127.0.0.1 at a free port, and a gradio_client connected to it."""
+def serve(catalog, output_root, **page):
+    """Serve the demo on 127.0.0.1 at a free port and yield a gradio_client connected to it (`page`: the
+    other arguments of `demo.build_demo`)."""
     from gradio_client import Client
 
     with demo.private_server_folder():  # Gradio's cache too, not the shared /tmp/gradio
-        blocks = demo.build_demo(catalog, output_root)
+        blocks = demo.build_demo(catalog, output_root, **page)
         port = free_port()
         demo.launch_demo(blocks, port=port, block=False)
         try:
@@ -316,6 +319,12 @@ def client(catalog, output_root):
                          httpx_kwargs={"timeout": 120})  # generous: the machine may be busy
         finally:
             blocks.close()
+
+
+@pytest.fixture(scope="module")
+def client(catalog, output_root):
+    """The demo served on 127.0.0.1 at a free port, and a gradio_client connected to it."""
+    yield from serve(catalog, output_root)
 
 
 def remote_complete(client, catalog, strokes=SQUIGGLE, seed=0, endings=4, temperature=0.4):
@@ -491,3 +500,195 @@ def test_every_bundled_magenta_model_completes_and_draws(catalog, output_root):
         assert len(inline_svgs(page)) == 2 and len(files) == 3, label
         page, files, status = demo.draw_something(label, 0.4, 2, 0, False, catalog=catalog, output_root=output_root)
         assert len(inline_svgs(page)) == 2 and catalog[label].category in status, label
+
+
+# ----------------------------------------------------------------------------------------------
+# Redraw and Morph: a VAE
+
+
+@pytest.fixture(scope="module")
+def redrawers(tiny_vae):
+    from sketchrnn.checkpoint import load_model
+
+    model = load_model(tiny_vae)
+    return {model.name: model}
+
+
+@pytest.fixture(scope="module")
+def test_drawings(redrawers):
+    return demo.load_test_drawings(redrawers["tinyvae"])
+
+
+BOX = [[[60, 60], [300, 60], [300, 300], [60, 300], [60, 60]]]
+
+
+def redraw(catalog, redrawers, output_root, strokes=SQUIGGLE, endings=3, seed=0, label=None):
+    label = first_label(catalog) if label is None else label
+    return demo.redraw_drawing(strokes, label, 0.4, endings, seed, False, catalog=catalog, redrawers=redrawers,
+                               output_root=output_root)
+
+
+def morph(catalog, redrawers, output_root, first=SQUIGGLE, second=BOX, name="tinyvae", steps=5, temperature=0.1,
+          seed=0):
+    return demo.morph_drawings(first, second, name, steps, temperature, seed, catalog=catalog, redrawers=redrawers,
+                               output_root=output_root)
+
+
+def assert_strip(strip_html: str, steps: int) -> None:
+    """The strip: one <svg> of steps + 2 cells, the two drawings dark at its ends, the model's red between."""
+    strip = ElementTree.fromstring(re.search(r"<svg.*</svg>", strip_html, flags=re.S).group(0))  # cells nest
+    cells = strip.findall(f"{SVG_NAMESPACE}svg")
+    assert len(cells) == steps + 2
+    assert set(paths_by_color(cells[0])) == set(paths_by_color(cells[-1])) == {DEFAULT_COLOR}
+    assert all(set(paths_by_color(cell)) <= {DEFAULT_ENDING_COLOR} for cell in cells[1:-1])
+
+
+def test_redraw_gives_the_chosen_number_of_redrawings_and_files(catalog, redrawers, output_root):
+    page_html, files, status = redraw(catalog, redrawers, output_root, endings=3, seed=4)
+    svgs = inline_svgs(page_html)
+    assert len(svgs) == 3 and all(set(paths_by_color(svg_root)) <= {DEFAULT_ENDING_COLOR} for svg_root in svgs)
+    assert len(files) == 4 and files[-1].endswith("tinyvae-redrawing-all.svg")
+    assert len(ElementTree.parse(files[-1]).getroot().findall(f"{SVG_NAMESPACE}svg")) == 4  # yours + 3
+    assert "3 redrawings of your drawing by tinyvae" in status
+    assert redraw(catalog, redrawers, output_root, seed=4)[0] == page_html
+
+
+def test_morph_gives_a_strip_an_animation_and_two_files(catalog, redrawers, output_root):
+    strip_html, animation_html, files, status = morph(catalog, redrawers, output_root, steps=5, seed=3)
+    assert_strip(strip_html, 5)
+    (animation,) = inline_svgs(animation_html)
+    frames = animation.findall(f"{SVG_NAMESPACE}g")
+    assert len(frames) == 5
+    assert all(frame.find(f"{SVG_NAMESPACE}animate").get("attributeName") == "visibility" for frame in frames)
+    assert [Path(path).name for path in files] == ["morph-strip.svg", "morph-animated.svg"]
+    assert ElementTree.parse(files[1]).getroot().tag == f"{SVG_NAMESPACE}svg"
+    assert "5 drawings from A to B by tinyvae" in status
+    assert morph(catalog, redrawers, output_root, steps=5, seed=3)[:2] == (strip_html, animation_html)
+
+
+def test_without_a_vae_redraw_and_morph_say_so(catalog, output_root):
+    page_html, files, status = redraw(catalog, {}, output_root)
+    assert (page_html, files) == ("", None) and "need a VAE" in status
+    strip_html, animation_html, files, status = morph(catalog, {}, output_root)
+    assert (strip_html, animation_html, files) == ("", "", None) and "need a VAE" in status
+
+
+@pytest.mark.parametrize(
+    "strokes, message",
+    [
+        ([], "empty"),
+        ([[[50, 50]]], "single dot"),
+        ("junk", "list of strokes"),
+        ([[[math.nan, 1], [2, 3]]], "finite"),
+        ([[[1.5, 2.5]] * 600_000], "too many points"),
+        ([[[10**400, 1], [2, 3]]], "far too large"),
+        ([[[None, 1], [2, 3]]], r"missing coordinate \(null\)"),
+    ],
+)
+def test_redraw_and_morph_explain_bad_drawings(catalog, redrawers, output_root, strokes, message):
+    with pytest.raises(gr.Error, match=message):
+        redraw(catalog, redrawers, output_root, strokes=strokes)
+    with pytest.raises(gr.Error, match=message):
+        morph(catalog, redrawers, output_root, first=strokes)
+    with pytest.raises(gr.Error, match=message):
+        morph(catalog, redrawers, output_root, second=strokes)
+
+
+def test_morph_names_the_empty_drawing(catalog, redrawers, output_root):
+    with pytest.raises(gr.Error, match="Drawing A is empty"):
+        morph(catalog, redrawers, output_root, first=[])
+    with pytest.raises(gr.Error, match="Drawing B is empty"):
+        morph(catalog, redrawers, output_root, second=None)
+
+
+def test_morph_explains_bad_settings_and_models_that_cannot_redraw(catalog, redrawers, output_root):
+    decoder_name = catalog[first_label(catalog)].model.name
+    cases = [
+        ({"name": decoder_name}, f"{decoder_name} is a decoder-only model: it cannot redraw"),
+        ({"name": "unicorn"}, "Pick a model that redraws from the list: tinyvae"),
+        ({"name": ["tinyvae"]}, "Pick a model"),
+        ({"steps": 1}, "number of steps"),
+        ({"steps": 99}, "number of steps"),
+        ({"steps": "many"}, "number of steps"),
+        ({"temperature": math.nan}, "temperature"),
+        ({"seed": -1}, "seed"),
+        ({"seed": 10**400}, "seed"),
+    ]
+    for settings, message in cases:
+        with pytest.raises(gr.Error, match=message):
+            morph(catalog, redrawers, output_root, **settings)
+
+
+def test_test_drawings_are_the_models_own_test_split_fitted_to_the_canvas(redrawers, test_drawings, shared_data):
+    from sketchrnn import data
+    from sketchrnn.strokes import stroke3_to_polylines
+
+    assert list(test_drawings) == [f"pig {index}" for index in range(1, demo.TEST_DRAWINGS_PER_CATEGORY + 1)]
+    test_split = data.load_dataset([str(shared_data / "quickdraw_sketchrnn_pig_2200.npz")]).splits["test"]
+    assert test_drawings["pig 1"] == demo.canvas_strokes(stroke3_to_polylines(test_split.drawings[0]))
+    for strokes in test_drawings.values():
+        points = np.concatenate([np.asarray(stroke) for stroke in strokes])
+        extent = points.max(axis=0) - points.min(axis=0)
+        assert extent.max() == pytest.approx(demo.CANVAS_FILL * demo.DEFAULT_SIZE, abs=0.2)
+        assert np.all(points >= 0) and np.all(points <= demo.DEFAULT_SIZE)
+    elsewhere = dataclasses.replace(redrawers["tinyvae"], metadata={"data": ["../no/such/data.npz"]})
+    assert demo.load_test_drawings(elsewhere) == {}
+
+
+def test_picking_a_test_drawing_puts_it_on_the_canvas(test_drawings):
+    assert demo.pick_test_drawing("pig 2", test_drawings=test_drawings) == test_drawings["pig 2"]
+    assert isinstance(demo.pick_test_drawing(None, test_drawings=test_drawings), type(gr.skip()))
+    with pytest.raises(gr.Error, match="Pick a drawing from the list"):
+        demo.pick_test_drawing("unicorn 1", test_drawings=test_drawings)
+
+
+def test_a_vae_among_the_models_redraws_but_never_completes_or_guesses(tiny_vae, tmp_path, monkeypatch):
+    from sketchrnn.checkpoint import save_model
+    from test_sample import untrained_model
+
+    shutil.copytree(tiny_vae, tmp_path / "tinyvae")
+    save_model(untrained_model(("pig", "face")), tmp_path / "decoder")
+    warmed = []
+    monkeypatch.setattr(demo, "start_warm_up", warmed.extend)  # no background thread outliving the test
+    catalog, redrawers = demo.load_page_models(tmp_path)
+    assert list(catalog) == ["face", "pig"] and list(redrawers) == ["tinyvae"]
+    assert sorted(model.name for model in warmed) == ["decoder", "tinyvae"]
+    assert [model.name for model in demo.load_models(tmp_path)] == ["decoder"]
+    assert list(demo.load_catalog(tmp_path)) == ["face", "pig"]
+    assert set(demo.guess_drawing(SQUIGGLE, catalog=catalog)) <= {"face", "pig"}
+
+
+@pytest.fixture(scope="module")
+def vae_client(catalog, redrawers, test_drawings, output_root):
+    """The demo with the tiny VAE too, served on a free port, and a gradio_client connected to it."""
+    yield from serve(catalog, output_root, redrawers=redrawers, test_drawings=test_drawings)
+
+
+def test_app_redraws_and_morphs_over_http(vae_client, catalog, test_drawings):
+    page_html, files, status = vae_client.predict(SQUIGGLE, first_label(catalog), 0.4, 2, 0, False,
+                                                  api_name="/redraw")
+    assert len(inline_svgs(page_html)) == 2 and len(files) == 3 and "2 redrawings" in status
+    picked = vae_client.predict("pig 3", api_name="/pick_a")
+    assert picked == test_drawings["pig 3"]
+    strip_html, animation_html, files, status = vae_client.predict(picked, BOX, "tinyvae", 4, 0.1, 1,
+                                                                   api_name="/morph")
+    assert_strip(strip_html, 4)
+    assert len(inline_svgs(animation_html)) == 1 and len(files) == 2 and "4 drawings from A to B" in status
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (([], BOX, "tinyvae", 4, 0.1, 0), "Drawing A is empty"),
+        ((SQUIGGLE, [[[10**400, 1], [2, 3]]], "tinyvae", 4, 0.1, 0), "far too large"),
+        ((SQUIGGLE, BOX, "unicorn", 4, 0.1, 0), "Pick a model"),
+        ((SQUIGGLE, BOX, "tinyvae", 40, 0.1, 0), "number of steps"),
+    ],
+)
+def test_app_answers_bad_morph_calls_with_a_message_and_keeps_serving(vae_client, arguments, message):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match=message) as raised:
+        vae_client.predict(*arguments, api_name="/morph")
+    assert "Traceback" not in str(raised.value)
+    assert "2 drawings" in vae_client.predict(SQUIGGLE, BOX, "tinyvae", 2, 0.1, 0, api_name="/morph")[3]
