@@ -12,6 +12,8 @@ Per model and category it prints the recogniser's top-1 / top-3 rate on
   * completions of the cuts, 4 endings each, at the demo's defaults (temperature, pen temperature,
     a 400x400 canvas; the whole drawing, prime + ending, is scored),
   * unconditional samples at the demo's default temperature;
+  * for a VAE, instead of the last two: its reconstructions of the people's drawings, 4 each, as the demo's
+    Redraw makes them (decoded from the encoding's mean at the demo's temperatures);
 
 and, for "what are you drawing?" as the demo runs it (over the models the demo loads), the top-1 rate on
 complete test drawings and on the same drawings cut to 40%. Writes docs/quality/recognisability.md.
@@ -43,7 +45,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from sketchrnn import checkpoint, magenta, sample, strokes  # noqa: E402
+from sketchrnn import checkpoint, magenta, morph, sample, strokes  # noqa: E402
 from sketchrnn import demo  # noqa: E402  (the demo's defaults and its "what are you drawing?" call)
 from sketchrnn.data import load_dataset  # noqa: E402
 from sketchrnn.train import training_data_options  # noqa: E402
@@ -407,18 +409,30 @@ def unconditional(model, category: str, count: int) -> list:
     return drawings
 
 
+def reconstructions(model, drawings: list) -> list:
+    """A VAE's redrawings of whole drawings, 4 each, as the demo's Redraw makes them (z = the encoding's mean)."""
+    redrawn = []
+    for index, drawing in enumerate(drawings):
+        redrawn += morph.reconstruct(model, as_payload(drawing), n=demo.DEFAULT_ENDINGS, temperature=demo.DEFAULT_TEMPERATURE,
+                                     seed=SEED + index, canvas_size=demo.CANVAS_SIZE,
+                                     pen_temperature=demo.PEN_TEMPERATURE).redrawings
+    return redrawn
+
+
 def measure_category(entry: Entry, category: str, test: TestSet, recogniser: Recogniser, per_category: int) -> dict:
-    """The four rates of one model on one category (see the module docstring)."""
+    """The rates of one model on one category (see the module docstring): a decoder's completions and samples,
+    a VAE's reconstructions."""
     chosen = test.drawings[:per_category]
     people = [on_canvas(d)[0] for d in chosen]
     cuts = [cut_on_canvas(d) for d in chosen]
-    return {
-        "test_source": test.source,
-        "ceiling": recogniser.rates(people, category),
-        "floor": recogniser.rates(cuts, category),
-        "completion": recogniser.rates(completions(entry.model, category, cuts), category),
-        "unconditional": recogniser.rates(unconditional(entry.model, category, per_category), category),
-    }
+    row = {"test_source": test.source, "ceiling": recogniser.rates(people, category),
+           "floor": recogniser.rates(cuts, category)}
+    if entry.model.config.kind == "vae":
+        row["reconstruction"] = recogniser.rates(reconstructions(entry.model, people), category)
+    else:
+        row["completion"] = recogniser.rates(completions(entry.model, category, cuts), category)
+        row["unconditional"] = recogniser.rates(unconditional(entry.model, category, per_category), category)
+    return row
 
 
 def measure_model(entry: Entry, tests: dict, recogniser: Recogniser, per_category: int) -> None:
@@ -431,11 +445,11 @@ def measure_model(entry: Entry, tests: dict, recogniser: Recogniser, per_categor
             continue
         entry.results[category] = measure_category(entry, category, test, recogniser, per_category)
         row = entry.results[category]
-        log(f"{entry.name} / {category}: " + ", ".join(f"{k} {row[k]['top1']:.0%}" for k in ROW_KINDS))
+        log(f"{entry.name} / {category}: " + ", ".join(f"{k} {row[k]['top1']:.0%}" for k in ROW_KINDS if k in row))
     entry.seconds = time.perf_counter() - started
 
 
-ROW_KINDS = ("ceiling", "floor", "completion", "unconditional")
+ROW_KINDS = ("ceiling", "floor", "completion", "unconditional", "reconstruction")  # the last: VAEs only
 
 
 def recogniser_accuracy(recogniser: Recogniser, tests: dict[str, list[TestSet]]) -> dict:
@@ -501,8 +515,8 @@ def percent(rates: dict | None, key: str = "top1") -> str:
     return "–" if rates is None or rates.get(key) is None else f"{rates[key]:.0%}"
 
 
-def pair(rates: dict) -> str:
-    """``top-1 / top-3`` of one cell."""
+def pair(rates: dict | None) -> str:
+    """``top-1 / top-3`` of one cell (a dash where the model does not do this)."""
     return f"{percent(rates, 'top1')} / {percent(rates, 'top3')}"
 
 
@@ -546,13 +560,13 @@ def model_lines(entry: Entry, per_category: int) -> list[str]:
              f"top-1 / top-3 of the recogniser; the first n (at most {per_category}) test drawings of each category, "
              f"{demo.DEFAULT_ENDINGS} endings of each cut ({demo.DEFAULT_ENDINGS} x n completions), {per_category} "
              "unconditional samples.", "",
-             "| category | test drawings from | people's drawings (ceiling) | cut to 40% (floor) | completions | unconditional |",
-             "|---|---|---|---|---|---|"]
+             "| category | test drawings from | people's drawings (ceiling) | cut to 40% (floor) | completions | unconditional "
+             "| reconstructions (VAE) |", "|---|---|---|---|---|---|---|"]
     for category, row in entry.results.items():
         if "note" in row:
-            lines.append(f"| {category} | {row['note']} | | | | |")
+            lines.append(f"| {category} | {row['note']} | | | | | |")
         else:
-            cells = " | ".join(pair(row[kind]) for kind in ROW_KINDS)
+            cells = " | ".join(pair(row.get(kind)) for kind in ROW_KINDS)
             lines.append(f"| {category} | {row['test_source']} (n={row['ceiling']['count']}) | {cells} |")
     return lines + [""]
 
@@ -562,7 +576,7 @@ def comparison_lines(entries: list[Entry]) -> list[str]:
     shared: dict[str, dict[str, dict]] = {}
     for entry in entries:
         for category, row in entry.results.items():
-            if "note" not in row:
+            if "note" not in row and "completion" in row:  # VAEs do not complete
                 shared.setdefault(category, {})[entry.name] = row
     shared = {c: rows for c, rows in shared.items() if len(rows) > 1}
     if not shared:
@@ -688,9 +702,11 @@ def main(argv=None) -> int:
         return 2
     log(f"loading the own models' data ({', '.join(n for n, m in bundled.items() if 'train_settings' in m.metadata)})")
     datasets = {n: load_model_data(m) for n, m in bundled.items() if "train_settings" in m.metadata}
-    network, categories, facts = load_or_train_recogniser(datasets, arguments.retrain)
+    # the recogniser learns from the decoder-only models' data (a VAE trained on the same files adds no drawings)
+    decoder_data = {n: d for n, d in datasets.items() if bundled[n].config.kind == "decoder"}
+    network, categories, facts = load_or_train_recogniser(decoder_data, arguments.retrain)
     recogniser, tests = Recogniser(network, categories), test_sets(datasets)
-    accuracy = recogniser_accuracy(recogniser, tests)
+    accuracy = recogniser_accuracy(recogniser, test_sets(decoder_data))
     log(f"recogniser: top-1 {accuracy['top1']:.1%}, top-3 {accuracy['top3']:.1%} on {accuracy['count']} test drawings")
     sections = [recogniser_lines(facts, accuracy), *model_sections(entries, tests, recogniser, arguments.per_category)]
     if not arguments.no_guess:

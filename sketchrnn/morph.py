@@ -22,13 +22,13 @@ import tensorflow as tf
 from sketchrnn import strokes
 from sketchrnn.sample import (
     MAX_ENDINGS,
-    _check_canvas_size,
-    _check_sampling_options,
-    _check_seed,
-    _is_number,
-    _shown,
     canvas_to_model,
+    check_canvas_size,
     check_canvas_strokes,
+    check_sampling_options,
+    check_seed,
+    is_number,
+    shown,
 )
 
 MIN_STEPS, MAX_STEPS = 2, MAX_ENDINGS  # drawings in an interpolation, both ends included
@@ -84,8 +84,8 @@ def encode(model, strokes_in, *, canvas_size=None, sample: bool = False, seed: i
     """Encode a person's drawing (canvas polylines) into z: the posterior mean, or with ``sample`` a draw
     ``z = mu + sigma * eps`` seeded by ``seed`` (paper eq. 2)."""
     check_vae(model)
-    _check_seed(seed)
-    _check_canvas_size(canvas_size)
+    check_seed(seed)
+    check_canvas_size(canvas_size)
     polylines = check_canvas_strokes(strokes_in)
     stroke3, pixel_factor = canvas_to_model(polylines, model, canvas_size)
     rows = strokes.stroke3_to_stroke5(stroke3)[1:]  # (L + 1, 5): the points and one end row, no start token
@@ -135,8 +135,8 @@ def reconstruct(model, strokes_in, n: int = 4, *, temperature: float = 0.4, seed
     matters for a VAE trained with category conditioning.
     """
     check_vae(model)
-    _check_sampling_options(n, temperature, pen_temperature)
-    _check_seed(seed)
+    check_sampling_options(n, temperature, pen_temperature)
+    check_seed(seed)
     encoding = encode(model, strokes_in, canvas_size=canvas_size)
     z = posterior_samples(model, encoding.mu, encoding.sigma_hat, n, seed) if sample else np.tile(encoding.mu, (n, 1))
     drawings = decode(model, z, temperature=temperature, seed=seed, category=category, max_steps=max_steps,
@@ -168,8 +168,8 @@ def slerp(z0, z1, t):
 
 
 def _check_steps(steps) -> None:
-    if not _is_number(steps) or not isinstance(steps, (int, np.integer)) or not MIN_STEPS <= steps <= MAX_STEPS:
-        raise ValueError(f"number of steps must be a whole number from {MIN_STEPS} to {MAX_STEPS}, got {_shown(steps)}")
+    if not is_number(steps) or not isinstance(steps, (int, np.integer)) or not MIN_STEPS <= steps <= MAX_STEPS:
+        raise ValueError(f"number of steps must be a whole number from {MIN_STEPS} to {MAX_STEPS}, got {shown(steps)}")
 
 
 def interpolate(model, start, end, steps: int = 8, *, temperature: float = 0.4, seed: int = 0, category=None,
@@ -184,8 +184,8 @@ def interpolate(model, start, end, steps: int = 8, *, temperature: float = 0.4, 
     """
     check_vae(model)
     _check_steps(steps)
-    _check_sampling_options(1, temperature, pen_temperature)
-    _check_seed(seed)
+    check_sampling_options(1, temperature, pen_temperature)
+    check_seed(seed)
     first = encode(model, start, canvas_size=canvas_size)
     last = encode(model, end, canvas_size=canvas_size)
     fractions = np.linspace(0.0, 1.0, steps)

@@ -38,12 +38,12 @@ class Completion:
     left_out: int = 0  # the person's shortest strokes the model could not take (more strokes than it reads)
 
 
-def _is_number(value) -> bool:
+def is_number(value) -> bool:
     """A real number (not a bool); may be NaN, infinite or an int too large for a float."""
     return not isinstance(value, (bool, np.bool_)) and isinstance(value, (int, float, np.integer, np.floating))
 
 
-def _shown(value, limit: int = 60) -> str:
+def shown(value, limit: int = 60) -> str:
     """``repr(value)`` cut to ``limit`` characters, for messages (an int of 400 digits stays readable)."""
     if isinstance(value, int) and abs(value) >= 10**limit:  # str() refuses ints over 4,300 digits
         return f"a number of about {int(value.bit_length() * 0.30103) + 1} digits"
@@ -51,27 +51,27 @@ def _shown(value, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _check_sampling_options(n: int, temperature: float, pen_temperature: float | None = None) -> None:
-    if not _is_number(n) or not isinstance(n, (int, np.integer)) or not 1 <= n <= MAX_ENDINGS:
-        raise ValueError(f"number of drawings must be a whole number from 1 to {MAX_ENDINGS}, got {_shown(n)}")
+def check_sampling_options(n: int, temperature: float, pen_temperature: float | None = None) -> None:
+    if not is_number(n) or not isinstance(n, (int, np.integer)) or not 1 <= n <= MAX_ENDINGS:
+        raise ValueError(f"number of drawings must be a whole number from 1 to {MAX_ENDINGS}, got {shown(n)}")
     for name, value in (("temperature", temperature), ("pen temperature", pen_temperature)):
-        if (value is not None or name == "temperature") and not (_is_number(value) and 0.0 < value <= 2.0):
-            raise ValueError(f"{name} must be a number in (0, 2], got {_shown(value)}; 0.2-0.6 gives tidy drawings")
+        if (value is not None or name == "temperature") and not (is_number(value) and 0.0 < value <= 2.0):
+            raise ValueError(f"{name} must be a number in (0, 2], got {shown(value)}; 0.2-0.6 gives tidy drawings")
 
 
-def _check_max_steps(max_steps) -> None:
-    if max_steps is not None and not (_is_number(max_steps) and isinstance(max_steps, (int, np.integer))
+def check_max_steps(max_steps) -> None:
+    if max_steps is not None and not (is_number(max_steps) and isinstance(max_steps, (int, np.integer))
                                       and max_steps >= 1):
-        raise ValueError(f"max_steps must be a whole number of at least 1, got {_shown(max_steps)}")
+        raise ValueError(f"max_steps must be a whole number of at least 1, got {shown(max_steps)}")
 
 
-def _check_canvas_size(canvas_size) -> None:
+def check_canvas_size(canvas_size) -> None:
     if canvas_size is None:
         return
     if (not isinstance(canvas_size, (list, tuple, np.ndarray)) or len(canvas_size) != 2
-            or not all(_is_number(side) and 1 <= side <= MAX_COORDINATE for side in canvas_size)):
+            or not all(is_number(side) and 1 <= side <= MAX_COORDINATE for side in canvas_size)):
         raise ValueError(f"canvas size must be two numbers (width, height) from 1 to {MAX_COORDINATE:.0f} "
-                         f"pixels, got {_shown(canvas_size)}")
+                         f"pixels, got {shown(canvas_size)}")
 
 
 def sample(model, n: int = 1, *, temperature: float = 0.4, seed: int = 0, category=None,
@@ -81,9 +81,9 @@ def sample(model, n: int = 1, *, temperature: float = 0.4, seed: int = 0, catego
     ``temperature`` tau divides the mixture and pen logits and scales sigma by sqrt(tau), as the
     paper; ``pen_temperature`` (default: tau) sets the pen state's separately.
     """
-    _check_sampling_options(n, temperature, pen_temperature)
-    _check_seed(seed)
-    _check_max_steps(max_steps)
+    check_sampling_options(n, temperature, pen_temperature)
+    check_seed(seed)
+    check_max_steps(max_steps)
     ids = np.full(n, model.category_id(category))
     drawings = model.sampler.generate(
         np.zeros((0, 3), np.float32), ids, max_steps or model.config.max_length, float(temperature), seed, greedy,
@@ -92,9 +92,9 @@ def sample(model, n: int = 1, *, temperature: float = 0.4, seed: int = 0, catego
     return [strokes.stroke3_to_polylines(strokes.denormalize(d, model.stats.scale_factor)) for d in drawings]
 
 
-def _check_seed(seed) -> None:
-    if not _is_number(seed) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**31:
-        raise ValueError(f"seed must be a whole number from 0 to 2147483647, got {_shown(seed)}")
+def check_seed(seed) -> None:
+    if not is_number(seed) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**31:
+        raise ValueError(f"seed must be a whole number from 0 to 2147483647, got {shown(seed)}")
 
 
 def check_canvas_strokes(strokes_in) -> list[np.ndarray]:
@@ -140,8 +140,8 @@ def _point(point, where: str) -> tuple[float, float]:
     for coordinate in point:
         if coordinate is None:
             raise ValueError(f"{where} has a point with a missing coordinate (null); each point must be [x, y] numbers")
-        if not _is_number(coordinate):
-            raise ValueError(f"{where} holds something other than numbers ({_shown(coordinate, 30)}); "
+        if not is_number(coordinate):
+            raise ValueError(f"{where} holds something other than numbers ({shown(coordinate, 30)}); "
                              "each point must be [x, y]")
         if isinstance(coordinate, int) and abs(coordinate) > MAX_COORDINATE:  # may be too large for a float
             raise ValueError(f"{where} has absurdly large coordinates (beyond {MAX_COORDINATE:.0f} pixels)")
@@ -233,10 +233,10 @@ def complete(model, strokes_in, n: int = 4, *, temperature: float = 0.4, seed: i
     ``max_steps`` caps each ending's points (default: what the model's length cap leaves after the
     person's drawing, at least ``MIN_ENDING_STEPS``). Temperatures as in :func:`sample`.
     """
-    _check_sampling_options(n, temperature, pen_temperature)
-    _check_seed(seed)
-    _check_max_steps(max_steps)
-    _check_canvas_size(canvas_size)
+    check_sampling_options(n, temperature, pen_temperature)
+    check_seed(seed)
+    check_max_steps(max_steps)
+    check_canvas_size(canvas_size)
     polylines = check_canvas_strokes(strokes_in)
     ids = np.full(n, model.category_id(category))
     stroke3, pixel_factor = canvas_to_model(polylines, model, canvas_size)
@@ -280,9 +280,9 @@ def guess(models, strokes_in, *, top: int = 3, canvas_size=None, calibration=Non
     the logits. A category drawn by several models gets one vote, its best model's; a softmax over the
     categories gives the probabilities.
     """
-    if not _is_number(top) or not isinstance(top, (int, np.integer)) or top < 1:
-        raise ValueError(f"top must be a whole number of at least 1, got {_shown(top)}")
-    _check_canvas_size(canvas_size)
+    if not is_number(top) or not isinstance(top, (int, np.integer)) or top < 1:
+        raise ValueError(f"top must be a whole number of at least 1, got {shown(top)}")
+    check_canvas_size(canvas_size)
     polylines = check_canvas_strokes(strokes_in)
     names, scores = [], []
     with ThreadPoolExecutor(SCORING_THREADS) as pool:  # the compiled loops release the GIL: two models at once
