@@ -329,13 +329,17 @@ def choose_model(path, category):
     from sketchrnn import checkpoint
 
     if path is not None:
-        return checkpoint.load_model(path)
+        model = checkpoint.load_model(path)
+        if model.config.kind == "vae":
+            raise ValueError(f"{path} is a VAE: it redraws and morphs drawings (`sketchrnn reconstruct`, "
+                             f"`sketchrnn interpolate`); to sample or complete, pass a decoder-only model")
+        return model
     bundled = checkpoint.bundled_model_dirs()
     if not bundled:
         raise ValueError("no bundled models under data/models; pass a MODEL directory")
     for directory in bundled:
         model = checkpoint.load_model(directory)
-        if category is None or category in model.categories:
+        if model.config.kind == "decoder" and (category is None or category in model.categories):
             return model
     raise ValueError(f"no bundled model draws {category!r}; pass a MODEL directory or another --category")
 

@@ -279,3 +279,14 @@ def test_commands_default_to_the_bundled_vae(tiny_vae, decoder_dir, tmp_path, ca
     monkeypatch.setattr(checkpoint, "bundled_model_dirs", lambda: [decoder_dir, tiny_vae])
     assert cli.main(arguments) == 0
     assert len(nested_svgs(tmp_path / "x.svg")) == 2
+
+
+@pytest.mark.parametrize("command", ["complete", "sample"])
+def test_drawing_commands_point_a_vae_to_reconstruct_and_interpolate(tiny_vae, tmp_path, capsys, command):
+    drawing = write_json(tmp_path / "drawing.json", SQUIGGLE)
+    arguments = [command, str(tiny_vae), "--out", str(tmp_path / "x.svg")] + (
+        ["--input", str(drawing)] if command == "complete" else [])
+    assert cli.main(arguments) == 2
+    error = capsys.readouterr().err
+    assert "is a VAE" in error and "sketchrnn reconstruct" in error and "Traceback" not in error
+    assert not (tmp_path / "x.svg").exists()
