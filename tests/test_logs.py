@@ -58,9 +58,10 @@ SEVERAL_MODELS = textwrap.dedent("""
     quiet_tensorflow_start()
     from sketchrnn import checkpoint, sample
     for directory in checkpoint.bundled_model_dirs():
-        sampler = checkpoint.load_model(directory).sampler
-        sampler.warm_up((1, 2))
-        sampler.score_outputs(sample.np.zeros((3, 5), sample.np.float32), [0])
+        model = checkpoint.load_model(directory)
+        model.sampler.warm_up((1, 2))
+        z = sample.np.zeros((1, model.config.latent_size), sample.np.float32) if model.config.kind == "vae" else None
+        model.sampler.score_outputs(sample.np.zeros((3, 5), sample.np.float32), [0], z=z)
     print("sampled")
 """)
 
