@@ -334,14 +334,28 @@ def choose_model(path, category):
             raise ValueError(f"{path} is a VAE: it redraws and morphs drawings (`sketchrnn reconstruct`, "
                              f"`sketchrnn interpolate`); to sample or complete, pass a decoder-only model")
         return model
-    bundled = checkpoint.bundled_model_dirs()
-    if not bundled:
+    if not checkpoint.bundled_model_dirs():
         raise ValueError("no bundled models under data/models; pass a MODEL directory")
-    for directory in bundled:
-        model = checkpoint.load_model(directory)
-        if model.config.kind == "decoder" and (category is None or category in model.categories):
-            return model
+    model = bundled_model("decoder", category)
+    if model is not None:
+        return model
     raise ValueError(f"no bundled model draws {category!r}; pass a MODEL directory or another --category")
+
+
+def bundled_model(kind: str, category=None):
+    """The first bundled model of this kind ("decoder" or "vae") that draws ``category`` (any when None), or None.
+
+    Each model's kind is read from its config.json first, so models of the other kind are never loaded.
+    """
+    from sketchrnn import checkpoint, files
+
+    for directory in checkpoint.bundled_model_dirs():
+        if files.read_json(directory / checkpoint.CONFIG_FILE)["model"].get("kind", "decoder") != kind:
+            continue
+        model = checkpoint.load_model(directory)
+        if category is None or category in model.categories:
+            return model
+    return None
 
 
 def check_output_file(path) -> None:
@@ -549,15 +563,13 @@ def add_interpolate_command(subparsers) -> None:
 
 def choose_vae(path):
     """The model ``reconstruct`` and ``interpolate`` use: the given one, or the bundled VAE."""
-    import json
-
     from sketchrnn import checkpoint
 
     if path is not None:
         return checkpoint.load_model(path)  # a decoder-only model is refused by sketchrnn.morph, with a message
-    for directory in checkpoint.bundled_model_dirs():
-        if json.loads((directory / checkpoint.CONFIG_FILE).read_text())["model"].get("kind") == "vae":
-            return checkpoint.load_model(directory)
+    model = bundled_model("vae")
+    if model is not None:
+        return model
     raise ValueError("no bundled VAE under data/models; pass a MODEL directory of a VAE "
                      "(train one with `sketchrnn train --model vae ...`)")
 
