@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import gc
 import io
 import json
 import math
@@ -559,8 +560,12 @@ def _steps(settings, trainer, state, source, valid, run_dir, log) -> str:
         log(f"\nanother worker of the cluster stopped ({type(error).__name__}: {error.message.splitlines()[0][-200:]})."
             f"\nTraining stopped at step {state['step']}; the last checkpoint (step {ckpt_step(settings.out)}) is intact. "
             f"Start every worker again with the same command to resume from it.")
-        return "worker_lost"
-    return "finished"
+    else:
+        return "finished"
+    # TensorFlow's eager all-reduce leaves its thread pool open when a collective fails; collected now, while
+    # the process is whole, its finaliser cannot fail at interpreter exit ("Bad file descriptor")
+    gc.collect()
+    return "worker_lost"
 
 
 def out_of_time(strategy, local: bool, max_minutes) -> bool:
