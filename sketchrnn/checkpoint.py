@@ -60,6 +60,7 @@ def _write_model_files(directory: Path, model: TrainedModel, weights_dtype=np.fl
             "scale_factor": model.stats.scale_factor,
             "typical_extent": model.stats.typical_extent,
             "median_length": model.stats.median_length,
+            "simplify_epsilon": model.stats.simplify_epsilon,
         },
         "categories": list(model.categories),
         "step": int(model.step),
@@ -163,6 +164,9 @@ def load_model(path) -> TrainedModel:
     stats = DataStats(**config["stats"])
     if not (np.isfinite(stats.scale_factor) and stats.scale_factor > 0):
         raise ValueError(f"{directory / CONFIG_FILE}: scale_factor must be a positive number")
+    if not (isinstance(stats.simplify_epsilon, (int, float)) and 0 < stats.simplify_epsilon <= 255):
+        raise ValueError(f"{directory / CONFIG_FILE}: simplify_epsilon must be a number in (0, 255], "
+                         f"got {stats.simplify_epsilon!r}")
     return TrainedModel(
         network=network,
         config=model_config,

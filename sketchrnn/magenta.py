@@ -212,7 +212,7 @@ def to_trained_model(magenta: MagentaFile, source: str = "", measure_size: bool 
 
 
 def own_size(model, count: int = SIZE_SAMPLES, seed: int = SIZE_SEED) -> DataStats:
-    """The model's typical drawing extent and length, measured on its own samples at temperature 1.
+    """The model's typical drawing extent, length and point density, measured on its own samples at temperature 1.
 
     A magenta file does not say how large its training drawings were, only the offsets' scale; the
     canvas mapping needs the typical size (median max(width, height), normalised units), so it is
@@ -226,7 +226,8 @@ def own_size(model, count: int = SIZE_SAMPLES, seed: int = SIZE_SEED) -> DataSta
     stroke3 = [strokes.polylines_to_stroke3(d) for d in drawings if d]
     extents = [strokes.drawing_extent(d) / model.stats.scale_factor for d in stroke3]
     return DataStats(scale_factor=model.stats.scale_factor, typical_extent=float(np.median(extents)),
-                     median_length=float(np.median([len(d) for d in stroke3])))
+                     median_length=float(np.median([len(d) for d in stroke3])),
+                     simplify_epsilon=strokes.simplification_epsilon(stroke3))
 
 
 # ----------------------------------------------------------------------------------------------

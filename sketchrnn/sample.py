@@ -153,9 +153,11 @@ def canvas_to_model(polylines, model, canvas_size=None):
 
     The canvas (``canvas_size = (width, height)``; default: the drawing's own bounding box) is
     mapped so that a drawing filling ``CANVAS_FILL`` of it gets the model's typical extent; the
-    drawing's size relative to the canvas is kept. Strokes are simplified with RDP (epsilon 2 in
-    0-255 units, as the training data); a drawing still longer than the model can take is
-    simplified further until it fits (see :func:`fit_point_budget`), never cut.
+    drawing's size relative to the canvas is kept. Strokes are simplified with RDP to the density of
+    the model's training drawings (``model.stats.simplify_epsilon`` in 0-255 units, where 255 is a
+    drawing filling ``CANVAS_FILL`` of the canvas, as QuickDraw scales each drawing); a drawing still
+    longer than the model can take is simplified further until it fits (see :func:`fit_point_budget`),
+    never cut.
     """
     polylines = [np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in polylines]
     polylines = [p for p in polylines if len(p)]
@@ -164,16 +166,17 @@ def canvas_to_model(polylines, model, canvas_size=None):
     points = np.concatenate(polylines)
     extent = float(max(canvas_size)) if canvas_size else float(np.ptp(points, axis=0).max() / CANVAS_FILL)
     extent = max(extent, 1e-6)
-    to_255 = 255.0 / extent
+    to_255 = 255.0 / (CANVAS_FILL * extent)  # a drawing of the typical size spans 0-255
     limit = max(model.config.max_length - MIN_ENDING_STEPS, 2)
-    simplified = fit_point_budget([p * to_255 for p in polylines], limit)
-    factor = model.stats.typical_extent / (CANVAS_FILL * 255.0)  # normalised units per 0-255 unit
+    simplified = fit_point_budget([p * to_255 for p in polylines], limit, model.stats.simplify_epsilon)
+    factor = model.stats.typical_extent / 255.0  # normalised units per 0-255 unit
     stroke3 = strokes.polylines_to_stroke3([s * factor for s in simplified], origin=None)
     return stroke3.astype(np.float32), to_255 * factor
 
 
-def fit_point_budget(polylines, limit: int) -> list[np.ndarray]:
-    """Simplify strokes (0-255 units) to at most ``limit`` points, in at most ``MAX_RDP_PASSES`` RDP passes.
+def fit_point_budget(polylines, limit: int, epsilon: float = strokes.RDP_EPSILON) -> list[np.ndarray]:
+    """Simplify strokes (0-255 units) with RDP at ``epsilon``, then coarser until at most ``limit`` points
+    remain, in at most ``MAX_RDP_PASSES`` RDP passes.
 
     Each pass simplifies the previous pass's strokes with a larger epsilon (1.5x, up to 4x when far
     over). Strokes cannot shrink below their two end points, so when two points per stroke are too
@@ -181,7 +184,6 @@ def fit_point_budget(polylines, limit: int) -> list[np.ndarray]:
     if the passes end over the limit, each stroke keeps only its end points. Always terminates.
     """
     polylines = _drop_shortest_strokes(polylines, limit)
-    epsilon = strokes.RDP_EPSILON
     for _ in range(MAX_RDP_PASSES):
         polylines = _rdp_in_pieces(polylines, epsilon)
         count = sum(len(p) for p in polylines)

@@ -213,6 +213,7 @@ class DataStats:
     scale_factor: float  # std of every dx and dy in the training split (Sketch-RNN's normaliser)
     typical_extent: float  # median of max(width, height) of a drawing, in normalised units
     median_length: float  # median number of points of a drawing
+    simplify_epsilon: float = RDP_EPSILON  # how finely the drawings are simplified (see simplification_epsilon)
 
 
 def scale_factor(drawings) -> float:
@@ -234,11 +235,45 @@ def drawing_extent(stroke3) -> float:
 
 
 def compute_stats(drawings) -> DataStats:
-    """Scale factor, typical extent and median length of a (training) split of stroke-3 drawings."""
+    """Scale factor, typical extent, median length and simplification of a (training) split of stroke-3 drawings."""
     factor = scale_factor(drawings)
     extents = [drawing_extent(d) / factor for d in drawings]
     lengths = [len(d) for d in drawings]
-    return DataStats(scale_factor=factor, typical_extent=float(np.median(extents)), median_length=float(np.median(lengths)))
+    return DataStats(scale_factor=factor, typical_extent=float(np.median(extents)), median_length=float(np.median(lengths)),
+                     simplify_epsilon=simplification_epsilon(drawings))
+
+
+SIMPLIFY_CANDIDATES = (0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0)  # RDP tolerances tried, 0-255 units
+SIMPLIFY_KEEP = 0.95  # drawings "already satisfy" a tolerance when RDP at it keeps this share of their points
+SIMPLIFY_SAMPLE = 500  # drawings measured (evenly spread over the list)
+
+
+def simplification_epsilon(drawings) -> float:
+    """The coarsest RDP tolerance (0-255 units of each drawing's own extent) the drawings already satisfy.
+
+    Point density differs between sources: the official simplified files are RDP'd at 2.0 in a 0-255
+    frame, Sketch-RNN's ``.npz`` files at 2.0 in their own larger frame (about 1.0-1.25 once in 0-255).
+    A model learns the density it was trained on; a person's canvas strokes are simplified to the same
+    density before the model reads them (:func:`sketchrnn.sample.canvas_to_model`). Measured as the
+    largest candidate at which RDP keeps at least 95% of the drawings' points.
+    """
+    drawings = list(drawings)
+    if not drawings:
+        return RDP_EPSILON
+    chosen = [drawings[i] for i in np.unique(np.linspace(0, len(drawings) - 1, SIMPLIFY_SAMPLE).astype(int))]
+    framed = []
+    for drawing in chosen:
+        polylines = stroke3_to_polylines(drawing)
+        extent = drawing_extent(drawing)
+        if extent > 0:
+            framed.append([p * (255.0 / extent) for p in polylines])
+    total = sum(len(p) for drawing in framed for p in drawing)
+    best = SIMPLIFY_CANDIDATES[0]
+    for epsilon in SIMPLIFY_CANDIDATES:
+        kept = sum(len(p) for drawing in framed for p in rdp_polylines(drawing, epsilon))
+        if total and kept >= SIMPLIFY_KEEP * total:
+            best = epsilon
+    return float(best)
 
 
 def normalize(stroke3, factor: float) -> np.ndarray:

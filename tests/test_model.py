@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from sketchrnn import checkpoint
+from sketchrnn import checkpoint, strokes
 from sketchrnn.model import (
     ModelConfig,
     TrainedModel,
@@ -236,6 +236,11 @@ def test_model_directory_round_trip(tmp_path):
     for a, b in zip(model.network.weights, loaded.network.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     assert not any(p.name.startswith(".") for p in tmp_path.iterdir()), "no temporary directory is left behind"
+    # a model saved before simplify_epsilon existed loads with QuickDraw's tolerance
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    del config["stats"]["simplify_epsilon"]
+    (tmp_path / "m" / "config.json").write_text(json.dumps(config))
+    assert checkpoint.load_model(tmp_path / "m").stats.simplify_epsilon == strokes.RDP_EPSILON
 
 
 def test_corrupt_model_directories_give_clear_errors(tmp_path):
@@ -258,6 +263,12 @@ def test_corrupt_model_directories_give_clear_errors(tmp_path):
         "no_weights": (lambda d: (d / "weights.npz").unlink(), "weights.npz .* missing"),
         "truncated": (lambda d: (d / "weights.npz").write_bytes((good / "weights.npz").read_bytes()[:200]), "corrupt"),
         "bad_json": (lambda d: (d / "config.json").write_text("{not json"), "corrupt or incomplete"),
+        "bad_simplify_epsilon": (
+            lambda d: (d / "config.json").write_text(
+                (good / "config.json").read_text().replace('"simplify_epsilon": 2.0', '"simplify_epsilon": -1')
+            ),
+            "simplify_epsilon must be a number",
+        ),
         "wrong_size": (
             lambda d: (d / "config.json").write_text(
                 (good / "config.json").read_text().replace('"hidden_size": 16', '"hidden_size": 32')

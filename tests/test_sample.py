@@ -177,6 +177,25 @@ def test_canvas_mapping_keeps_relative_size(model):
     assert strokes.drawing_extent(filled3) == pytest.approx(model.stats.typical_extent, rel=1e-5)
 
 
+def test_canvas_strokes_are_simplified_to_the_density_the_model_learned(model):
+    """RDP at the model's simplify_epsilon, in a 0-255 frame where 255 is a drawing filling CANVAS_FILL of the canvas."""
+    import dataclasses
+
+    angles = np.linspace(0, 2 * np.pi, 800)  # a person's dense stroke: a point every 1.3 px
+    circle = np.column_stack([200 + 160 * np.cos(angles), 200 + 160 * np.sin(angles)])
+    counts = {}
+    for epsilon in (0.5, 2.0):
+        fine = dataclasses.replace(model.stats, simplify_epsilon=epsilon)
+        roomy = dataclasses.replace(model.config, max_length=400)  # no point budget in the way
+        with_stats = TrainedModel(model.network, roomy, fine, model.categories)
+        stroke3, pixel_factor = sample.canvas_to_model([circle], with_stats, (400, 400))
+        frame = circle * 255.0 / (sample.CANVAS_FILL * 400)
+        assert len(stroke3) == len(sample.fit_point_budget([frame], 10**6, epsilon)[0])
+        assert pixel_factor == pytest.approx(model.stats.typical_extent / (sample.CANVAS_FILL * 400))
+        counts[epsilon] = len(stroke3)
+    assert counts[0.5] > 1.5 * counts[2.0]
+
+
 def test_huge_drawing_is_simplified_to_fit(model):
     angles = np.linspace(0, 40 * np.pi, 5000)
     spiral = np.column_stack([128 + angles * np.cos(angles), 128 + angles * np.sin(angles)])

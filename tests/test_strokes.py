@@ -223,6 +223,29 @@ def test_compute_stats_on_a_known_dataset():
     assert stats.median_length == 5.0
 
 
+def wavy_drawings(count=40, points=400, seed=0):
+    """Dense smooth strokes (a point every half unit or so) in a 0-255 frame, as stroke-3."""
+    rng = np.random.default_rng(seed)
+    drawings = []
+    for _ in range(count):
+        t = np.linspace(0, 2 * np.pi, points)
+        x = 127 + 120 * np.cos(t) + 6 * np.sin(rng.integers(3, 9) * t)
+        y = 127 + 100 * np.sin(t) + 6 * np.cos(rng.integers(3, 9) * t)
+        drawings.append(np.column_stack([x, y]))
+    return drawings
+
+
+@pytest.mark.parametrize("epsilon", [0.75, 1.25, 2.0])
+def test_simplification_epsilon_recovers_the_tolerance_a_dataset_was_simplified_with(epsilon):
+    simplified = [strokes.polylines_to_stroke3(strokes.rdp_polylines([d], epsilon)) for d in wavy_drawings()]
+    assert strokes.simplification_epsilon(simplified) == epsilon
+    assert strokes.compute_stats(simplified).simplify_epsilon == epsilon
+    # the frame is each drawing's own extent: the same drawings at another scale measure the same
+    scaled = [np.column_stack([d[:, :2] * 3.7, d[:, 2:]]) for d in simplified]
+    assert strokes.simplification_epsilon(scaled) == epsilon
+    assert strokes.simplification_epsilon([]) == strokes.RDP_EPSILON
+
+
 def test_scale_factor_edge_cases():
     with pytest.raises(ValueError, match="empty"):
         strokes.scale_factor([])
