@@ -711,7 +711,8 @@ def main(argv=None) -> int:
     sections = [recogniser_lines(facts, accuracy), *model_sections(entries, tests, recogniser, arguments.per_category)]
     if not arguments.no_guess:
         guess_models = demo.load_models()  # exactly the models the demo loads and guesses with
-        sections.append(guess_lines(measure_guess(guess_models, tests, arguments.per_category), guess_models,
+        decoder_tests = test_sets(decoder_data)  # a VAE trained on a decoder's files has the same test split
+        sections.append(guess_lines(measure_guess(guess_models, decoder_tests, arguments.per_category), guess_models,
                                     arguments.per_category))
     header["minutes"] = (time.perf_counter() - started) / 60.0
     header["cells"] = (f"n in each row: the first n = min({arguments.per_category}, the test split) test drawings of the "

@@ -1,19 +1,22 @@
-"""Calibrating "what are you drawing?": a temperature and a per-(model, category) offset fitted on validation drawings.
+"""Calibrating "what are you drawing?": per-model temperatures, per-(model, category) offsets and length slopes.
 
 :func:`sketchrnn.sample.guess` scores a drawing by each model's mean log-likelihood per point, in canvas
 pixels (comparable across models by the change of variables). Raw, those scores are biased and flat:
 some models give every drawing a higher likelihood than others do, categories differ in how predictable
-their strokes are, and a softmax over per-point means puts 8% on each of the top three guesses whatever
-the drawing. So ``guess`` ranks categories by the calibrated logit::
+their strokes are, models differ in how confident they are, how much a category gains or loses depends
+on how far the drawing has got, and a softmax over per-point means puts 8% on each of the top three
+guesses whatever the drawing. So ``guess`` ranks categories by the calibrated logit::
 
-    logit(c) = max over models m that draw c of [ score(m, c) / temperature + offset(m, c) ]
+    logit(c) = max over models m that draw c of [ score(m, c) / T(m) + offset(m, c) + slope(m, c) log n(m) ]
 
-with ``temperature`` and the offsets fitted by maximum likelihood (multinomial logistic regression, a
-small L2 penalty on the offsets) on the *valid* splits of the models' own training data: each drawing
+with ``n(m)`` the number of points model m read, a temperature per model and an offset and a length
+slope per (model, category), fitted by maximum likelihood (multinomial logistic regression, a small L2
+penalty on the offsets and slopes) on the *valid* splits of the models' own training data: each drawing
 complete and cut to its first 40% of points, drawn into the demo's canvas as a person's drawing
 arrives. Test splits are never used. A (model, category) pair with no validation drawing (e.g. a
-magenta model of a category without data here) gets the median offset, as does a model imported after
-calibrating; ``sketchrnn calibrate-guess`` fits again for the models a user has.
+magenta model of a category without data here) gets the median offset and slope, a model with none the
+median temperature, as does a model imported after calibrating; ``sketchrnn calibrate-guess`` fits
+again for the models a user has.
 
 The result is JSON beside the bundled models: ``data/models/guess_calibration.json``.
 """
@@ -31,51 +34,62 @@ import numpy as np
 from sketchrnn import strokes
 
 CALIBRATION_FILE = "guess_calibration.json"
+FORM = "score/T(m) + offset(m,c) + slope(m,c)*log(n)"  # written into the file: another form is refused
 CUT_FRACTION = 0.4  # the cut drawings keep this fraction of points, as a drawing in progress
 CANVAS_SIDE = 400.0  # the demo's canvas
 CANVAS_FILL = 0.8  # a validation drawing's longer side on that canvas
-OFFSET_PENALTY = 1e-3  # L2 weight on the offsets: keeps pairs with little evidence near zero
-FIT_STEPS = 600
+PENALTY = 1e-3  # L2 weight on the offsets and slopes: keeps pairs with little evidence near zero
+FIT_STEPS = 800
+
+
+def _median(values, default: float) -> float:
+    values = list(values)
+    return float(np.median(values)) if values else default
 
 
 @dataclass
 class GuessCalibration:
     """How to turn per-point log-likelihoods into calibrated category logits (see the module doc)."""
 
-    temperature: float = 1.0  # per-point scores are divided by this (fitted: well below 1, they are flat)
+    temperatures: dict[str, float] = field(default_factory=dict)  # model name -> T(m); fitted: well below 1
     offsets: dict[str, float] = field(default_factory=dict)  # "model/category" -> offset
+    slopes: dict[str, float] = field(default_factory=dict)  # "model/category" -> weight of log(points)
     facts: dict = field(default_factory=dict)  # what it was fitted on, and its validation figures
 
-    def default_offset(self) -> float:
-        """The offset of a pair that was not fitted: the median of the fitted ones."""
-        return float(np.median(list(self.offsets.values()))) if self.offsets else 0.0
-
-    def logits(self, model_name: str, categories, scores) -> np.ndarray:
-        """Calibrated logits of ``scores [C]`` (per-point log-likelihoods) of one model's categories."""
-        default = self.default_offset()
-        offsets = np.array([self.offsets.get(pair_key(model_name, c), default) for c in categories])
-        return np.asarray(scores) / self.temperature + offsets
+    def logits(self, model_name: str, categories, scores, points: int) -> np.ndarray:
+        """Calibrated logits of one model's categories from ``scores [C]``, per-point log-likelihoods of ``points`` points."""
+        temperature = self.temperatures.get(model_name, _median(self.temperatures.values(), 1.0))
+        keys = [pair_key(model_name, c) for c in categories]
+        offsets = np.array([self.offsets.get(k, _median(self.offsets.values(), 0.0)) for k in keys])
+        slopes = np.array([self.slopes.get(k, _median(self.slopes.values(), 0.0)) for k in keys])
+        return np.asarray(scores) / temperature + offsets + slopes * math.log(max(points, 1))
 
     def save(self, path) -> Path:
         """Write the calibration as JSON (atomically)."""
         from sketchrnn.checkpoint import atomic_write_text
 
-        content = {"temperature": self.temperature, "offsets": self.offsets, "facts": self.facts}
+        content = {"form": FORM, "temperatures": self.temperatures, "offsets": self.offsets, "slopes": self.slopes,
+                   "facts": self.facts}
         atomic_write_text(Path(path), json.dumps(content, indent=2) + "\n")
         return Path(path)
 
     @classmethod
     def load(cls, path) -> "GuessCalibration":
-        """Read a calibration file; a damaged one is a ValueError saying how to rebuild it."""
+        """Read a calibration file; a damaged or outdated one is a ValueError saying how to rebuild it."""
+        rebuild = "rebuild it with sketchrnn calibrate-guess"
         try:
             content = json.loads(Path(path).read_text())
-            temperature = float(content["temperature"])
-            offsets = {str(k): float(v) for k, v in content["offsets"].items()}
+            if content.get("form") != FORM:
+                raise ValueError(f"it was fitted for another form of guess ({content.get('form', 'one temperature')})")
+            tables = [{str(k): float(v) for k, v in content[name].items()} for name in ("temperatures", "offsets", "slopes")]
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
-            raise ValueError(f"{path} is not a guess calibration ({error}); rebuild it with sketchrnn calibrate-guess") from None
-        if not (math.isfinite(temperature) and temperature > 0) or not all(map(math.isfinite, offsets.values())):
-            raise ValueError(f"{path}: the temperature must be positive and every offset finite")
-        return cls(temperature, offsets, content.get("facts", {}))
+            raise ValueError(f"{path} is not a usable guess calibration ({error}); {rebuild}") from None
+        temperatures, offsets, slopes = tables
+        if not all(math.isfinite(t) and t > 0 for t in temperatures.values()):
+            raise ValueError(f"{path}: every temperature must be positive; {rebuild}")
+        if not all(map(math.isfinite, [*offsets.values(), *slopes.values()])):
+            raise ValueError(f"{path}: every offset and slope must be finite; {rebuild}")
+        return cls(temperatures, offsets, slopes, content.get("facts", {}))
 
 
 def pair_key(model_name: str, category: str) -> str:
@@ -130,52 +144,74 @@ def validation_drawings(models, per_category: int, seed: int = 0) -> dict[str, l
 
 
 def score_table(models, examples, canvas_size=(CANVAS_SIDE, CANVAS_SIDE), progress=None):
-    """Per-point scores of every example under every (model, category): ``(keys [K], scores [E, K])``."""
+    """Every example scored by every (model, category): ``(keys [K], scores [E, K], points [E, K])``.
+
+    ``scores`` are per-point log-likelihoods (:func:`sketchrnn.sample.canvas_score`), ``points`` how many
+    points the pair's model read.
+    """
     from sketchrnn import sample
 
     keys = [pair_key(model.name, category) for model in models for category in model.categories]
-    rows = []
+    scores, points = [], []
     for index, polylines in enumerate(examples):
-        rows.append(np.concatenate([sample.canvas_score(model, polylines, canvas_size) for model in models]))
+        scored = [sample.canvas_score(model, polylines, canvas_size) for model in models]
+        scores.append(np.concatenate([row for row, _ in scored]))
+        points.append(np.concatenate([np.full(len(model.categories), n) for model, (_, n) in zip(models, scored)]))
         if progress and ((index + 1) % 50 == 0 or index + 1 == len(examples)):
             progress(index + 1, len(examples))
-    return keys, np.array(rows)
+    return keys, np.array(scores), np.array(points)
 
 
-def fit(keys, scores, labels, steps: int = FIT_STEPS) -> tuple[float, dict[str, float], float]:
-    """Fit temperature and offsets by maximum likelihood; returns them and the final mean cross-entropy.
+@dataclass
+class Fitted:
+    """What :func:`fit` found."""
 
-    ``scores [E, K]`` per (model, category) key; ``labels [E]`` the true category of each example. A
-    category's logit is the max over its keys, as in ``guess``. Only keys of categories that occur in
-    ``labels`` take part.
+    temperatures: dict[str, float]
+    offsets: dict[str, float]
+    slopes: dict[str, float]
+    cross_entropy: float  # mean over the examples, in nats
+
+
+def fit(keys, scores, points, labels, steps: int = FIT_STEPS) -> Fitted:
+    """Fit temperatures, offsets and slopes by maximum likelihood (the module doc's logit).
+
+    ``scores [E, K]`` per-point log-likelihoods per (model, category) key, ``points [E, K]`` how many
+    points each key's model read; ``labels [E]`` the true category of each example. A category's logit
+    is the max over its keys, as in ``guess``. Only keys of categories that occur in ``labels`` take
+    part, and only models with such a key get a temperature.
     """
     import keras
     import tensorflow as tf
 
     categories = sorted(set(labels))
     used = [k for k, key in enumerate(keys) if key.split("/", 1)[1] in categories]
-    members = np.array([[key.split("/", 1)[1] == c for c in categories] for key in (keys[k] for k in used)])  # (K', C)
+    model_names = sorted({keys[k].split("/", 1)[0] for k in used})
+    owner = tf.constant([[keys[k].split("/", 1)[0] == name for name in model_names] for k in used], tf.float32)  # (K', M)
+    members = np.array([[keys[k].split("/", 1)[1] == c for c in categories] for k in used])  # (K', C)
     target = np.array([categories.index(label) for label in labels])
     table = tf.constant(scores[:, used], tf.float32)  # (E, K')
-    log_inverse_temperature = keras.Variable(0.0, name="log_inverse_temperature")
-    offsets = keras.Variable(np.zeros(len(used), np.float32), name="offsets")
+    log_points = tf.constant(np.log(np.maximum(points[:, used], 1)), tf.float32)
     mask = tf.constant(np.where(members, 0.0, -1e9), tf.float32)  # (K', C): -inf where a key is not the category's
+    log_inverse_temperatures = keras.Variable(np.full(len(model_names), math.log(10.0), np.float32))
+    offsets = keras.Variable(np.zeros(len(used), np.float32), name="offsets")
+    slopes = keras.Variable(np.zeros(len(used), np.float32), name="slopes")
 
     def loss():
-        logits = table * tf.exp(log_inverse_temperature) + offsets  # (E, K')
+        inverse_temperature = tf.exp(tf.linalg.matvec(owner, log_inverse_temperatures))  # (K',)
+        logits = table * inverse_temperature + offsets + slopes * log_points  # (E, K')
         by_category = tf.reduce_max(logits[:, :, None] + mask[None], axis=1)  # (E, C)
-        cross_entropy = tf.nn.sparse_softmax_cross_entropy_with_logits(target, by_category)
-        return tf.reduce_mean(cross_entropy), OFFSET_PENALTY * tf.reduce_sum(tf.square(offsets))
+        cross_entropy = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(target, by_category))
+        return cross_entropy, PENALTY * (tf.reduce_sum(tf.square(offsets)) + tf.reduce_sum(tf.square(slopes)))
 
     optimizer = keras.optimizers.Adam(0.05)
+    variables = [log_inverse_temperatures, offsets, slopes]
     for _ in range(steps):
         with tf.GradientTape() as tape:
             total = tf.add_n(loss())
-        variables = [log_inverse_temperature, offsets]
         optimizer.apply_gradients(zip(tape.gradient(total, variables), variables))
-    temperature = float(np.exp(-log_inverse_temperature.numpy()))
-    fitted = {keys[k]: float(v) for k, v in zip(used, offsets.numpy())}
-    return temperature, fitted, float(loss()[0])
+    temperatures = {name: float(np.exp(-value)) for name, value in zip(model_names, log_inverse_temperatures.numpy())}
+    return Fitted(temperatures, {keys[k]: float(v) for k, v in zip(used, offsets.numpy())},
+                  {keys[k]: float(v) for k, v in zip(used, slopes.numpy())}, float(loss()[0]))
 
 
 def calibrate(models, per_category: int = 25, seed: int = 0, progress=None) -> GuessCalibration:
@@ -189,9 +225,9 @@ def calibrate(models, per_category: int = 25, seed: int = 0, progress=None) -> G
             for fraction in (1.0, CUT_FRACTION):
                 examples.append(on_canvas(drawing, fraction))
                 labels.append(category)
-    keys, scores = score_table(models, examples, progress=progress)
-    temperature, offsets, cross_entropy = fit(keys, scores, labels)
+    keys, scores, points = score_table(models, examples, progress=progress)
+    fitted = fit(keys, scores, points, labels)
     facts = {"models": [m.name for m in models], "examples": len(examples), "per_category": per_category,
-             "cut_fraction": CUT_FRACTION, "validation_cross_entropy": round(cross_entropy, 4),
+             "cut_fraction": CUT_FRACTION, "validation_cross_entropy": round(fitted.cross_entropy, 4),
              "date": datetime.date.today().isoformat()}
-    return GuessCalibration(temperature, offsets, facts)
+    return GuessCalibration(fitted.temperatures, fitted.offsets, fitted.slopes, facts)

@@ -790,8 +790,8 @@ def add_calibrate_command(subparsers) -> None:
     parser = subparsers.add_parser(
         "calibrate-guess", help='fit the calibration of "what are you drawing?" for your models',
         description=(
-            "Fit the temperature and the per-(model, category) offsets that turn each model's per-point "
-            "log-likelihood into calibrated guesses, on the validation splits of the models' own training data "
+            "Fit the per-model temperatures and the per-(model, category) offsets and length slopes that turn each "
+            "model's per-point log-likelihood into calibrated guesses, on the validation splits of the models' own training data "
             "(complete drawings and their first 40%%); test splits are never used. Default models: the bundled, "
             "imported and cached ones, as the demo loads them. Writes data/models/guess_calibration.json "
             "(or --out), which the demo reads."
@@ -812,11 +812,13 @@ def run_calibrate(arguments) -> int:
     if arguments.per_category < 1:
         raise ValueError("--per-category must be at least 1")
     models = [checkpoint.load_model(path) for path in arguments.models] if arguments.models else demo.load_models()
-    progress = lambda done, total: print(f"\rscoring validation drawings: {done}/{total}", end="\n" if done == total else "",  # noqa: E731
-                                         file=sys.stderr, flush=True)
+    terminal = sys.stderr.isatty()  # in a log file: one plain line per 50 drawings instead of carriage returns
+    progress = lambda done, total: print(f"{chr(13) if terminal else ''}scoring validation drawings: {done}/{total}",  # noqa: E731
+                                         end="\n" if done == total or not terminal else "", file=sys.stderr, flush=True)
     fitted = calibration.calibrate(models, per_category=arguments.per_category, seed=arguments.seed, progress=progress)
     path = fitted.save(arguments.out or calibration.default_path())
-    print(f"{path}: temperature {fitted.temperature:.4f}, {len(fitted.offsets)} offsets, "
+    temperatures = ", ".join(f"{name} {value:.4f}" for name, value in sorted(fitted.temperatures.items()))
+    print(f"{path}: temperatures {temperatures}; {len(fitted.offsets)} offsets and length slopes; "
           f"validation cross-entropy {fitted.facts['validation_cross_entropy']}")
     return 0
 

@@ -263,14 +263,16 @@ def log_likelihood(model, stroke3, category_ids) -> np.ndarray:
     return model.sampler.log_likelihoods(stroke5, category_ids).mean(axis=-1)
 
 
-def canvas_score(model, polylines, canvas_size=None) -> np.ndarray:
-    """Per-point log-likelihood of a canvas drawing under each category of ``model``, in canvas-pixel units.
+def canvas_score(model, polylines, canvas_size=None) -> tuple[np.ndarray, int]:
+    """Per-point log-likelihood of a canvas drawing under each category of ``model``, in canvas-pixel units,
+    and how many points the model read: ``(scores [C], n)``.
 
     The drawing is mapped into the model's units; the change of variables back to canvas pixels adds
     2 log(pixel factor) per point, which makes scores of models with different units comparable.
     """
     stroke3, pixel_factor = canvas_to_model(polylines, model, canvas_size)
-    return log_likelihood(model, stroke3, np.arange(len(model.categories))) + 2.0 * np.log(pixel_factor)
+    scores = log_likelihood(model, stroke3, np.arange(len(model.categories))) + 2.0 * np.log(pixel_factor)
+    return scores, len(stroke3)
 
 
 def guess(models, strokes_in, *, top: int = 3, canvas_size=None, calibration=None) -> list[tuple[str, float]]:
@@ -288,9 +290,9 @@ def guess(models, strokes_in, *, top: int = 3, canvas_size=None, calibration=Non
     polylines = check_canvas_strokes(strokes_in)
     names, scores = [], []
     with ThreadPoolExecutor(SCORING_THREADS) as pool:  # the compiled loops release the GIL: two models at once
-        for model, per_point in zip(models, pool.map(lambda model: canvas_score(model, polylines, canvas_size), models)):
+        for model, (per_point, points) in zip(models, pool.map(lambda model: canvas_score(model, polylines, canvas_size), models)):
             names += list(model.categories)
-            scores += list(per_point if calibration is None else calibration.logits(model.name, model.categories, per_point))
+            scores += list(per_point if calibration is None else calibration.logits(model.name, model.categories, per_point, points))
     if not names:
         raise ValueError("no models to guess with")
     best: dict[str, float] = {}  # one vote per category: a category two models draw counts once, by its best model

@@ -25,10 +25,15 @@ def synthetic_scores(rng, count=300):
     return keys, scores, list(labels)
 
 
-def top1(keys, scores, labels, temperature=1.0, offsets=None):
+def top1(keys, scores, labels, fitted=None, points=20):
     """How often the category with the highest (calibrated) logit is the label."""
-    offsets = np.array([(offsets or {}).get(key, 0.0) for key in keys])
-    logits = scores / temperature + offsets
+    calibration = GuessCalibration(fitted.temperatures, fitted.offsets, fitted.slopes) if fitted else None
+    if calibration:
+        logits = np.concatenate([calibration.logits(model, [key.split("/")[1] for key in keys if key.startswith(model + "/")],
+                                                    scores[:, [k for k, key in enumerate(keys) if key.startswith(model + "/")]],
+                                                    points) for model in ("a", "b")], axis=1)  # keys are a's, then b's
+    else:
+        logits = scores
     categories = sorted({key.split("/")[1] for key in keys})
     hits = 0
     for row, label in zip(logits, labels):
@@ -40,26 +45,55 @@ def top1(keys, scores, labels, temperature=1.0, offsets=None):
 def test_fit_removes_a_model_bias_and_sharpens_flat_scores():
     rng = np.random.default_rng(0)
     keys, scores, labels = synthetic_scores(rng)
+    points = np.full(scores.shape, 20)
     assert top1(keys, scores, labels) < 0.5  # raw: 'dog' wins almost always
-    temperature, offsets, cross_entropy = calibration.fit(keys, scores, labels)
-    assert temperature < 0.2  # the signal is 0.1 nats per point: the softmax must be sharpened
-    assert offsets["b/dog"] < offsets["b/pig"] - 1.0  # the inflated model's dog is pulled back
+    fitted = calibration.fit(keys, scores, points, labels)
+    assert max(fitted.temperatures.values()) < 0.2  # the signal is 0.1 nats per point: the softmax must be sharpened
+    assert fitted.offsets["b/dog"] < fitted.offsets["b/pig"] - 1.0  # the inflated model's dog is pulled back
     test_keys, test_scores, test_labels = synthetic_scores(np.random.default_rng(1))
-    assert top1(test_keys, test_scores, test_labels, temperature, offsets) > 0.75  # raw: below 0.5
-    assert cross_entropy < np.log(3)  # better than knowing nothing
+    assert top1(test_keys, test_scores, test_labels, fitted) > 0.75  # raw: below 0.5
+    assert fitted.cross_entropy < np.log(3)  # better than knowing nothing
+
+
+def test_each_model_gets_its_own_temperature():
+    """Model b is five times as confident as model a about the same evidence: its temperature is larger."""
+    rng = np.random.default_rng(2)
+    keys, scores, labels = synthetic_scores(rng, count=600)
+    scores[:, 2:] *= 5.0
+    fitted = calibration.fit(keys, scores, np.full(scores.shape, 20), labels)
+    assert fitted.temperatures["b"] > 2.5 * fitted.temperatures["a"]
+
+
+def test_a_length_slope_undoes_a_bias_that_grows_with_the_points():
+    """Model a's 'cat' gains 0.5 per log-point whatever the drawing: the fitted slope takes it back."""
+    rng = np.random.default_rng(3)
+    keys, scores, labels = synthetic_scores(rng, count=600)
+    points = np.repeat(rng.integers(5, 200, size=(len(labels), 1)), 4, axis=1)
+    scores[:, 1] += 0.5 * np.log(points[:, 1]) * 0.1  # in per-point units (the fitted 1/T is about 10)
+    fitted = calibration.fit(keys, scores, points, labels)
+    assert fitted.slopes["a/cat"] < fitted.slopes["a/pig"] - 0.2
 
 
 def test_calibration_file_round_trip_and_damage(tmp_path):
-    original = GuessCalibration(0.1, {"m/pig": 0.5, "m/cat": -0.25}, {"examples": 10})
+    original = GuessCalibration({"m": 0.1}, {"m/pig": 0.5, "m/cat": -0.25}, {"m/pig": 0.1, "m/cat": 0.0}, {"examples": 10})
     path = original.save(tmp_path / "calibration.json")
     assert GuessCalibration.load(path) == original
-    assert original.default_offset() == pytest.approx(0.125)
-    path.write_text(json.dumps({"temperature": -1, "offsets": {}}))
+    content = json.loads(path.read_text())
+    path.write_text(json.dumps({**content, "temperatures": {"m": -1}}))
     with pytest.raises(ValueError, match="temperature must be positive"):
+        GuessCalibration.load(path)
+    path.write_text(json.dumps({"temperature": 0.1, "offsets": {}}))  # the earlier one-temperature form
+    with pytest.raises(ValueError, match="another form.*calibrate-guess"):
         GuessCalibration.load(path)
     path.write_text("{")
     with pytest.raises(ValueError, match="calibrate-guess"):
         GuessCalibration.load(path)
+
+
+def test_pairs_and_models_it_was_not_fitted_on_get_the_medians():
+    fitted = GuessCalibration({"m": 0.1, "n": 0.3, "o": 0.5}, {"m/pig": 1.0, "m/cat": 3.0}, {"m/pig": 0.0, "m/cat": 1.0})
+    logits = fitted.logits("new", ["pig", "dog"], np.array([-1.0, -2.0]), points=np.e)
+    np.testing.assert_allclose(logits, [-1.0 / 0.3 + 2.0 + 0.5, -2.0 / 0.3 + 2.0 + 0.5])
 
 
 def test_guess_applies_the_calibration(tmp_path):
@@ -69,10 +103,10 @@ def test_guess_applies_the_calibration(tmp_path):
     model.name = "tiny"
     raw = sample.guess([model], SQUIGGLE, top=3)
     last = raw[-1][0]
-    boosted = GuessCalibration(1.0, {f"tiny/{category}": 50.0 if category == last else 0.0 for category, _ in raw})
+    boosted = GuessCalibration({"tiny": 1.0}, {f"tiny/{category}": 50.0 if category == last else 0.0 for category, _ in raw})
     assert sample.guess([model], SQUIGGLE, top=3, calibration=boosted)[0][0] == last
-    sharp = sample.guess([model], SQUIGGLE, top=3, calibration=GuessCalibration(0.01, {}))
-    flat = sample.guess([model], SQUIGGLE, top=3, calibration=GuessCalibration(100.0, {}))
+    sharp = sample.guess([model], SQUIGGLE, top=3, calibration=GuessCalibration({"tiny": 0.01}))
+    flat = sample.guess([model], SQUIGGLE, top=3, calibration=GuessCalibration({"tiny": 100.0}))
     assert [c for c, _ in sharp] == [c for c, _ in raw] == [c for c, _ in flat]
     assert sharp[0][1] > raw[0][1] > flat[0][1]
 
@@ -83,5 +117,23 @@ def test_the_bundled_calibration_covers_the_bundled_models():
     guessing = [directory.name for directory in checkpoint.bundled_model_dirs()  # VAEs never guess
                 if checkpoint.load_model(directory).config.kind == "decoder"]
     assert set(fitted.facts["models"]) == set(guessing), "refit after changing the bundled models"
-    assert 0 < fitted.temperature < 1 and fitted.facts["examples"] > 0
-    assert "quickdraw6/radio" in fitted.offsets and "spg20/suitcase" in fitted.offsets
+    assert all(0 < t < 1 for t in fitted.temperatures.values()) and fitted.facts["examples"] > 0
+    assert {"quickdraw6", "spg20"} <= set(fitted.temperatures)
+    assert "quickdraw6/radio" in fitted.offsets and "spg20/suitcase" in fitted.slopes
+
+
+def test_calibrate_guess_fits_a_users_own_model_on_its_validation_drawings(shared_data, tmp_path, capsys):
+    from sketchrnn import cli
+    from sketchrnn.train import TrainSettings, train
+
+    run = tmp_path / "run"
+    files = [str(shared_data / f"quickdraw_sketchrnn_{name}_2200.npz") for name in ("pig", "face")]
+    train(TrainSettings(data=files, out=str(run), hidden_size=16, num_mixtures=3, batch_size=20, steps=4,
+                        validate_every=4, checkpoint_every=4), log=lambda *_: None)
+    out = tmp_path / "calibration.json"
+    assert cli.main(["calibrate-guess", str(run / "best"), "--per-category", "3", "--out", str(out)]) == 0
+    fitted = GuessCalibration.load(out)
+    assert set(fitted.offsets) == set(fitted.slopes) == {"run/pig", "run/face"}
+    assert list(fitted.temperatures) == ["run"] and fitted.facts["examples"] == 12  # 2 categories x 3 x (complete, cut)
+    captured = capsys.readouterr()
+    assert "temperatures run " in captured.out and "\r" not in captured.err  # not a terminal: plain lines
