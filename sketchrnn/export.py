@@ -76,7 +76,9 @@ def model_card(model) -> str:
         f"- split: deterministic, seed {settings.get('seed', 0)} (official train/valid/test where a file has them); "
         f"drawings rescaled to max side {settings.get('rescale_to')}" if settings.get("rescale_to") else
         f"- split: deterministic, seed {settings.get('seed', 0)} (official train/valid/test where a file has them)",
-        f"- scale factor {model.stats.scale_factor:.4g}, typical extent {model.stats.typical_extent:.4g} (normalised units)", "",
+        f"- scale factor {model.stats.scale_factor:.4g}, typical extent {model.stats.typical_extent:.4g} (normalised units); "
+        f"point density: RDP tolerance {model.stats.simplify_epsilon:g} in a 0-255 frame (a person's strokes are "
+        f"simplified to it)", "",
         "## Model and training", "",
         f"- LSTM hidden size {model.config.hidden_size}, {model.config.num_mixtures} Gaussians, "
         f"{model.config.num_categories} categor{'y' if model.config.num_categories == 1 else 'ies'}, "

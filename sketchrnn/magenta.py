@@ -403,8 +403,9 @@ def model_card(model) -> str:
         f"trained by Google on the full Quick, Draw! category file (~70,000 drawings); length cap "
         f"{model.config.max_length} points; scale factor {stats.scale_factor:.6g}.",
         f"- Typical drawing extent {stats.typical_extent:.4g} (normalised units) and median length "
-        f"{stats.median_length:.0f} points, measured at import on {SIZE_SAMPLES} of the model's own samples "
-        f"(temperature 1.0, seed {SIZE_SEED}); a person's canvas is mapped onto that size.",
+        f"{stats.median_length:.0f} points and point density (RDP tolerance {stats.simplify_epsilon:g} in a 0-255 "
+        f"frame), measured at import on {SIZE_SAMPLES} of the model's own samples (temperature 1.0, seed "
+        f"{SIZE_SEED}); a person's canvas is mapped onto that size and simplified to that density.",
         "- Conversion: gate blocks reordered from magenta's (i, j, f, o) to (i, f, j, o), magenta's run-time "
         "forget bias 1.0 added to the stored bias; output layout and start row unchanged (exact).",
     ]
