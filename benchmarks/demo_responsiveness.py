@@ -35,7 +35,7 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 import httpx  # noqa: E402
 from gradio_client import Client  # noqa: E402
 
-from sketchrnn.canvas import DEFAULT_SIZE, MAX_PAYLOAD_POINTS, MAX_PAYLOAD_STROKES  # noqa: E402
+from sketchrnn.canvas import MAX_PAYLOAD_POINTS, MAX_PAYLOAD_STROKES  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TARGET_S = 2.0
