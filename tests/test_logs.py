@@ -72,3 +72,19 @@ def test_one_compiled_sampler_per_model_is_not_reported_as_retracing():
     assert completed.returncode == 0 and "sampled" in completed.stdout, completed.stderr
     assert len(list((REPO / "data" / "models").glob("*/config.json"))) >= 3, "several models are loaded"
     assert not any(noise in completed.stderr for noise in TENSORFLOW_NOISE), completed.stderr
+
+
+@pytest.mark.parametrize("model", ["decoder", "vae"])
+def test_training_prints_no_tensorflow_error_lines(shared_data, tmp_path, model):
+    # several categories (a category embedding beside every row) or a VAE (z beside every row): once tiled, whose
+    # gradient made oneDNN print "E0000 ... oneDNN supports DT_INT32 only on platforms with AVX-512"
+    files = [str(shared_data / f"quickdraw_sketchrnn_{name}_2200.npz") for name in ("pig", "face")]
+    completed = subprocess.run(
+        [sys.executable, "-m", "sketchrnn", "train", "--model", model, "--data", *files, "--out", str(tmp_path / "run"),
+         "--hidden-size", "16", "--encoder-size", "8", "--latent-size", "4", "--num-mixtures", "3", "--steps", "3",
+         "--batch-size", "20", "--validate-every", "3", "--checkpoint-every", "3"],
+        cwd=REPO, env=environment(None), capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr
+    assert "finished at step 3" in completed.stdout + completed.stderr
+    assert "E0000" not in completed.stderr and "oneDNN" not in completed.stderr, completed.stderr
+    assert not any(noise in completed.stderr for noise in TENSORFLOW_NOISE), completed.stderr

@@ -33,7 +33,8 @@ class SketchRNN(keras.Model):
             raise ValueError("this model draws several categories: pass category_ids")
         embedded = self.category_embedding(category_ids)  # (B, E)
         steps = tf.shape(stroke5)[1]
-        embedded = tf.tile(embedded[:, None, :], tf.stack([1, steps, 1]))  # (B, T, E)
+        # broadcast, not tile: tile's gradient transposes an int32 shape, which oneDNN logs an error line about
+        embedded = tf.broadcast_to(embedded[:, None, :], tf.stack([tf.shape(embedded)[0], steps, tf.shape(embedded)[1]]))
         return tf.concat([stroke5, tf.cast(embedded, stroke5.dtype)], axis=-1)
 
     def call(self, inputs, training=False, initial_state=None):

@@ -57,7 +57,8 @@ class SketchVAE(SketchRNN):
     def lstm_inputs(self, stroke5, category_ids=None, z=None):
         """Every stroke-5 row with z (and the category embedding, if any) beside it: ``[B, T, 5 + N_z (+E)]``."""
         steps = tf.shape(stroke5)[1]
-        tiled = tf.tile(tf.cast(z, stroke5.dtype)[:, None, :], tf.stack([1, steps, 1]))
+        z = tf.cast(z, stroke5.dtype)  # beside every row, broadcast (not tiled: see SketchRNN.lstm_inputs)
+        tiled = tf.broadcast_to(z[:, None, :], tf.stack([tf.shape(z)[0], steps, tf.shape(z)[1]]))
         return super().lstm_inputs(tf.concat([stroke5, tiled], axis=-1), category_ids)
 
     def call(self, inputs, training=False):
