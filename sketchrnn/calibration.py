@@ -60,8 +60,9 @@ class GuessCalibration:
         """Calibrated logits of one model's categories from ``scores [C]``, per-point log-likelihoods of ``points`` points."""
         temperature = self.temperatures.get(model_name, _median(self.temperatures.values(), 1.0))
         keys = [pair_key(model_name, c) for c in categories]
-        offsets = np.array([self.offsets.get(k, _median(self.offsets.values(), 0.0)) for k in keys])
-        slopes = np.array([self.slopes.get(k, _median(self.slopes.values(), 0.0)) for k in keys])
+        default_offset, default_slope = _median(self.offsets.values(), 0.0), _median(self.slopes.values(), 0.0)
+        offsets = np.array([self.offsets.get(k, default_offset) for k in keys])
+        slopes = np.array([self.slopes.get(k, default_slope) for k in keys])
         return np.asarray(scores) / temperature + offsets + slopes * math.log(max(points, 1))
 
     def save(self, path) -> Path:

@@ -9,6 +9,16 @@ from sketchrnn.model.config import ModelConfig
 from sketchrnn.model.lstm import StrokeLSTM
 
 
+def beside_every_row(rows, vector):
+    """``rows [B, T, F]`` with one vector per drawing ``[B, V]`` concatenated to each of its rows: ``[B, T, F + V]``.
+
+    Broadcast, not tiled: tile's gradient transposes an int32 shape, which oneDNN logs an error line about.
+    """
+    vector = tf.cast(vector, rows.dtype)
+    shape = tf.stack([tf.shape(vector)[0], tf.shape(rows)[1], tf.shape(vector)[1]])
+    return tf.concat([rows, tf.broadcast_to(vector[:, None, :], shape)], axis=-1)
+
+
 class SketchRNN(keras.Model):
     """LSTM decoder over stroke-5 with a mixture-density head (6M + 3 outputs per step)."""
 
@@ -31,11 +41,7 @@ class SketchRNN(keras.Model):
             return stroke5
         if category_ids is None:
             raise ValueError("this model draws several categories: pass category_ids")
-        embedded = self.category_embedding(category_ids)  # (B, E)
-        steps = tf.shape(stroke5)[1]
-        # broadcast, not tile: tile's gradient transposes an int32 shape, which oneDNN logs an error line about
-        embedded = tf.broadcast_to(embedded[:, None, :], tf.stack([tf.shape(embedded)[0], steps, tf.shape(embedded)[1]]))
-        return tf.concat([stroke5, tf.cast(embedded, stroke5.dtype)], axis=-1)
+        return beside_every_row(stroke5, self.category_embedding(category_ids))
 
     def call(self, inputs, training=False, initial_state=None):
         """``inputs`` = stroke-5 ``[B, T, 5]`` or ``(stroke5, category_ids [B])``.

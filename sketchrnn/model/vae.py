@@ -18,7 +18,7 @@ import keras
 import tensorflow as tf
 
 from sketchrnn.model.lstm import StrokeLSTM
-from sketchrnn.model.network import SketchRNN
+from sketchrnn.model.network import SketchRNN, beside_every_row
 
 
 class SketchVAE(SketchRNN):
@@ -56,10 +56,7 @@ class SketchVAE(SketchRNN):
 
     def lstm_inputs(self, stroke5, category_ids=None, z=None):
         """Every stroke-5 row with z (and the category embedding, if any) beside it: ``[B, T, 5 + N_z (+E)]``."""
-        steps = tf.shape(stroke5)[1]
-        z = tf.cast(z, stroke5.dtype)  # beside every row, broadcast (not tiled: see SketchRNN.lstm_inputs)
-        tiled = tf.broadcast_to(z[:, None, :], tf.stack([tf.shape(z)[0], steps, tf.shape(z)[1]]))
-        return super().lstm_inputs(tf.concat([stroke5, tiled], axis=-1), category_ids)
+        return super().lstm_inputs(beside_every_row(stroke5, z), category_ids)
 
     def call(self, inputs, training=False):
         """``inputs = (stroke5 [B, T, 5], drawing [B, T, 5], category_ids [B] or None)``; ``drawing`` is what the
