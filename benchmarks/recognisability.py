@@ -706,12 +706,12 @@ def main(argv=None) -> int:
     decoder_data = {n: d for n, d in datasets.items() if bundled[n].config.kind == "decoder"}
     network, categories, facts = load_or_train_recogniser(decoder_data, arguments.retrain)
     recogniser, tests = Recogniser(network, categories), test_sets(datasets)
-    accuracy = recogniser_accuracy(recogniser, test_sets(decoder_data))
+    decoder_tests = test_sets(decoder_data)  # a VAE trained on a decoder's files has the same test split
+    accuracy = recogniser_accuracy(recogniser, decoder_tests)
     log(f"recogniser: top-1 {accuracy['top1']:.1%}, top-3 {accuracy['top3']:.1%} on {accuracy['count']} test drawings")
     sections = [recogniser_lines(facts, accuracy), *model_sections(entries, tests, recogniser, arguments.per_category)]
     if not arguments.no_guess:
         guess_models = demo.load_models()  # exactly the models the demo loads and guesses with
-        decoder_tests = test_sets(decoder_data)  # a VAE trained on a decoder's files has the same test split
         sections.append(guess_lines(measure_guess(guess_models, decoder_tests, arguments.per_category), guess_models,
                                     arguments.per_category))
     header["minutes"] = (time.perf_counter() - started) / 60.0
