@@ -12,12 +12,13 @@ import tensorflow as tf
 # kernel instead of ~15 TensorFlow ops (which cost as much as the matmul itself at B = 100). The
 # input projection and the bias ride in the step's matmul, ``[h * mask, x_t, 1] @ weights`` with
 # ``weights = [recurrent_kernel; kernel; bias]`` of shape ``[H + I + 1, 4H]``, and a step's shapes
-# do not depend on T, so the step compiles once per (B, H, I). A batch runs as two independent chains
-# (halves), whose steps overlap on the CPU's cores. Backpropagation through time runs one fused step per
+# do not depend on T, so the step compiles once per (B, H, I). A batch runs as ``CHAINS`` (two) independent
+# chains, whose steps overlap on the CPU's cores. Backpropagation through time runs one fused step per
 # time step and chain, then computes every weight's gradient in one large matmul per chain.
 
 
-MIN_CHAIN_BATCH = 8  # a batch runs as two independent chains of at least this many sequences each (see _chain_sizes)
+CHAINS = 2  # a batch runs as this many independent chains (see _chain_sizes; 3 and 4 measured slower on 2 cores)
+MIN_CHAIN_BATCH = 8  # ... of at least this many sequences each; a smaller batch runs as one chain
 LAYER_NORM_EPSILON = 1e-3  # added to the variance in layer norm (magenta's layer_norm_all / layer_norm)
 
 
@@ -83,16 +84,17 @@ def _backward_step(d_hidden, d_cell, d_output, gates, previous_cell, tanh_cell, 
 
 
 def _chain_sizes(hidden):
-    """Batch sizes of the independent chains a sequence runs as: two halves, or one chain for small batches.
+    """Batch sizes of the independent chains a sequence runs as: ``CHAINS`` equal parts (the last takes the
+    remainder), or one chain for small batches.
 
-    Two chains' steps are independent, so TensorFlow runs one chain's step while the other's is still
-    busy: the gate maths of a step (one core) overlaps the other chain's matmul instead of leaving a core idle.
+    The chains' steps are independent, so TensorFlow runs one chain's step while another's is still
+    busy: the gate maths of a step (one core) overlaps another chain's matmul instead of leaving a core idle.
     """
     batch = hidden.shape[0]
-    if batch is not None and batch < 2 * MIN_CHAIN_BATCH:
+    if batch is not None and batch < CHAINS * MIN_CHAIN_BATCH:
         return [batch]
-    half = tf.shape(hidden)[0] // 2
-    return [half, tf.shape(hidden)[0] - half]
+    part = tf.shape(hidden)[0] // CHAINS
+    return [part] * (CHAINS - 1) + [tf.shape(hidden)[0] - (CHAINS - 1) * part]
 
 
 def _split_batch(tensor, sizes, axis=0):
