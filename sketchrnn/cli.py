@@ -792,14 +792,16 @@ def add_calibrate_command(subparsers) -> None:
         description=(
             "Fit the per-model temperatures and the per-(model, category) offsets and length slopes that turn each "
             "model's per-point log-likelihood into calibrated guesses, on the validation splits of the models' own training data "
-            "(complete drawings and their first 40%%); test splits are never used. Default models: the bundled, "
+            "(complete drawings and their first 40%%; a category no model's data has, such as an imported magenta model's, is "
+            "fitted on that model's own samples at temperature 1); test splits are never used. Default models: the bundled, "
             "imported and cached ones, as the demo loads them. Writes data/models/guess_calibration.json "
             "(or --out), which the demo reads."
         ),
-        epilog="example: sketchrnn calibrate-guess --per-category 40",
+        epilog="example: sketchrnn calibrate-guess --per-category 100",
     )
     parser.add_argument("models", nargs="*", metavar="MODEL", help="model directories (default: the demo's models)")
-    parser.add_argument("--per-category", type=int, default=40, help="validation drawings per category (default 40)")
+    parser.add_argument("--per-category", type=int, default=250,
+                        help="validation drawings per category, at most (default 250: all of the bundled models' data)")
     parser.add_argument("--seed", type=int, default=0, help="which validation drawings are taken (default 0)")
     parser.add_argument("--out", default=None, metavar="FILE.json", help="where to write (default data/models/guess_calibration.json)")
     parser.set_defaults(handler=run_calibrate)

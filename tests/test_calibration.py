@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from sketchrnn import calibration, checkpoint, sample
+from sketchrnn import calibration, checkpoint, sample, strokes
 from sketchrnn.calibration import GuessCalibration
 
 SQUIGGLE = [[[100, 100], [140, 160], [180, 100], [220, 160]], [[120, 220], [200, 220]]]
@@ -120,6 +120,52 @@ def test_the_bundled_calibration_covers_the_bundled_models():
     assert all(0 < t < 1 for t in fitted.temperatures.values()) and fitted.facts["examples"] > 0
     assert {"quickdraw6", "spg20"} <= set(fitted.temperatures)
     assert "quickdraw6/radio" in fitted.offsets and "spg20/suitcase" in fitted.slopes
+
+
+def test_stand_ins_are_the_models_own_samples_in_the_simplified_format():
+    from test_sample import untrained_model
+
+    model = untrained_model(("cat", "dog"))
+    made = calibration.stand_in_drawings(model, "cat", 20, seed=3)
+    assert len(made) == 20
+    for drawing in made:
+        assert drawing.shape[1] == 3 and len(drawing) >= 2 and np.isfinite(drawing).all()
+        points = np.concatenate(strokes.stroke3_to_polylines(drawing))
+        assert np.ptp(points, axis=0).max() == pytest.approx(255.0, abs=1e-3)  # longer side spans 0-255
+        assert points.min() >= -1e-3  # float32 offsets
+    again = calibration.stand_in_drawings(model, "cat", 20, seed=3)
+    assert all(np.array_equal(a, b) for a, b in zip(made, again))  # seeded
+    assert not all(np.array_equal(a, b) for a, b in zip(made, calibration.stand_in_drawings(model, "dog", 20, seed=3)))
+
+
+def test_a_category_without_validation_drawings_is_fitted_on_stand_ins_and_guessed(monkeypatch):
+    """A model trained elsewhere (no data here) drawing cat, next to models whose data has pig and face:
+    cat gets stand-ins as many as a typical category has drawings, and a fitted offset and slope."""
+    from test_sample import untrained_model
+
+    imported = untrained_model(("cat", "pig"), seed=1)
+    imported.name = "imported"
+    own = untrained_model(("pig", "face"), seed=2)
+    own.name = "own"
+    real = {"pig": calibration.stand_in_drawings(own, "pig", 6, seed=10),  # stand in for validation drawings
+            "face": calibration.stand_in_drawings(own, "face", 4, seed=20)}
+    monkeypatch.setattr(calibration, "validation_drawings", lambda models, per_category, seed=0: real)
+    drawings, stand_ins = calibration.examples_to_fit([imported, own], per_category=30)
+    assert stand_ins == {"imported/cat": 5}  # the median of 6 and 4; pig has real drawings, so no stand-ins
+    assert len(drawings["cat"]) == 5 and drawings["pig"] == real["pig"] and drawings["face"] == real["face"]
+    monkeypatch.setattr(calibration, "FIT_STEPS", 50)
+    fitted = calibration.calibrate([imported, own], per_category=30)
+    assert "imported/cat" in fitted.offsets and "imported" in fitted.temperatures
+    assert fitted.facts["stand_ins"] == {"imported/cat": 5} and fitted.facts["examples"] == 2 * (6 + 4 + 5)
+
+
+def test_models_trained_elsewhere_alone_are_calibrated_on_stand_ins():
+    from test_sample import untrained_model
+
+    imported = untrained_model(("cat", "dog"))
+    drawings, stand_ins = calibration.examples_to_fit([imported], per_category=3)
+    assert stand_ins == {f"{imported.name}/cat": 3, f"{imported.name}/dog": 3}
+    assert sorted(drawings) == ["cat", "dog"]
 
 
 def test_calibrate_guess_fits_a_users_own_model_on_its_validation_drawings(shared_data, tmp_path, capsys):
