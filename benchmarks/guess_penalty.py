@@ -1,13 +1,14 @@
-"""Choosing the guess calibration's L2 penalty by cross-validation on the validation drawings only.
+"""Choosing the guess calibration's L2 penalty (and weighting) by cross-validation on validation drawings only.
 
 ``sketchrnn.calibration`` fits a temperature per model and an offset and a length slope per (model,
 category) with a small L2 penalty on the offsets and slopes. This script picks that penalty the way the
 calibration is meant to be tuned: on the *validation* drawings (and the stand-ins of categories that
 have none), split by drawing into ``--folds`` folds; each fold is guessed by a calibration fitted on the
-others. It prints, per penalty, the held-out cross-entropy and top-1 (all examples, and the cut ones).
-Test splits are never read.
+others. It prints, per penalty, the held-out cross-entropy, top-1 (all examples, and the cut ones), the
+mean over categories and the weakest category with real drawings when cut; ``--balanced`` also fits with
+every category weighed alike instead of every drawing. Test splits are never read.
 
-    python benchmarks/guess_penalty.py [--per-category 250] [--folds 5] [--penalties 0 1e-5 1e-4 1e-3 1e-2]
+    python benchmarks/guess_penalty.py [--per-category 250] [--folds 5] [--penalties 0 1e-5 1e-4 1e-3 1e-2] [--balanced]
 """
 
 from __future__ import annotations
@@ -36,8 +37,10 @@ def category_logits(fitted: calibration.Fitted, keys, scores, points, categories
     return logits
 
 
-def cross_validate(keys, scores, points, labels, penalty: float, folds: int, seed: int = 0) -> dict:
-    """Held-out cross-entropy and top-1 (all, cut) over ``folds`` folds; a drawing's two examples stay together."""
+def cross_validate(keys, scores, points, labels, penalty: float, folds: int, balanced: bool = False,
+                   stand_in_categories=(), seed: int = 0) -> dict:
+    """Held-out cross-entropy, top-1 (all, cut), the mean over categories and the weakest category's top-1
+    when cut (of the categories with real drawings), over ``folds`` folds; a drawing's two examples stay together."""
     labels = np.asarray(labels)
     categories = sorted(set(labels))
     drawing = np.arange(len(labels)) // 2  # canvas_examples gives each drawing complete, then cut
@@ -46,13 +49,17 @@ def cross_validate(keys, scores, points, labels, penalty: float, folds: int, see
     losses, hits = np.zeros(len(labels)), np.zeros(len(labels), bool)
     for k in range(folds):
         train, held = fold != k, fold == k
-        fitted = calibration.fit(keys, scores[train], points[train], list(labels[train]), penalty=penalty)
+        fitted = calibration.fit(keys, scores[train], points[train], list(labels[train]), penalty=penalty, balanced=balanced)
         logits = category_logits(fitted, keys, scores[held], points[held], categories)
         target = np.array([categories.index(c) for c in labels[held]])
         log_probabilities = logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)
         losses[held] = -log_probabilities[np.arange(len(target)), target]
         hits[held] = logits.argmax(axis=1) == target
-    return {"cross_entropy": losses.mean(), "top1": hits.mean(), "cut_top1": hits[is_cut].mean()}
+    cut_by_category = {c: hits[is_cut & (labels == c)].mean() for c in categories if c not in stand_in_categories}
+    weakest = min(cut_by_category, key=cut_by_category.get)
+    return {"cross_entropy": losses.mean(), "top1": hits.mean(), "cut_top1": hits[is_cut].mean(),
+            "mean_of_categories": np.mean([hits[labels == c].mean() for c in categories]),
+            "weakest_cut": f"{weakest} {cut_by_category[weakest]:.0%}"}
 
 
 def main(argv=None) -> int:
@@ -60,6 +67,7 @@ def main(argv=None) -> int:
     parser.add_argument("--per-category", type=int, default=250, help="validation drawings per category, at most (default 250)")
     parser.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
     parser.add_argument("--penalties", type=float, nargs="+", default=[0.0, 1e-5, 1e-4, 1e-3, 1e-2])
+    parser.add_argument("--balanced", action="store_true", help="also fit with every category weighed alike")
     arguments = parser.parse_args(argv)
     started = time.perf_counter()
     models = demo.load_models()
@@ -69,10 +77,15 @@ def main(argv=None) -> int:
           f"(stand-ins: {stand_ins or 'none'}); shipped penalty {calibration.PENALTY:g}", flush=True)
     keys, scores, points = calibration.score_table(
         models, examples, progress=lambda done, total: print(f"scored {done}/{total}", file=sys.stderr, flush=True))
-    print("| penalty | held-out cross-entropy | top-1 | top-1 cut to 40% |\n|---|---|---|---|")
-    for penalty in arguments.penalties:
-        result = cross_validate(keys, scores, points, labels, penalty, arguments.folds)
-        print(f"| {penalty:g} | {result['cross_entropy']:.4f} | {result['top1']:.1%} | {result['cut_top1']:.1%} |", flush=True)
+    print("| penalty | weighting | held-out cross-entropy | top-1 | top-1 cut to 40% | mean of categories | weakest real cut |")
+    print("|---|---|---|---|---|---|---|")
+    for balanced in (False, True) if arguments.balanced else (False,):
+        for penalty in arguments.penalties:
+            result = cross_validate(keys, scores, points, labels, penalty, arguments.folds, balanced,
+                                    {key.split("/", 1)[1] for key in stand_ins})
+            print(f"| {penalty:g} | {'categories alike' if balanced else 'drawings alike'} | {result['cross_entropy']:.4f} | "
+                  f"{result['top1']:.1%} | {result['cut_top1']:.1%} | {result['mean_of_categories']:.1%} | "
+                  f"{result['weakest_cut']} |", flush=True)
     print(f"{arguments.folds}-fold, by drawing; {time.perf_counter() - started:.0f} s")
     return 0
 

@@ -10,8 +10,8 @@ guesses whatever the drawing. So ``guess`` ranks categories by the calibrated lo
     logit(c) = max over models m that draw c of [ score(m, c) / T(m) + offset(m, c) + slope(m, c) log n(m) ]
 
 with ``n(m)`` the number of points model m read, a temperature per model and an offset and a length
-slope per (model, category), fitted by maximum likelihood (multinomial logistic regression, a small L2
-penalty on the offsets and slopes) on the *valid* splits of the models' own training data: each drawing
+slope per (model, category), fitted by maximum likelihood (multinomial logistic regression, each category
+weighed alike, a small L2 penalty on the offsets and slopes) on the *valid* splits of the models' own training data: each drawing
 complete and cut to its first 40% of points, drawn into the demo's canvas as a person's drawing
 arrives. Test splits are never used.
 
@@ -48,6 +48,7 @@ CANVAS_FILL = 0.8  # a validation drawing's longer side on that canvas
 STAND_IN_TEMPERATURE = 1.0  # stand-ins are the model's own distribution, not its sharpened (demo) samples
 PENALTY = 1e-5  # L2 on the offsets and slopes: keeps pairs that never win near zero; chosen by benchmarks/guess_penalty.py
 FIT_STEPS = 800
+BALANCED = True  # every category weighs alike in the fit, however many validation drawings it has (guess_penalty.py)
 
 
 def _median(values, default: float) -> float:
@@ -238,16 +239,17 @@ class Fitted:
     temperatures: dict[str, float]
     offsets: dict[str, float]
     slopes: dict[str, float]
-    cross_entropy: float  # mean over the examples, in nats
+    cross_entropy: float  # weighted mean over the examples (see ``balanced``), in nats
 
 
-def fit(keys, scores, points, labels, steps: int = FIT_STEPS, penalty: float = PENALTY) -> Fitted:
+def fit(keys, scores, points, labels, steps: int = FIT_STEPS, penalty: float = PENALTY, balanced: bool = False) -> Fitted:
     """Fit temperatures, offsets and slopes by maximum likelihood (the module doc's logit).
 
     ``scores [E, K]`` per-point log-likelihoods per (model, category) key, ``points [E, K]`` how many
     points each key's model read; ``labels [E]`` the true category of each example. A category's logit
     is the max over its keys, as in ``guess``. Only keys of categories that occur in ``labels`` take
-    part, and only models with such a key get a temperature.
+    part, and only models with such a key get a temperature. ``balanced`` weighs every category alike
+    (each example by 1 / its category's count) instead of every example alike.
     """
     import keras
     import tensorflow as tf
@@ -258,6 +260,9 @@ def fit(keys, scores, points, labels, steps: int = FIT_STEPS, penalty: float = P
     owner = tf.constant([[keys[k].split("/", 1)[0] == name for name in model_names] for k in used], tf.float32)  # (K', M)
     members = np.array([[keys[k].split("/", 1)[1] == c for c in categories] for k in used])  # (K', C)
     target = np.array([categories.index(label) for label in labels])
+    counts = np.bincount(target, minlength=len(categories))
+    weights = tf.constant(1.0 / counts[target] if balanced else np.ones(len(target)), tf.float32)
+    weights = weights / tf.reduce_sum(weights)
     table = tf.constant(scores[:, used], tf.float32)  # (E, K')
     log_points = tf.constant(np.log(np.maximum(points[:, used], 1)), tf.float32)
     mask = tf.constant(np.where(members, 0.0, -1e9), tf.float32)  # (K', C): -inf where a key is not the category's
@@ -269,7 +274,7 @@ def fit(keys, scores, points, labels, steps: int = FIT_STEPS, penalty: float = P
         inverse_temperature = tf.exp(tf.linalg.matvec(owner, log_inverse_temperatures))  # (K',)
         logits = table * inverse_temperature + offsets + slopes * log_points  # (E, K')
         by_category = tf.reduce_max(logits[:, :, None] + mask[None], axis=1)  # (E, C)
-        cross_entropy = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(target, by_category))
+        cross_entropy = tf.reduce_sum(weights * tf.nn.sparse_softmax_cross_entropy_with_logits(target, by_category))
         return cross_entropy, penalty * (tf.reduce_sum(tf.square(offsets)) + tf.reduce_sum(tf.square(slopes)))
 
     optimizer = keras.optimizers.Adam(0.05)
@@ -291,9 +296,9 @@ def calibrate(models, per_category: int = 250, seed: int = 0, progress=None) -> 
         raise ValueError("these models draw nothing to calibrate on")
     examples, labels = canvas_examples(drawings)
     keys, scores, points = score_table(models, examples, progress=progress)
-    fitted = fit(keys, scores, points, labels)
+    fitted = fit(keys, scores, points, labels, balanced=BALANCED)
     facts = {"models": [m.name for m in models], "examples": len(examples), "per_category": per_category,
-             "cut_fraction": CUT_FRACTION, "stand_ins": stand_ins, "stand_in_temperature": STAND_IN_TEMPERATURE,
+             "cut_fraction": CUT_FRACTION, "penalty": PENALTY, "balanced": BALANCED, "stand_ins": stand_ins, "stand_in_temperature": STAND_IN_TEMPERATURE,
              "validation_cross_entropy": round(fitted.cross_entropy, 4),
              "date": datetime.date.today().isoformat()}
     return GuessCalibration(fitted.temperatures, fitted.offsets, fitted.slopes, facts)

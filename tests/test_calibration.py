@@ -45,7 +45,7 @@ def top1(keys, scores, labels, fitted=None, points=20):
 def test_fit_removes_a_model_bias_and_sharpens_flat_scores():
     rng = np.random.default_rng(0)
     keys, scores, labels = synthetic_scores(rng)
-    points = np.full(scores.shape, 20)
+    points = np.full(scores.shape, 20)  # one length: the slopes act as offsets
     assert top1(keys, scores, labels) < 0.5  # raw: 'dog' wins almost always
     fitted = calibration.fit(keys, scores, points, labels)
     assert max(fitted.temperatures.values()) < 0.2  # the signal is 0.1 nats per point: the softmax must be sharpened
@@ -72,6 +72,20 @@ def test_a_length_slope_undoes_a_bias_that_grows_with_the_points():
     scores[:, 1] += 0.5 * np.log(points[:, 1]) * 0.1  # in per-point units (the fitted 1/T is about 10)
     fitted = calibration.fit(keys, scores, points, labels)
     assert fitted.slopes["a/cat"] < fitted.slopes["a/pig"] - 0.2
+
+
+def test_balanced_fitting_weighs_a_rare_category_as_much_as_a_common_one():
+    rng = np.random.default_rng(1)
+    keys, labels = ["a/pig", "a/cat"], np.array(["pig"] * 270 + ["cat"] * 30)
+    scores = rng.normal(scale=0.1, size=(300, 2))
+    scores[labels == "cat", 1] += 0.1  # weak evidence for the rare category
+    points = np.full(scores.shape, 20)  # one length: the slopes act as offsets
+    recall = {}
+    for balanced in (False, True):
+        fitted = calibration.fit(keys, scores, points, list(labels), steps=300, balanced=balanced)
+        logits = GuessCalibration(fitted.temperatures, fitted.offsets, fitted.slopes).logits("a", ["pig", "cat"], scores, 20)
+        recall[balanced] = (logits[labels == "cat"].argmax(axis=1) == 1).mean()
+    assert recall[False] < 0.2 < 0.5 < recall[True]  # by count the prior says pig; alike, cat gets its share
 
 
 def test_calibration_file_round_trip_and_damage(tmp_path):
