@@ -11,17 +11,17 @@ guesses whatever the drawing. So ``guess`` ranks categories by the calibrated lo
 
 with ``n(m)`` the number of points model m read, a temperature per model and an offset and a length
 slope per (model, category), fitted by maximum likelihood (multinomial logistic regression, each category
-weighed alike, a small L2 penalty on the offsets and slopes) on the *valid* splits of the models' own training data: each drawing
-complete and cut to its first 40% of points, drawn into the demo's canvas as a person's drawing
-arrives. Test splits are never used.
+weighed alike, a small L2 penalty on the offsets and slopes) on the *valid* splits of the models' own
+training data: each drawing complete and cut to its first 40% of points, drawn into the demo's canvas as
+a person's drawing arrives. Test splits are never used.
 
 A category with no validation drawing here (e.g. magenta's cat: magenta trained it, this machine has no
 cat split) is fitted on *stand-ins*: the model's own unconditional samples at temperature 1 (draws from
 the distribution it learned from the real data), brought into the official simplified format (longer
 side 255, RDP 2.0) as the validation drawings are. Left out of the fit, such a category would get median
-parameters that do not match its model's level, and was never guessed (0 of 25 real cats; 44% of
-complete ones with stand-ins). Checked on categories that do have validation drawings, pretending they had none:
-stand-ins give magenta's pig and alarm clock models a calibration close to the one their real drawings
+parameters that do not match its model's level, and was never guessed (0 of 25 real cats; 64% of
+complete ones with stand-ins). Checked on categories that do have validation drawings, pretending they
+had none: stand-ins give magenta's pig and alarm clock models a calibration close to the one their real drawings
 give. A model imported after calibrating gets the median temperature, offset and slope until
 ``sketchrnn calibrate-guess`` fits again for the models a user has.
 
@@ -293,12 +293,13 @@ def calibrate(models, per_category: int = 250, seed: int = 0, progress=None) -> 
     complete and cut to 40%."""
     drawings, stand_ins = examples_to_fit(models, per_category, seed)
     if not drawings:
-        raise ValueError("these models draw nothing to calibrate on")
+        raise ValueError("no models to calibrate: give at least one model directory")
     examples, labels = canvas_examples(drawings)
     keys, scores, points = score_table(models, examples, progress=progress)
     fitted = fit(keys, scores, points, labels, balanced=BALANCED)
     facts = {"models": [m.name for m in models], "examples": len(examples), "per_category": per_category,
-             "cut_fraction": CUT_FRACTION, "penalty": PENALTY, "balanced": BALANCED, "stand_ins": stand_ins, "stand_in_temperature": STAND_IN_TEMPERATURE,
+             "cut_fraction": CUT_FRACTION, "penalty": PENALTY, "balanced": BALANCED, "stand_ins": stand_ins,
+             "stand_in_temperature": STAND_IN_TEMPERATURE,
              "validation_cross_entropy": round(fitted.cross_entropy, 4),
              "date": datetime.date.today().isoformat()}
     return GuessCalibration(fitted.temperatures, fitted.offsets, fitted.slopes, facts)
