@@ -158,8 +158,8 @@ def stand_in_drawings(model, category: str, count: int, seed: int = 0) -> list[n
     """``count`` samples of ``model``'s ``category`` at temperature 1, as official simplified drawings.
 
     Each is scaled so its longer side spans 0-255 and simplified with RDP 2.0, the format of the
-    validation drawings; a sample with fewer than 2 points left is drawn again (at most ``count``
-    extra draws).
+    validation drawings; samples with fewer than 2 points left are skipped, and more are drawn in batches
+    until ``count`` are found or about twice ``count`` have been drawn (then fewer are returned).
     """
     from sketchrnn import sample
 
@@ -189,7 +189,7 @@ def examples_to_fit(models, per_category: int, seed: int = 0) -> tuple[dict[str,
     much as a real one.
     """
     validation = validation_drawings(models, per_category, seed)
-    drawings = {category: list(items) for category, items in validation.items()}
+    drawings = dict(validation)  # stand-ins go only under categories it does not have
     count = int(_median([len(items) for items in validation.values()], per_category))
     stand_ins: dict[str, int] = {}
     for model in models:
