@@ -219,11 +219,19 @@ def _sequence_gradient(inputs, weights, cell, dropout_mask, sizes, saved, d_hidd
 # ``norm_weights`` = [gate gain (4H), gate shift (4H), cell gain (H), cell shift (H)], one vector of 10 H.
 
 
+def _block_means(values, blocks):
+    """Mean over each block's H units of ``values (B, blocks * H)``: ``(B, blocks)``. A matmul with a 0/1 block
+    matrix: in the compiled step it ran ~10% faster than XLA's reductions (benchmarks/step_variants.py)."""
+    units = tf.shape(values)[1] // blocks
+    block_matrix = tf.repeat(tf.eye(blocks, dtype=values.dtype) / tf.cast(units, values.dtype), units, axis=0)
+    return tf.matmul(values, block_matrix)  # (B, blocks)
+
+
 def _layer_norm(values, blocks):
     """Normalise ``values (B, blocks * H)`` over each block's H units; returns them and ``1/std (B, blocks, 1)``."""
     shaped = tf.reshape(values, tf.stack([tf.shape(values)[0], blocks, -1]))  # (B, blocks, H)
-    mean = tf.reduce_mean(shaped, axis=2, keepdims=True)  # one pass for both moments (XLA fuses the two sums)
-    variance = tf.maximum(tf.reduce_mean(tf.square(shaped), axis=2, keepdims=True) - tf.square(mean), 0.0)
+    mean = _block_means(values, blocks)[:, :, None]
+    variance = tf.maximum(_block_means(tf.square(values), blocks)[:, :, None] - tf.square(mean), 0.0)
     inverse_std = tf.math.rsqrt(variance + LAYER_NORM_EPSILON)
     return tf.reshape((shaped - mean) * inverse_std, tf.shape(values)), inverse_std
 
@@ -232,8 +240,8 @@ def _layer_norm_gradient(d_normalised, normalised, inverse_std, blocks):
     """Gradient through :func:`_layer_norm`: ``(d_xhat - mean(d_xhat) - xhat mean(d_xhat xhat)) / std`` per block."""
     shape = tf.stack([tf.shape(normalised)[0], blocks, -1])
     d_shaped, shaped = tf.reshape(d_normalised, shape), tf.reshape(normalised, shape)
-    d_values = inverse_std * (d_shaped - tf.reduce_mean(d_shaped, axis=2, keepdims=True)
-                              - shaped * tf.reduce_mean(d_shaped * shaped, axis=2, keepdims=True))
+    d_values = inverse_std * (d_shaped - _block_means(d_normalised, blocks)[:, :, None]
+                              - shaped * _block_means(d_normalised * normalised, blocks)[:, :, None])
     return tf.reshape(d_values, tf.shape(normalised))
 
 
