@@ -677,6 +677,9 @@ def add_export_command(subparsers) -> None:
     parser.add_argument("--compare-with", metavar="MODEL", default=None,
                         help="also evaluate this model (e.g. the decoder-only data/models/quickdraw6) on the same test "
                              "split and put its L_R beside this one's in the card")
+    parser.add_argument("--float16", action="store_true",
+                        help="store the weights as float16: half the size (for bundled models); the card's test L_R "
+                             "is measured on the stored weights")
     parser.set_defaults(handler=run_export)
 
 
@@ -684,18 +687,24 @@ def run_export(arguments) -> int:
     """Export a run and print its model card."""
     from pathlib import Path
 
+    import numpy as np
+
     from sketchrnn.export import check_destination, export_run, test_losses_by_category
     from sketchrnn.train import read_settings
 
     check_destination(arguments.destination)
     settings = read_settings(arguments.run)
     options = dict(seed=settings.seed, rescale_to=settings.rescale_to, categories=settings.categories)
-    losses = None if arguments.no_test else test_losses_by_category(Path(arguments.run) / "best", settings.data, **options)
+    weights_dtype = np.float16 if arguments.float16 else np.float32
+    measured = Path(arguments.run) / "best"
+    if arguments.float16 and not arguments.no_test:  # measure the weights as stored: write them first
+        measured = export_run(arguments.run, arguments.destination, weights_dtype=weights_dtype)
+    losses = None if arguments.no_test else test_losses_by_category(measured, settings.data, **options)
     reference = None
     if arguments.compare_with and losses:
         reference = {"model": Path(arguments.compare_with).name,
                      "test_loss": test_losses_by_category(arguments.compare_with, settings.data, **options)}
-    destination = export_run(arguments.run, arguments.destination, losses, reference)
+    destination = export_run(arguments.run, arguments.destination, losses, reference, weights_dtype)
     print((destination / "MODEL_CARD.md").read_text())
     return 0
 

@@ -6,6 +6,8 @@ import os
 import platform
 from pathlib import Path
 
+import numpy as np
+
 from sketchrnn import checkpoint, files
 
 CARD_FILE = "MODEL_CARD.md"
@@ -27,12 +29,14 @@ def check_destination(destination) -> Path:
     return files.check_directory_target(destination, checkpoint.is_model_dir, checkpoint.MODEL_DIR_KIND)
 
 
-def export_run(run_dir, destination, test_losses: dict | None = None, reference: dict | None = None) -> Path:
+def export_run(run_dir, destination, test_losses: dict | None = None, reference: dict | None = None,
+               weights_dtype=np.float32) -> Path:
     """Copy a run's best model to ``destination`` with its training facts and a MODEL_CARD.md.
 
     ``destination`` must be new, empty or a model directory (see :func:`check_destination`).
     ``test_losses`` (category -> L_R dict, e.g. from :func:`test_losses_by_category`) go into the card, and
     ``reference`` (``{"model": name, "test_loss": same kind of dict}``: another model on the same split) beside them.
+    ``weights_dtype`` np.float16 stores the weights at half the size (loading casts them back to float32).
     """
     from sketchrnn.train import read_settings
 
@@ -53,7 +57,9 @@ def export_run(run_dir, destination, test_losses: dict | None = None, reference:
     if reference:
         model.metadata["reference_test_loss"] = reference
     model.name = Path(destination).name
-    checkpoint.save_model(model, destination)
+    if weights_dtype != np.float32:
+        model.metadata["weights_dtype"] = np.dtype(weights_dtype).name
+    checkpoint.save_model(model, destination, weights_dtype=weights_dtype)
     checkpoint.atomic_write_text(Path(destination) / CARD_FILE, model_card(model))
     return Path(destination)
 
@@ -88,6 +94,9 @@ def model_card(model) -> str:
         f"- this model: step {meta.get('best_step', model.step)} (best validation loss) of a "
         f"{meta.get('run_steps')}-step run, {_hours(meta.get('run_seconds'))} of training on {meta.get('machine')}",
     ]
+    if meta.get("weights_dtype"):
+        lines.append(f"- weights stored as {meta['weights_dtype']} (computed in float32); the test L_R below is of "
+                     f"these stored weights")
     if "valid_loss" in meta:
         valid = meta["valid_loss"]
         lines.append(f"- validation L_R {valid['loss']:.4f}" + (f", L_KL {valid['kl_loss']:.4f}" if "kl_loss" in valid else ""))

@@ -3,9 +3,11 @@
 import json
 import xml.etree.ElementTree as ElementTree
 
+import numpy as np
 import pytest
 
 from sketchrnn import checkpoint, cli
+from sketchrnn.export import test_losses_by_category
 from sketchrnn.settings import TrainSettings
 from sketchrnn.train import train
 from test_sample import untrained_model
@@ -96,3 +98,14 @@ def test_export_writes_a_model_card_with_test_losses(shared_data, tmp_path, caps
     assert checkpoint.load_model(tmp_path / "exported").metadata["test_loss"]["pig"]["drawings"] == 110
     assert cli.main(["evaluate", str(tmp_path / "exported"), "--data", data]) == 0
     assert "pig" in capsys.readouterr().out
+
+    # --float16: half-size weights, and the card's test L_R is that of the stored weights, not of the run's float32
+    assert cli.main(["export", str(tmp_path / "run"), str(tmp_path / "half"), "--float16"]) == 0
+    with np.load(tmp_path / "half" / "weights.npz") as half, np.load(tmp_path / "exported" / "weights.npz") as full:
+        assert {half[key].dtype for key in half.files} == {np.dtype(np.float16)}
+        assert not all(np.array_equal(half[key], full[key]) for key in half.files)  # rounded
+    stored = checkpoint.load_model(tmp_path / "half").metadata
+    assert stored["weights_dtype"] == "float16" and "stored as float16" in (tmp_path / "half" / "MODEL_CARD.md").read_text()
+    rounded = test_losses_by_category(tmp_path / "half", [data], seed=settings.seed, rescale_to=settings.rescale_to,
+                                      categories=settings.categories)
+    assert stored["test_loss"]["pig"]["loss"] == pytest.approx(rounded["pig"]["loss"], abs=1e-6)
