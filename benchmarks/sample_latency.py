@@ -6,7 +6,8 @@ time of each path and their ratio, measured in the same run: the XLA-compiled lo
 eager mode (each next row drawn by the sampler's own row sampler, also eager). The model has random
 weights with the end-of-drawing logit pushed down, so every ending runs the full 250 steps (the worst
 case; a trained model usually stops earlier). With a bundled model present, its real completion time
-is printed too.
+is printed too, and for a bundled VAE the demo's Redraw (4 redrawings of the same drawing) and Morph (8
+drawings from it to a second one) at the demo's defaults.
 
     python benchmarks/sample_latency.py [--repeats 7] [--hidden-size 512]
 """
@@ -23,7 +24,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from sketchrnn import checkpoint, sample, strokes  # noqa: E402
+from sketchrnn import checkpoint, morph, sample, strokes  # noqa: E402
 from sketchrnn.model import ModelConfig, TrainedModel, build_network  # noqa: E402
 from sketchrnn.strokes import DataStats  # noqa: E402
 
@@ -92,6 +93,14 @@ def main(argv=None):
     print(f"  speed-up of the fast path over eager Keras: {eager / fast:.1f}x   (targets: fast <= 60 ms, >= 10x)")
     for directory in checkpoint.bundled_model_dirs():
         bundled = checkpoint.load_model(directory)
+        if bundled.config.kind == "vae":
+            other = [[[x, 128 + 60 * np.sin(x / 20)] for x in range(40, 220, 10)]]  # a wave, 18 points
+            redraw = median_ms(lambda: morph.reconstruct(bundled, drawing, 4, canvas_size=(256, 256)), arguments.repeats)
+            interpolate = median_ms(lambda: morph.interpolate(bundled, drawing, other, 8, canvas_size=(256, 256)),
+                                    arguments.repeats)
+            print(f"  bundled VAE {directory.name} (hidden {bundled.config.hidden_size}): redraw x4 median {redraw:.1f} ms, "
+                  f"8-step morph median {interpolate:.1f} ms")
+            continue
         time_ms = median_ms(lambda: sample.complete(bundled, drawing, ENDINGS, seed=0, canvas_size=(256, 256)),
                             arguments.repeats)
         print(f"  bundled model {directory.name} (hidden {bundled.config.hidden_size}, real endings): median {time_ms:.1f} ms")

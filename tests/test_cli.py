@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from sketchrnn import checkpoint, cli
-from sketchrnn.export import test_losses_by_category
+from sketchrnn import export
 from sketchrnn.settings import TrainSettings
 from sketchrnn.train import train
 from test_sample import untrained_model
@@ -106,6 +106,6 @@ def test_export_writes_a_model_card_with_test_losses(shared_data, tmp_path, caps
         assert not all(np.array_equal(half[key], full[key]) for key in half.files)  # rounded
     stored = checkpoint.load_model(tmp_path / "half").metadata
     assert stored["weights_dtype"] == "float16" and "stored as float16" in (tmp_path / "half" / "MODEL_CARD.md").read_text()
-    rounded = test_losses_by_category(tmp_path / "half", [data], seed=settings.seed, rescale_to=settings.rescale_to,
-                                      categories=settings.categories)
+    rounded = export.test_losses_by_category(tmp_path / "half", [data], seed=settings.seed, rescale_to=settings.rescale_to,
+                                             categories=settings.categories)
     assert stored["test_loss"]["pig"]["loss"] == pytest.approx(rounded["pig"]["loss"], abs=1e-6)
