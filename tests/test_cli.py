@@ -6,8 +6,7 @@ import xml.etree.ElementTree as ElementTree
 import numpy as np
 import pytest
 
-from sketchrnn import checkpoint, cli
-from sketchrnn import export
+from sketchrnn import checkpoint, cli, export
 from sketchrnn.settings import TrainSettings
 from sketchrnn.train import train
 from test_sample import untrained_model
