@@ -22,7 +22,13 @@ Models: the bundled ones under data/models/ (our own and imported magenta-* mode
 category with a ../shared/data/magenta/<category>.gen.json but no bundled magenta model, that file
 converted in memory. The recogniser is cached in benchmarks/out/ (``--retrain`` trains it anew).
 
+A candidate (``--candidate DIR``: a model exported with ``sketchrnn export`` but not bundled) is measured
+like an imported model, on the bundled models' test drawings, with the same recogniser, so its rows
+compare directly with the bundled model's before a promotion. It is refused if its own training split
+holds any of those test drawings.
+
     python benchmarks/recognisability.py [--per-category 100] [--models quickdraw6 magenta-pig ...] [--retrain]
+    python benchmarks/recognisability.py --models quickdraw6 --candidate /tmp/new-quickdraw6 --no-guess --out /tmp/r.md
 """
 
 from __future__ import annotations
@@ -343,6 +349,7 @@ class Entry:
     name: str
     load: Callable  # () -> TrainedModel
     own: bool  # trained here (has train_settings), or imported from magenta
+    candidate: bool = False  # a --candidate: completes the bundled models' test drawings, as an imported model does
     model: object = None
     seconds: float = 0.0
     results: dict = field(default_factory=dict)  # category -> row of rates
@@ -370,6 +377,32 @@ def select_entries(entries: list[Entry], wanted: list[str] | None) -> list[Entry
     return [entry for entry in entries if entry.name in wanted]
 
 
+def candidate_entries(paths: list[Path]) -> list[Entry]:
+    """``--candidate`` model directories, each named ``candidate:<folder>``."""
+    entries = []
+    for path in paths:
+        model = checkpoint.load_model(path)
+        entries.append(Entry(f"candidate:{path.name}", lambda m=model: m, "train_settings" in model.metadata, candidate=True))
+    return entries
+
+
+def drawing_key(stroke3) -> bytes:
+    """A drawing's identity up to scale: its pen states and its offsets divided by its largest extent."""
+    drawing = np.asarray(stroke3, dtype=np.float64)
+    positions = np.cumsum(drawing[:, :2], axis=0)
+    extent = max(float((positions.max(axis=0) - positions.min(axis=0)).max()), 1e-9)
+    return np.round(drawing[:, :2] / extent, 3).tobytes() + drawing[:, 2].astype(np.int8).tobytes()
+
+
+def leaked_test_drawings(model, tests: dict[str, list[TestSet]]) -> int:
+    """How many of the bundled test drawings of the model's categories are in its own training split."""
+    if "train_settings" not in model.metadata:
+        return 0  # imported: its training data is not here to check
+    trained = {drawing_key(d) for d in load_model_data(model).splits["train"].drawings}
+    return sum(drawing_key(d) in trained for category in model.categories
+               for test in tests.get(category, []) for d in test.drawings)
+
+
 def log(message: str) -> None:
     """Progress on stderr, time-stamped (the tables go to stdout and the report)."""
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
@@ -382,7 +415,7 @@ def log(message: str) -> None:
 def test_set_for(entry: Entry, category: str, tests: dict[str, list[TestSet]]) -> TestSet | None:
     """An own model's own test split of the category; for an imported model, the first own model's."""
     candidates = tests.get(category, [])
-    if entry.own:
+    if entry.own and not entry.candidate:
         candidates = [t for t in candidates if t.source == entry.name]
     return candidates[0] if candidates else None
 
@@ -554,8 +587,9 @@ def recogniser_lines(facts: dict, accuracy: dict) -> list[str]:
 
 
 def model_lines(entry: Entry, per_category: int) -> list[str]:
-    kind = "trained here" if entry.own else "magenta's pretrained model"
-    path = entry.model.path.relative_to(ROOT) if entry.model.path else entry.model.metadata.get("source_file", "")
+    kind = "candidate, not bundled" if entry.candidate else "trained here" if entry.own else "magenta's pretrained model"
+    path = entry.model.path if entry.candidate else entry.model.path.relative_to(ROOT) if entry.model.path else (
+        entry.model.metadata.get("source_file", ""))
     lines = [f"### {entry.name} ({kind}; {path}; measured in {entry.seconds:.0f} s)", "",
              f"top-1 / top-3 of the recogniser; the first n (at most {per_category}) test drawings of each category, "
              f"{demo.DEFAULT_ENDINGS} endings of each cut ({demo.DEFAULT_ENDINGS} x n completions), {per_category} "
@@ -583,8 +617,9 @@ def comparison_lines(entries: list[Entry]) -> list[str]:
         return []
     names = [e.name for e in entries if any(e.name in rows for rows in shared.values())]
     lines = ["## Completions compared across models (top-1)", "",
-             "Each model's completions of its test drawings cut to 40% (an imported model completes the first own "
-             "model's test drawings of the category, so e.g. magenta-pig and quickdraw6 complete the same pigs).", "",
+             "Each model's completions of its test drawings cut to 40% (an imported model or a candidate completes the "
+             "first own model's test drawings of the category, so e.g. magenta-pig and quickdraw6 complete the same "
+             "pigs).", "",
              "| category | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
     for category, rows in sorted(shared.items()):
         lines.append(f"| {category} | " + " | ".join(
@@ -655,10 +690,16 @@ def parse_args(argv=None) -> argparse.Namespace:
                              "figures use the models the demo loads)")
     parser.add_argument("--retrain", action="store_true", help="train the recogniser anew instead of using the cache")
     parser.add_argument("--no-guess", action="store_true", help='skip the "what are you drawing?" figures')
-    parser.add_argument("--out", type=Path, default=DOC_PATH, help=f"markdown report (default {DOC_PATH.relative_to(ROOT)})")
+    parser.add_argument("--candidate", nargs="+", type=Path, default=[], metavar="DIR",
+                        help="also measure these exported model directories (not bundled) on the bundled models' test "
+                             "drawings, to compare before a promotion; needs --out")
+    parser.add_argument("--out", type=Path, help=f"markdown report (default {DOC_PATH.relative_to(ROOT)})")
     arguments = parser.parse_args(argv)
     if arguments.per_category < 1:
         parser.error("--per-category must be at least 1")
+    if arguments.candidate and arguments.out is None:
+        parser.error(f"--candidate needs --out: {DOC_PATH.relative_to(ROOT)} describes the bundled models")
+    arguments.out = arguments.out or DOC_PATH
     return arguments
 
 
@@ -697,7 +738,8 @@ def main(argv=None) -> int:
     bundled = {d.name: checkpoint.load_model(d) for d in checkpoint.bundled_model_dirs()}
     try:
         entries = select_entries(model_entries(bundled), arguments.models)
-    except ValueError as error:
+        entries += candidate_entries(arguments.candidate)
+    except (ValueError, OSError) as error:
         print(f"recognisability: {error}", file=sys.stderr)
         return 2
     log(f"loading the own models' data ({', '.join(n for n, m in bundled.items() if 'train_settings' in m.metadata)})")
@@ -707,6 +749,13 @@ def main(argv=None) -> int:
     network, categories, facts = load_or_train_recogniser(decoder_data, arguments.retrain)
     recogniser, tests = Recogniser(network, categories), test_sets(datasets)
     decoder_tests = test_sets(decoder_data)  # a VAE trained on a decoder's files has the same test split
+    for entry in (e for e in entries if e.candidate):
+        leaked = leaked_test_drawings(entry.load(), tests)
+        if leaked:
+            print(f"recognisability: {entry.name} was trained on {leaked} of the bundled models' test drawings; its "
+                  "completions of them would not be held out (train it with the bundled models' files and seed)",
+                  file=sys.stderr)
+            return 2
     accuracy = recogniser_accuracy(recogniser, decoder_tests)
     log(f"recogniser: top-1 {accuracy['top1']:.1%}, top-3 {accuracy['top3']:.1%} on {accuracy['count']} test drawings")
     sections = [recogniser_lines(facts, accuracy), *model_sections(entries, tests, recogniser, arguments.per_category)]
