@@ -468,6 +468,11 @@ def complete_drawing(strokes, label, temperature, endings, seed, animate, *, cat
     if completion.left_out:
         status += (f" Your drawing has more strokes than the model can read: it left out the "
                    f"{completion.left_out} shortest.")
+    finished = sum(1 for ending in completion.endings if not any(len(stroke) for stroke in ending))
+    if finished:
+        which = "The model added nothing" if len(svg_texts) == 1 else f"{finished} of {len(svg_texts)} endings added nothing"
+        status += (f" {which}: it takes your {choice.category} as finished. Try another seed or a higher "
+                   "temperature, or draw less of it.")
     return endings_html(svg_texts, captions), files, status
 
 

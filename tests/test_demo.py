@@ -156,12 +156,20 @@ def test_complete_animates_the_model_strokes_when_asked(catalog, output_root):
 
 
 def test_many_points_are_handled(catalog, output_root):
-    """A long scribble of 4,000 points (under the 20,000-point limit) is simplified and completed."""
+    """A long scribble of 4,000 points (under the 20,000-point limit) is simplified and completed; an ending
+    the model stops at once (it takes so long a drawing as finished) is named in the status, not left blank."""
     angles = np.linspace(0, 40 * np.pi, 4000)
     spiral = np.column_stack([200 + angles * np.cos(angles), 200 + angles * np.sin(angles)]).tolist()
-    page_html, files, status = complete(catalog, output_root, strokes=[spiral], endings=1)
-    assert_endings(page_html, count=1, prime_strokes=1)
-    assert len(files) == 2 and status.startswith("1 ending of")
+    page_html, files, status = complete(catalog, output_root, strokes=[spiral], endings=4)
+    svgs = inline_svgs(page_html)
+    assert len(svgs) == 4 and len(files) == 5 and status.startswith("4 endings of")
+    ending_paths = [paths_by_color(svg).get(DEFAULT_ENDING_COLOR, 0) for svg in svgs]
+    assert all(paths_by_color(svg)[DEFAULT_COLOR] == 1 for svg in svgs)
+    empty = ending_paths.count(0)
+    if empty:
+        assert f"{empty} of 4 endings added nothing: it takes your" in status
+    else:
+        assert "added nothing" not in status
 
 
 def test_more_strokes_than_the_model_reads_are_completed_with_a_note(catalog, output_root):
