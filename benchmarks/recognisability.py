@@ -349,7 +349,7 @@ class Entry:
     name: str
     load: Callable  # () -> TrainedModel
     own: bool  # trained here (has train_settings), or imported from magenta
-    candidate: bool = False  # a --candidate: completes the bundled models' test drawings, as an imported model does
+    candidate: bool = False  # a --candidate (own False: it completes the first own model's test drawings)
     model: object = None
     seconds: float = 0.0
     results: dict = field(default_factory=dict)  # category -> row of rates
@@ -382,7 +382,7 @@ def candidate_entries(paths: list[Path]) -> list[Entry]:
     entries = []
     for path in paths:
         model = checkpoint.load_model(path)
-        entries.append(Entry(f"candidate:{path.name}", lambda m=model: m, "train_settings" in model.metadata, candidate=True))
+        entries.append(Entry(f"candidate:{path.name}", lambda m=model: m, own=False, candidate=True))
     return entries
 
 
@@ -415,7 +415,7 @@ def log(message: str) -> None:
 def test_set_for(entry: Entry, category: str, tests: dict[str, list[TestSet]]) -> TestSet | None:
     """An own model's own test split of the category; for an imported model, the first own model's."""
     candidates = tests.get(category, [])
-    if entry.own and not entry.candidate:
+    if entry.own:
         candidates = [t for t in candidates if t.source == entry.name]
     return candidates[0] if candidates else None
 
