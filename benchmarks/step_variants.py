@@ -11,7 +11,6 @@ Variants:
   (non-thunk) runtime;
 * ``sigmoid-as-tanh``: the gates' sigmoid written as ``0.5 tanh(x / 2) + 0.5``;
 * ``chains-3``, ``chains-4``: the batch as 3 or 4 independent chains instead of 2 (``lstm.CHAINS``);
-* ``steps-per-call-N``: N time steps per compiled call instead of ``lstm.STEPS_PER_CALL`` (1);
 * ``gates-one-pass``: the forward step's four activations as one elementwise pass over the gates viewed as
   ``(B, 4, H)`` (each gate ``a tanh(a x) + b``, with per-gate constants), instead of four slices joined by a
   concatenation (XLA keeps that concatenation as a copy of its own);
@@ -44,8 +43,8 @@ XLA_VARIANTS = {
     "fast-math": "--xla_cpu_enable_fast_math=true",
     "legacy-runtime": "--xla_cpu_use_thunk_runtime=false",
 }
-CODE_VARIANTS = ("sigmoid-as-tanh", "chains-3", "chains-4", "steps-per-call-2", "steps-per-call-4",
-                 "steps-per-call-8", "gates-one-pass", "backward-one-pass", "norm-by-reduction")
+CODE_VARIANTS = ("sigmoid-as-tanh", "chains-3", "chains-4", "gates-one-pass", "backward-one-pass",
+                 "norm-by-reduction")
 
 
 def apply_code_variant(name: str) -> None:
@@ -62,8 +61,6 @@ def apply_code_variant(name: str) -> None:
         lstm._activated_gates = activated_gates
     elif name.startswith("chains-"):
         lstm.CHAINS = int(name.split("-")[1])
-    elif name.startswith("steps-per-call-"):
-        lstm.STEPS_PER_CALL = int(name.rsplit("-", 1)[1])
     elif name == "gates-one-pass":
         lstm.lstm_update = _lstm_update_one_pass
     elif name == "backward-one-pass":

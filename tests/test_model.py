@@ -17,7 +17,6 @@ from sketchrnn.model import (
     lstm_sequence,
     reconstruction_loss,
 )
-from sketchrnn.model import lstm
 from sketchrnn.model.lstm import MIN_CHAIN_BATCH, _chain_sizes
 from sketchrnn.strokes import DataStats
 
@@ -107,32 +106,6 @@ def test_hand_written_lstm_gradient_matches_autodiff(batch, compiled):
         ours = gradients(lstm_sequence, *arguments)
     for value, expected in zip(ours, gradients(reference_lstm, *arguments)):
         np.testing.assert_allclose(value.numpy(), expected.numpy(), rtol=1e-4, atol=1e-5)
-
-
-@pytest.mark.parametrize("steps_per_call", [1, 3])
-def test_lstm_gradient_at_every_length_however_many_steps_per_call(monkeypatch, steps_per_call):
-    """Lengths below, at and between multiples of the steps per compiled call (the first T mod K steps run one per
-    call, the rest K per call), all through one graph traced for unknown lengths, as the trainer's."""
-    monkeypatch.setattr(lstm, "STEPS_PER_CALL", steps_per_call)
-    rng = np.random.default_rng(3)
-    batch, units, width = 17, 8, 5
-    weights = tf.constant(rng.normal(scale=0.3, size=(units + width + 1, 4 * units)).astype(np.float32))
-    mask = tf.constant((rng.random((batch, units)) > 0.3).astype(np.float32) / 0.7)
-    state = tf.constant(rng.normal(size=(batch, units)).astype(np.float32))
-
-    def gradients(function, inputs):
-        with tf.GradientTape() as tape:
-            tape.watch([inputs, weights])
-            hiddens, last_cell = function(inputs, weights, state, state, mask)
-            loss = tf.reduce_sum(tf.sin(hiddens) * tf.range(1.0, 1.0 + units)) + tf.reduce_sum(last_cell**2)
-        return [hiddens, last_cell, *tape.gradient(loss, [inputs, weights])]
-
-    ours = tf.function(lambda inputs: gradients(lstm_sequence, inputs),
-                       input_signature=[tf.TensorSpec([None, batch, width])])
-    for steps in (1, 2, 3, 4, 6, 7):
-        inputs = tf.constant(rng.normal(size=(steps, batch, width)).astype(np.float32))
-        for value, expected in zip(ours(inputs), gradients(reference_lstm, inputs)):
-            np.testing.assert_allclose(value.numpy(), expected.numpy(), rtol=1e-4, atol=1e-5, err_msg=f"{steps} steps")
 
 
 def reference_layer_norm(values, gain, shift, blocks, epsilon=1e-3):

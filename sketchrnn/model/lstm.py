@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-import functools
-
 import keras
 import tensorflow as tf
 
 # ----------------------------------------------------------------------------------------------
 # The LSTM. Same maths and weight layout as keras.layers.LSTM (gates i, f, c, o; kernel [I, 4H],
 # recurrent_kernel [H, 4H], bias [4H] with unit forget bias), but with a hand-written gradient and
-# a few time steps one XLA-compiled function: the matmul and the gate maths of a step are one fused
-# kernel instead of ~15 TensorFlow ops (which cost as much as the matmul itself at B = 100), and
-# ``STEPS_PER_CALL`` steps per call spread the cost of a call (the loop's ops, reading and writing what
-# backpropagation keeps) over that many steps. The input projection and the bias ride in the step's matmul,
-# ``[h * mask, x_t, 1] @ weights`` with ``weights = [recurrent_kernel; kernel; bias]`` of shape ``[H + I + 1, 4H]``,
-# and a call's shapes do not depend on T, so each call compiles once per (B, H, I). A batch runs as ``CHAINS``
-# (two) independent chains, whose calls overlap on the CPU's cores. Backpropagation through time runs the
-# same way, backwards, then computes every weight's gradient in one large matmul per chain.
+# each time step one XLA-compiled function: the matmul and the gate maths of a step are one fused
+# kernel instead of ~15 TensorFlow ops (which cost as much as the matmul itself at B = 100). The
+# input projection and the bias ride in the step's matmul, ``[h * mask, x_t, 1] @ weights`` with
+# ``weights = [recurrent_kernel; kernel; bias]`` of shape ``[H + I + 1, 4H]``, and a step's shapes
+# do not depend on T, so the step compiles once per (B, H, I). A batch runs as ``CHAINS`` (two) independent
+# chains, whose steps overlap on the CPU's cores. Backpropagation through time runs one fused step per
+# time step and chain, then computes every weight's gradient in one large matmul per chain.
 
 
 CHAINS = 2  # a batch runs as this many independent chains (see _chain_sizes; 3 and 4 measured slower on 2 cores)
-STEPS_PER_CALL = 1  # time steps per compiled call (see _calls); 2, 4 and 8 measured 0.91-0.97x of 1 (step_variants.py)
 MIN_CHAIN_BATCH = 8  # ... of at least this many sequences each; a smaller batch runs as one chain
 LAYER_NORM_EPSILON = 1e-3  # added to the variance in layer norm (magenta's layer_norm_all / layer_norm)
 
@@ -48,6 +44,7 @@ def lstm_update(preactivations, cell):
     return output_gate * tanh_cell, cell, gates, tanh_cell
 
 
+@tf.function(jit_compile=True, reduce_retracing=True)
 def _forward_step(hidden, cell, row, weights, dropout_mask):
     """One step; returns the new hidden and cell ``(B, H)``, the matmul operand ``(B, H + I + 1)``,
     the activated gates ``(B, 4H)`` and ``tanh(new cell)``: what the backward step needs."""
@@ -71,6 +68,7 @@ def _gate_activation_gradient(d_hidden, d_cell, input_gate, forget_gate, candida
     )
 
 
+@tf.function(jit_compile=True, reduce_retracing=True)
 def _backward_step(d_hidden, d_cell, d_output, gates, previous_cell, tanh_cell, transposed_recurrent_kernel,
                    dropout_mask):
     """One BPTT step: the gradients of the step's pre-activations ``(B, 4H)`` and of the previous hidden
@@ -109,121 +107,66 @@ def _join_batch(tensors, axis=0):
     return tensors[0] if len(tensors) == 1 else tf.concat(tensors, axis=axis)
 
 
-def _calls(steps):
-    """How ``steps`` time steps run as compiled calls: the number of calls, and the phases
-    ``(first step, calls, steps per call)``: the first ``steps mod STEPS_PER_CALL`` steps one per call, then
-    the rest ``STEPS_PER_CALL`` per call. Every call before a phase's first is one step, so a phase's first
-    call has the index of its first step."""
-    if STEPS_PER_CALL == 1:
-        return steps, [(0, steps, 1)]
-    singles, blocks = steps % STEPS_PER_CALL, steps // STEPS_PER_CALL
-    return singles + blocks, [(0, singles, 1), (singles, blocks, STEPS_PER_CALL)]
-
-
-@functools.cache
-def _forward_call(size: int, layer_norm: bool):
-    """A compiled call of ``size`` forward steps: from the state and ``rows [size, B, I]``, the new hidden and
-    cell and, stacked per step ``[size, ...]``, what backpropagation keeps: the step's hidden, matmul operand,
-    incoming cell, gates and tanh(new cell) (with layer norm, the packed values of :func:`layer_norm_lstm_update`)."""
-
-    def run(hidden, cell, rows, weights, dropout_mask, norm_weights):
-        kept = []
-        for index in range(size):
-            if layer_norm:
-                new_hidden, new_cell, operand, gates, cell_values = _layer_norm_forward_step(
-                    hidden, cell, rows[index], weights, dropout_mask, norm_weights)
-            else:
-                new_hidden, new_cell, operand, gates, cell_values = _forward_step(
-                    hidden, cell, rows[index], weights, dropout_mask)
-            kept.append((new_hidden, operand, cell, gates, cell_values))
-            hidden, cell = new_hidden, new_cell
-        return hidden, cell, [tf.stack(values) for values in zip(*kept)]
-
-    return tf.function(run, jit_compile=True, reduce_retracing=True)
-
-
-@functools.cache
-def _backward_call(size: int, layer_norm: bool):
-    """A compiled call of ``size`` BPTT steps, last step first: from the BPTT state (``d_hidden, d_cell`` and with
-    layer norm ``d_norm_weights``), this call's output gradients and what its forward call kept ``[size, ...]``,
-    the pre-activations' gradients ``[size, B, 4H]`` and the new BPTT state."""
-
-    def run(state, d_outputs, previous_cells, gates, cell_values, transposed_recurrent_kernel, dropout_mask,
-            norm_weights):
-        d_gates = [None] * size
-        for index in reversed(range(size)):
-            if layer_norm:
-                d_gates[index], *state = _layer_norm_backward_step(
-                    *state, d_outputs[index], previous_cells[index], gates[index], cell_values[index],
-                    transposed_recurrent_kernel, dropout_mask, norm_weights)
-            else:
-                d_gates[index], *state = _backward_step(
-                    *state, d_outputs[index], gates[index], previous_cells[index], cell_values[index],
-                    transposed_recurrent_kernel, dropout_mask)
-        return tf.stack(d_gates), tuple(state)
-
-    return tf.function(run, jit_compile=True, reduce_retracing=True)
-
-
 def _lstm_scan(inputs, weights, hidden, cell, dropout_mask, norm_weights=None):
-    """Run the LSTM over time-major ``inputs [T, B, I]``, as independent chains of the batch (:func:`_chain_sizes`),
-    a few steps per compiled call (:func:`_calls`).
+    """Run the LSTM over time-major ``inputs [T, B, I]``, as independent chains of the batch (:func:`_chain_sizes`).
 
     ``norm_weights`` (see :func:`layer_norm_lstm_sequence`) turns on layer norm. Returns hiddens ``[T, B, H]``,
-    the last cell ``(B, H)``, the chain sizes, and per chain TensorArrays (one entry ``[steps, b, ...]`` per call)
-    of what backpropagation needs: matmul operands, incoming cells, gates, ``tanh`` of the new cells (with layer
-    norm the gates packed with the normalised pre-activations, and the tanh with the normalised cell and the 1/std's).
+    the last cell ``(B, H)``, the chain sizes, and per chain TensorArrays (one entry per step) of what
+    backpropagation needs: matmul operands, incoming cells, gates, ``tanh`` of the new cells (with layer norm
+    the gates packed with the normalised pre-activations, and the tanh with the normalised cell and the 1/std's).
     """
-    sizes = _chain_sizes(hidden)
-    calls, phases = _calls(tf.shape(inputs)[0])
-    chain_inputs, masks = _split_batch(inputs, sizes, axis=1), _split_batch(dropout_mask, sizes)
+    steps, sizes = tf.shape(inputs)[0], _chain_sizes(hidden)
+    rows = [tf.TensorArray(inputs.dtype, size=steps).unstack(part) for part in _split_batch(inputs, sizes, axis=1)]
+    masks = _split_batch(dropout_mask, sizes)
     states = list(zip(_split_batch(hidden, sizes), _split_batch(cell, sizes)))
-    saved = [[tf.TensorArray(inputs.dtype, size=calls, infer_shape=False) for _ in range(5)] for _ in sizes]
-    for first, count, size in phases:
-        forward = _forward_call(size, norm_weights is not None)
+    saved = [[tf.TensorArray(inputs.dtype, size=steps) for _ in range(5)] for _ in sizes]
 
-        def step(j, states, saved, first=first, size=size, forward=forward):
-            new_states, new_saved, t = [], [], first + j * size
-            for (hidden, cell), arrays, rows, mask in zip(states, saved, chain_inputs, masks):
-                hidden, cell, kept = forward(hidden, cell, rows[t:t + size], weights, mask, norm_weights)
-                new_states.append((hidden, cell))
-                new_saved.append([array.write(first + j, value) for array, value in zip(arrays, kept)])
-            return j + 1, new_states, new_saved
+    def step(t, states, saved):
+        new_states, new_saved = [], []
+        for (hidden, cell), arrays, chain_rows, mask in zip(states, saved, rows, masks):
+            if norm_weights is None:
+                new_hidden, new_cell, *kept = _forward_step(hidden, cell, chain_rows.read(t), weights, mask)
+            else:
+                new_hidden, new_cell, *kept = _layer_norm_forward_step(
+                    hidden, cell, chain_rows.read(t), weights, mask, norm_weights)
+            new_states.append((new_hidden, new_cell))
+            values = (new_hidden, kept[0], cell, *kept[1:])  # hidden, operand, incoming cell, gates, tanh(cell)
+            new_saved.append([array.write(t, value) for array, value in zip(arrays, values)])
+        return t + 1, new_states, new_saved
 
-        _, states, saved = tf.while_loop(lambda j, *_, count=count: j < count, step, (0, states, saved))
-    hiddens = _join_batch([arrays[0].concat() for arrays in saved], axis=1)  # (T, B, H)
-    hiddens.set_shape([inputs.shape[0], inputs.shape[1], hidden.shape[1]])  # the arrays' entries vary in length
+    _, states, saved = tf.while_loop(lambda t, *_: t < steps, step, (0, states, saved))
+    hiddens = _join_batch([arrays[0].stack() for arrays in saved], axis=1)  # (T, B, H)
     return hiddens, _join_batch([cell for _, cell in states]), sizes, [arrays[1:] for arrays in saved]
 
 
 def _backward_chains(d_hiddens, d_cell, sizes, saved, transposed_recurrent_kernel, dropout_mask, norm_weights=None):
-    """BPTT over each chain, the forward calls' steps in reverse; returns per chain the final ``(d_hidden, d_cell)``
-    (with layer norm also the ``norm_weights`` gradient ``(10 H,)``) and a TensorArray of d_gates, the
-    pre-activations' gradients (one entry per call, as the forward's)."""
-    calls, phases = _calls(tf.shape(d_hiddens)[0])
-    d_outputs, masks = _split_batch(d_hiddens, sizes, axis=1), _split_batch(dropout_mask, sizes)
+    """BPTT over each chain; returns per chain the final ``(d_hidden, d_cell)`` (with layer norm also the
+    ``norm_weights`` gradient ``(10 H,)``) and a TensorArray of d_gates, the pre-activations' gradients."""
+    steps = tf.shape(d_hiddens)[0]
+    d_outputs = [tf.TensorArray(d_hiddens.dtype, size=steps).unstack(part)
+                 for part in _split_batch(d_hiddens, sizes, axis=1)]
+    masks = _split_batch(dropout_mask, sizes)
     states = [(tf.zeros_like(chain_d_cell), chain_d_cell) for chain_d_cell in _split_batch(d_cell, sizes)]
     if norm_weights is not None:  # and the norm_weights gradient summed so far (10 H,)
         states = [(*state, tf.zeros_like(norm_weights)) for state in states]
-    results = [tf.TensorArray(d_hiddens.dtype, size=calls, infer_shape=False) for _ in sizes]
-    for first, count, size in reversed(phases):
-        backward = _backward_call(size, norm_weights is not None)
+    results = [tf.TensorArray(d_hiddens.dtype, size=steps) for _ in sizes]
 
-        def step(k, states, results, first=first, count=count, size=size, backward=backward):
-            new_states, new_results = [], []
-            call = first + count - 1 - k
-            t = first + (count - 1 - k) * size
-            for state, all_d_gates, outputs, arrays, mask in zip(states, results, d_outputs, saved, masks):
-                previous_cells, gates, cell_values = (array.read(call) for array in arrays[1:])
-                d_gates, new_state = backward(state, outputs[t:t + size], previous_cells, gates, cell_values,
-                                              transposed_recurrent_kernel, mask, norm_weights)
-                for value, before in zip(new_state, state):
-                    value.set_shape(before.shape)  # what the arrays give has no static shape: keep the loop's
-                new_states.append(new_state)
-                new_results.append(all_d_gates.write(call, d_gates))
-            return k + 1, new_states, new_results
+    def step(k, states, results):
+        t, new_states, new_results = steps - 1 - k, [], []
+        for state, all_d_gates, outputs, arrays, mask in zip(states, results, d_outputs, saved, masks):
+            previous_cell, gates, tanh_cell = (array.read(t) for array in arrays[1:])
+            if norm_weights is None:
+                d_gates, *state = _backward_step(
+                    *state, outputs.read(t), gates, previous_cell, tanh_cell, transposed_recurrent_kernel, mask)
+            else:
+                d_gates, *state = _layer_norm_backward_step(
+                    *state, outputs.read(t), previous_cell, gates, tanh_cell, transposed_recurrent_kernel, mask,
+                    norm_weights)
+            new_states.append(tuple(state))
+            new_results.append(all_d_gates.write(t, d_gates))
+        return k + 1, new_states, new_results
 
-        _, states, results = tf.while_loop(lambda k, *_, count=count: k < count, step, (0, states, results))
+    _, states, results = tf.while_loop(lambda k, *_: k < steps, step, (0, states, results))
     return states, results
 
 
@@ -254,9 +197,9 @@ def _sequence_gradient(inputs, weights, cell, dropout_mask, sizes, saved, d_hidd
     states, results = _backward_chains(
         d_hiddens, d_last_cell, sizes, saved, transposed_recurrent_kernel, dropout_mask, norm_weights
     )
-    all_d_gates = [tf.reshape(d_gates.concat(), [-1, gates_width]) for d_gates in results]  # per chain (T*b, 4H)
+    all_d_gates = [tf.reshape(d_gates.stack(), [-1, gates_width]) for d_gates in results]  # per chain (T*b, 4H)
     d_weights = tf.add_n([
-        tf.matmul(tf.reshape(arrays[0].concat(), [-1, width]), d_gates, transpose_a=True)
+        tf.matmul(tf.reshape(arrays[0].stack(), [-1, width]), d_gates, transpose_a=True)
         for arrays, d_gates in zip(saved, all_d_gates)
     ])  # per chain one (H + I + 1, T*b) @ (T*b, 4H) matmul: every step's recurrent, input and bias gradient
     steps, input_kernel = tf.shape(inputs)[0], weights[units:-1]  # (I, 4H)
@@ -324,6 +267,7 @@ def layer_norm_lstm_update(preactivations, cell, norm_weights):
     return output_gate * tanh_cell, cell, gates, cell_values
 
 
+@tf.function(jit_compile=True, reduce_retracing=True)
 def _layer_norm_forward_step(hidden, cell, row, weights, dropout_mask, norm_weights):
     """One layer-normalised step; returns the new hidden and cell, the matmul operand, and the packed gates and
     cell values of :func:`layer_norm_lstm_update`: what the backward step needs."""
@@ -332,6 +276,7 @@ def _layer_norm_forward_step(hidden, cell, row, weights, dropout_mask, norm_weig
     return hidden, cell, operand, gates, cell_values
 
 
+@tf.function(jit_compile=True, reduce_retracing=True)
 def _layer_norm_backward_step(d_hidden, d_cell, d_norm_weights, d_output, previous_cell, gates, cell_values,
                               transposed_recurrent_kernel, dropout_mask, norm_weights):
     """One BPTT step of the layer-normalised LSTM, on the packed ``gates`` and ``cell_values`` the forward step
