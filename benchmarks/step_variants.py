@@ -16,16 +16,12 @@ Variants:
   concatenation (XLA keeps that concatenation as a copy of its own);
 * ``backward-one-pass``: the backward step's gate gradients ``(B, 4H)`` as one elementwise pass over
   ``(B, 4, H)`` (per-gate selects) instead of four fusions and a concatenation;
-* ``whole-loops``: each chain's whole forward loop and whole BPTT loop as one XLA computation (a
-  ``tf.while_loop`` inside the compiled function, over the sequence padded to a multiple of 32 steps so a
-  few lengths compile, running only the real steps) instead of one compiled call per time step; the plain
-  LSTM only;
 * ``norm-by-reduction`` (with ``--layer-norm``): the layer norm's means over each gate's H units as XLA
   reductions, as before, instead of a matmul with a 0/1 block matrix (``lstm._block_means``).
 
 ``--layer-norm`` runs every variant on the layer-normalised LSTM (``sketchrnn train --layer-norm``).
 
-    python benchmarks/step_variants.py [--hidden-size 512] [--rounds 4] [--steps 4] [--layer-norm] [--warm-up 0] [VARIANT ...]
+    python benchmarks/step_variants.py [--hidden-size 512] [--rounds 4] [--steps 4] [--layer-norm] [VARIANT ...]
 """
 
 from __future__ import annotations
@@ -48,7 +44,7 @@ XLA_VARIANTS = {
     "legacy-runtime": "--xla_cpu_use_thunk_runtime=false",
 }
 CODE_VARIANTS = ("sigmoid-as-tanh", "chains-3", "chains-4", "gates-one-pass", "backward-one-pass",
-                 "whole-loops", "norm-by-reduction")
+                 "norm-by-reduction")
 
 
 def apply_code_variant(name: str) -> None:
@@ -69,8 +65,6 @@ def apply_code_variant(name: str) -> None:
         lstm.lstm_update = _lstm_update_one_pass
     elif name == "backward-one-pass":
         lstm._backward_step = tf.function(_backward_step_one_pass, jit_compile=True, reduce_retracing=True)
-    elif name == "whole-loops":
-        lstm.lstm_sequence = _whole_loops_sequence()
     elif name == "norm-by-reduction":
         def block_means(values, blocks):
             return tf.reduce_mean(tf.reshape(values, tf.stack([tf.shape(values)[0], blocks, -1])), axis=2)
@@ -116,81 +110,7 @@ def _backward_step_one_pass(d_hidden, d_cell, d_output, gates, previous_cell, ta
     return d_gates, d_previous_hidden, d_cell * forget_gate
 
 
-def _whole_loops_sequence():
-    """``lstm.lstm_sequence`` with each chain's forward and BPTT loops as one XLA computation each."""
-    import tensorflow as tf
-
-    from sketchrnn.model import lstm
-
-    def padded(tensor, length):
-        return tf.pad(tensor, [[0, length - tf.shape(tensor)[0]]] + [[0, 0]] * (len(tensor.shape) - 1))
-
-    @tf.function(jit_compile=True, reduce_retracing=True)
-    def forward_loop(inputs, steps, hidden, cell, weights, dropout_mask):
-        arrays = [tf.TensorArray(inputs.dtype, size=tf.shape(inputs)[0]) for _ in range(5)]
-
-        def body(t, hidden, cell, arrays):
-            new_hidden, new_cell, operand, gates, tanh_cell = lstm._forward_step.python_function(
-                hidden, cell, inputs[t], weights, dropout_mask)
-            values = (new_hidden, operand, cell, gates, tanh_cell)
-            return t + 1, new_hidden, new_cell, [array.write(t, value) for array, value in zip(arrays, values)]
-
-        _, hidden, cell, arrays = tf.while_loop(lambda t, *_: t < steps, body, (0, hidden, cell, arrays))
-        return hidden, cell, [array.stack() for array in arrays]
-
-    @tf.function(jit_compile=True, reduce_retracing=True)
-    def backward_loop(d_hiddens, steps, d_cell, previous_cells, gates, tanh_cells, transposed_recurrent_kernel,
-                      dropout_mask):
-        result = tf.TensorArray(d_hiddens.dtype, size=tf.shape(d_hiddens)[0])
-
-        def body(k, d_hidden, d_cell, result):
-            t = steps - 1 - k
-            d_gates, d_hidden, d_cell = lstm._backward_step.python_function(
-                d_hidden, d_cell, d_hiddens[t], gates[t], previous_cells[t], tanh_cells[t],
-                transposed_recurrent_kernel, dropout_mask)
-            return k + 1, d_hidden, d_cell, result.write(t, d_gates)
-
-        _, d_hidden, d_cell, result = tf.while_loop(
-            lambda k, *_: k < steps, body, (0, tf.zeros_like(d_cell), d_cell, result))
-        return result.stack(), d_hidden, d_cell
-
-    @tf.custom_gradient
-    def sequence(inputs, weights, hidden, cell, dropout_mask):
-        steps = tf.shape(inputs)[0]
-        length, sizes = (steps + 31) // 32 * 32, lstm._chain_sizes(hidden)
-        split, constant = lstm._split_batch, tf.stop_gradient  # eagerly, a tape would try to differentiate the loop
-        chains = [forward_loop(*arguments) for arguments in zip(
-            split(constant(padded(inputs, length)), sizes, axis=1), [steps] * len(sizes), split(constant(hidden), sizes),
-            split(constant(cell), sizes), [constant(weights)] * len(sizes), split(dropout_mask, sizes))]
-        hiddens = lstm._join_batch([saved[0] for _, _, saved in chains], axis=1)[:steps]
-
-        def gradient(d_hiddens, d_last_cell):
-            d_last_cell = tf.zeros_like(cell) if d_last_cell is None else d_last_cell
-            units, (width, gates_width) = tf.shape(cell)[1], tf.unstack(tf.shape(weights))
-            transposed_recurrent_kernel = tf.transpose(weights[:units])
-            d_weights, d_inputs, d_hidden, d_cell = [], [], [], []
-            for (_, _, saved), chain_d_hiddens, chain_d_cell, mask in zip(
-                    chains, split(padded(d_hiddens, length), sizes, axis=1), split(d_last_cell, sizes),
-                    split(dropout_mask, sizes)):
-                _, operands, previous_cells, gates, tanh_cells = saved
-                d_gates, chain_d_hidden, chain_d_cell = backward_loop(
-                    chain_d_hiddens, steps, chain_d_cell, previous_cells, gates, tanh_cells,
-                    transposed_recurrent_kernel, mask)
-                d_gates = tf.reshape(d_gates[:steps], [-1, gates_width])
-                d_weights.append(tf.matmul(tf.reshape(operands[:steps], [-1, width]), d_gates, transpose_a=True))
-                d_inputs.append(tf.reshape(tf.matmul(d_gates, weights[units:-1], transpose_b=True),
-                                           [steps, -1, tf.shape(inputs)[2]]))
-                d_hidden.append(chain_d_hidden)
-                d_cell.append(chain_d_cell)
-            return (lstm._join_batch(d_inputs, axis=1), tf.add_n(d_weights), lstm._join_batch(d_hidden),
-                    lstm._join_batch(d_cell), tf.zeros_like(dropout_mask))
-
-        return (hiddens, lstm._join_batch([chain_cell for _, chain_cell, _ in chains])), gradient
-
-    return sequence
-
-
-def serve(name: str, hidden_size: int, layer_norm: bool, warm_up: int) -> None:
+def serve(name: str, hidden_size: int, layer_norm: bool) -> None:
     """Subprocess: build the trainer (warmed up), then answer each line ``count`` with that many step timings."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     if name in CODE_VARIANTS:
@@ -198,18 +118,17 @@ def serve(name: str, hidden_size: int, layer_norm: bool, warm_up: int) -> None:
     import train_throughput
 
     run = train_throughput.tensorflow_runner(str(train_throughput.DEFAULT_DATA), hidden_size, layer_norm=layer_norm)
-    run(warm_up)  # untimed: e.g. whole-loops compiles once per length bucket it meets
     for line in sys.stdin:
         print(json.dumps(run(int(line))), flush=True)
 
 
-def compare(names: list[str], hidden_size: int, rounds: int, steps: int, layer_norm: bool, warm_up: int) -> None:
+def compare(names: list[str], hidden_size: int, rounds: int, steps: int, layer_norm: bool) -> None:
     """Alternate the variants' subprocesses and print each one's median rate and ratio to ``default``."""
     processes = {}
     for name in names:
         environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", XLA_FLAGS=XLA_VARIANTS.get(name, ""))
         processes[name] = subprocess.Popen(
-            [sys.executable, __file__, "--serve", name, "--hidden-size", str(hidden_size), "--warm-up", str(warm_up),
+            [sys.executable, __file__, "--serve", name, "--hidden-size", str(hidden_size),
              *(["--layer-norm"] if layer_norm else [])],
             env=environment, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     rates: dict[str, list[float]] = {name: [] for name in names}
@@ -239,12 +158,10 @@ def main(argv=None) -> None:
     parser.add_argument("--rounds", type=int, default=4, help="alternating rounds (default 4)")
     parser.add_argument("--steps", type=int, default=4, help="timed steps per variant and round (default 4)")
     parser.add_argument("--layer-norm", action="store_true", help="run every variant on the layer-normalised LSTM")
-    parser.add_argument("--warm-up", type=int, default=0,
-                        help="untimed steps per variant before the first round, beyond the trainer's 3 (default 0)")
     parser.add_argument("--serve", metavar="VARIANT", help=argparse.SUPPRESS)
     arguments = parser.parse_args(argv)
     if arguments.serve:
-        serve(arguments.serve, arguments.hidden_size, arguments.layer_norm, arguments.warm_up)
+        serve(arguments.serve, arguments.hidden_size, arguments.layer_norm)
         return
     known = [*XLA_VARIANTS, *CODE_VARIANTS]
     unknown = [name for name in arguments.variants if name not in known]
@@ -252,7 +169,7 @@ def main(argv=None) -> None:
         parser.error(f"unknown variant(s) {', '.join(unknown)}; choose from {', '.join(known)}")
     wanted = arguments.variants or known[1:]
     compare(["default", *[name for name in wanted if name != "default"]], arguments.hidden_size, arguments.rounds,
-            arguments.steps, arguments.layer_norm, arguments.warm_up)
+            arguments.steps, arguments.layer_norm)
 
 
 if __name__ == "__main__":

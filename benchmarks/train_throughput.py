@@ -41,6 +41,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import tensorflow as tf  # noqa: E402
 
+from sketchrnn.model import lstm  # noqa: E402
 from sketchrnn.pipeline import Augmentation, BatchSource, normalized_split  # noqa: E402
 from sketchrnn.settings import TrainSettings  # noqa: E402
 from sketchrnn.train import Trainer, load_training_data, new_model  # noqa: E402
@@ -85,6 +86,18 @@ def timed_steps(trainer, batches, count: int):
     return results
 
 
+def warm_up(trainer, batches, steps: int = 3, draws: int = 300) -> None:
+    """Untimed: ``steps`` training steps (tracing), then one on a batch of each LSTM length bucket not met yet
+    among the next ``draws`` batches (the LSTM's loops compile once per bucket: ``lstm.LENGTH_BUCKET``)."""
+    met = set()
+    for index in range(draws):
+        _, _, (inputs, targets, ids) = next(batches)
+        bucket = -(-inputs.shape[1] // lstm.LENGTH_BUCKET)
+        if index < steps or bucket not in met:
+            trainer.train_step((inputs, ids), targets)
+            met.add(bucket)
+
+
 def gflops_of(rate: float, hidden_size: int) -> float:
     """Effective GFLOP/s of a training rate in timestep-samples/s (the LSTM's matmuls, forward + backward)."""
     return rate * 3 * 8 * hidden_size * (hidden_size + INPUTS) / 1e9
@@ -118,7 +131,7 @@ def tensorflow_runner(data: str, hidden_size: int, **changes):
     """A function ``count -> [(seconds, timestep-samples)]`` training this project's model, warmed up."""
     trainer, (drawings, ids) = make_trainer(data, hidden_size, **changes)
     batches = BatchSource(drawings, ids, 100, 0, Augmentation()).batches()
-    timed_steps(trainer, batches, 3)  # warm-up: tracing and XLA compilation
+    warm_up(trainer, batches)
     return lambda count: timed_steps(trainer, batches, count)
 
 
@@ -185,7 +198,7 @@ def epoch_time(data: str, hidden_size: int, bucket: bool) -> float:
     trainer, (drawings, ids) = make_trainer(data, hidden_size)
     source = BatchSource(drawings, ids, 100, 0, Augmentation(), bucket=bucket, pad_rows=252)
     batches = source.batches()
-    timed_steps(trainer, source.batches(start_epoch=1), 2)  # warm-up on another epoch's batches
+    warm_up(trainer, source.batches(start_epoch=1), 2)  # on another epoch's batches
     return sum(seconds for seconds, _ in timed_steps(trainer, batches, source.batches_per_epoch()))
 
 

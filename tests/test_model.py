@@ -17,6 +17,7 @@ from sketchrnn.model import (
     lstm_sequence,
     reconstruction_loss,
 )
+from sketchrnn.model import lstm
 from sketchrnn.model.lstm import MIN_CHAIN_BATCH, _chain_sizes
 from sketchrnn.strokes import DataStats
 
@@ -106,6 +107,37 @@ def test_hand_written_lstm_gradient_matches_autodiff(batch, compiled):
         ours = gradients(lstm_sequence, *arguments)
     for value, expected in zip(ours, gradients(reference_lstm, *arguments)):
         np.testing.assert_allclose(value.numpy(), expected.numpy(), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("norm", [False, True])
+def test_lstm_gradient_at_lengths_around_the_padding_buckets(monkeypatch, norm):
+    """A sequence is padded to a multiple of LENGTH_BUCKET steps and the loops run only its real ones: lengths
+    below, at and just past a multiple, all through one graph traced for unknown lengths, as the trainer's."""
+    monkeypatch.setattr(lstm, "LENGTH_BUCKET", 4)
+    rng = np.random.default_rng(3)
+    batch, units, width = 17, 8, 5
+    weights = tf.constant(rng.normal(scale=0.3, size=(units + width + 1, 4 * units)).astype(np.float32))
+    norm_weights = tf.constant(np.concatenate([1.0 + rng.normal(scale=0.2, size=4 * units), rng.normal(size=4 * units),
+                                               1.0 + rng.normal(scale=0.2, size=units), rng.normal(size=units)]),
+                               tf.float32)
+    mask = tf.constant((rng.random((batch, units)) > 0.3).astype(np.float32) / 0.7)
+    state = tf.constant(rng.normal(size=(batch, units)).astype(np.float32))
+    ours_function = layer_norm_lstm_sequence if norm else lstm_sequence
+    reference = reference_layer_norm_lstm if norm else reference_lstm
+
+    def gradients(function, inputs):
+        with tf.GradientTape() as tape:
+            tape.watch([inputs, weights, norm_weights])
+            extra = [norm_weights] if norm else []
+            hiddens, last_cell = function(inputs, weights, *extra, state, state, mask)
+            loss = tf.reduce_sum(tf.sin(hiddens) * tf.range(1.0, 1.0 + units)) + tf.reduce_sum(last_cell**2)
+        return [hiddens, last_cell, *tape.gradient(loss, [inputs, weights, *extra])]
+
+    ours = tf.function(lambda inputs: gradients(ours_function, inputs), input_signature=[tf.TensorSpec([None, batch, width])])
+    for steps in (1, 3, 4, 5, 8):
+        inputs = tf.constant(rng.normal(size=(steps, batch, width)).astype(np.float32))
+        for value, expected in zip(ours(inputs), gradients(reference, inputs)):
+            np.testing.assert_allclose(value.numpy(), expected.numpy(), rtol=1e-4, atol=2e-5, err_msg=f"{steps} steps")
 
 
 def reference_layer_norm(values, gain, shift, blocks, epsilon=1e-3):

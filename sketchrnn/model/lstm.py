@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+import functools
+
 import keras
 import tensorflow as tf
 
 # ----------------------------------------------------------------------------------------------
 # The LSTM. Same maths and weight layout as keras.layers.LSTM (gates i, f, c, o; kernel [I, 4H],
-# recurrent_kernel [H, 4H], bias [4H] with unit forget bias), but with a hand-written gradient and
-# each time step one XLA-compiled function: the matmul and the gate maths of a step are one fused
-# kernel instead of ~15 TensorFlow ops (which cost as much as the matmul itself at B = 100). The
-# input projection and the bias ride in the step's matmul, ``[h * mask, x_t, 1] @ weights`` with
-# ``weights = [recurrent_kernel; kernel; bias]`` of shape ``[H + I + 1, 4H]``, and a step's shapes
-# do not depend on T, so the step compiles once per (B, H, I). A batch runs as ``CHAINS`` (two) independent
-# chains, whose steps overlap on the CPU's cores. Backpropagation through time runs one fused step per
-# time step and chain, then computes every weight's gradient in one large matmul per chain.
+# recurrent_kernel [H, 4H], bias [4H] with unit forget bias), but with a hand-written gradient. A batch runs
+# as ``CHAINS`` (two) independent chains, and each chain's whole loop over time is one XLA computation
+# (a while loop over the steps, the matmul and the gate maths of a step fused): the chains' computations
+# run side by side on the CPU's cores. The input projection and the bias ride in the step's matmul,
+# ``[h * mask, x_t, 1] @ weights`` with ``weights = [recurrent_kernel; kernel; bias]`` of shape ``[H + I + 1, 4H]``.
+# A sequence is padded to a multiple of ``LENGTH_BUCKET`` steps and the loop runs only its real steps, so a
+# loop compiles once per (B, H, I, length bucket). Backpropagation through time is the same kind of loop,
+# backwards, then every weight's gradient is one large matmul per chain.
 
 
 CHAINS = 2  # a batch runs as this many independent chains (see _chain_sizes; 3 and 4 measured slower on 2 cores)
 MIN_CHAIN_BATCH = 8  # ... of at least this many sequences each; a smaller batch runs as one chain
+LENGTH_BUCKET = 32  # sequences are padded to a multiple of this many steps: one compilation per bucket
 LAYER_NORM_EPSILON = 1e-3  # added to the variance in layer norm (magenta's layer_norm_all / layer_norm)
 
 
@@ -44,7 +47,6 @@ def lstm_update(preactivations, cell):
     return output_gate * tanh_cell, cell, gates, tanh_cell
 
 
-@tf.function(jit_compile=True, reduce_retracing=True)
 def _forward_step(hidden, cell, row, weights, dropout_mask):
     """One step; returns the new hidden and cell ``(B, H)``, the matmul operand ``(B, H + I + 1)``,
     the activated gates ``(B, 4H)`` and ``tanh(new cell)``: what the backward step needs."""
@@ -68,7 +70,6 @@ def _gate_activation_gradient(d_hidden, d_cell, input_gate, forget_gate, candida
     )
 
 
-@tf.function(jit_compile=True, reduce_retracing=True)
 def _backward_step(d_hidden, d_cell, d_output, gates, previous_cell, tanh_cell, transposed_recurrent_kernel,
                    dropout_mask):
     """One BPTT step: the gradients of the step's pre-activations ``(B, 4H)`` and of the previous hidden
@@ -87,8 +88,8 @@ def _chain_sizes(hidden):
     """Batch sizes of the independent chains a sequence runs as: ``CHAINS`` equal parts (the last takes the
     remainder), or one chain for small batches.
 
-    The chains' steps are independent, so TensorFlow runs one chain's step while another's is still
-    busy: the gate maths of a step (one core) overlaps another chain's matmul instead of leaving a core idle.
+    The chains are independent, so TensorFlow runs their loops side by side: an XLA loop runs its gate maths
+    on one core, and the other chain's loop keeps the other core busy.
     """
     batch = hidden.shape[0]
     if batch is not None and batch < CHAINS * MIN_CHAIN_BATCH:
@@ -107,67 +108,87 @@ def _join_batch(tensors, axis=0):
     return tensors[0] if len(tensors) == 1 else tf.concat(tensors, axis=axis)
 
 
+def _padded(tensor, length):
+    """Time-major ``tensor`` padded with zeros to ``length`` steps."""
+    return tf.pad(tensor, tf.concat([[[0, length - tf.shape(tensor)[0]]], tf.zeros([tf.rank(tensor) - 1, 2], tf.int32)], 0))
+
+
+@functools.cache
+def _forward_loop(layer_norm: bool):
+    """A chain's forward loop, one XLA computation: from ``inputs [L, b, I]`` padded to a bucket's length ``L``,
+    the real length ``steps`` and the initial state, the last hidden and cell and, stacked ``[L, b, ...]`` (zero
+    after ``steps``), each step's hidden and what backpropagation keeps: matmul operand, incoming cell, gates and
+    ``tanh(new cell)`` (with layer norm, the packed values of :func:`layer_norm_lstm_update`)."""
+
+    def run(inputs, steps, hidden, cell, weights, dropout_mask, norm_weights):
+        arrays = [tf.TensorArray(inputs.dtype, size=tf.shape(inputs)[0]) for _ in range(5)]
+
+        def step(t, hidden, cell, arrays):
+            if layer_norm:
+                new_hidden, new_cell, *kept = _layer_norm_forward_step(
+                    hidden, cell, inputs[t], weights, dropout_mask, norm_weights)
+            else:
+                new_hidden, new_cell, *kept = _forward_step(hidden, cell, inputs[t], weights, dropout_mask)
+            values = (new_hidden, kept[0], cell, *kept[1:])  # hidden, operand, incoming cell, gates, tanh(cell)
+            return t + 1, new_hidden, new_cell, [array.write(t, value) for array, value in zip(arrays, values)]
+
+        _, hidden, cell, arrays = tf.while_loop(lambda t, *_: t < steps, step, (0, hidden, cell, arrays))
+        return hidden, cell, [array.stack() for array in arrays]
+
+    return tf.function(run, jit_compile=True, reduce_retracing=True)
+
+
+@functools.cache
+def _backward_loop(layer_norm: bool):
+    """A chain's BPTT loop, one XLA computation, last step first: from the outputs' gradients ``[L, b, H]``, the
+    real length, the BPTT state (``d_hidden, d_cell`` and with layer norm ``d_norm_weights``) and what the forward
+    loop kept, the pre-activations' gradients ``[L, b, 4H]`` (zero after ``steps``) and the final state."""
+
+    def run(d_outputs, steps, state, previous_cells, gates, cell_values, transposed_recurrent_kernel, dropout_mask,
+            norm_weights):
+        all_d_gates = tf.TensorArray(d_outputs.dtype, size=tf.shape(d_outputs)[0])
+
+        def step(k, state, all_d_gates):
+            t = steps - 1 - k
+            if layer_norm:
+                d_gates, *state = _layer_norm_backward_step(
+                    *state, d_outputs[t], previous_cells[t], gates[t], cell_values[t], transposed_recurrent_kernel,
+                    dropout_mask, norm_weights)
+            else:
+                d_gates, *state = _backward_step(*state, d_outputs[t], gates[t], previous_cells[t], cell_values[t],
+                                                 transposed_recurrent_kernel, dropout_mask)
+            return k + 1, tuple(state), all_d_gates.write(t, d_gates)
+
+        _, state, all_d_gates = tf.while_loop(lambda k, *_: k < steps, step, (0, state, all_d_gates))
+        return all_d_gates.stack(), state
+
+    return tf.function(run, jit_compile=True, reduce_retracing=True)
+
+
 def _lstm_scan(inputs, weights, hidden, cell, dropout_mask, norm_weights=None):
-    """Run the LSTM over time-major ``inputs [T, B, I]``, as independent chains of the batch (:func:`_chain_sizes`).
+    """Run the LSTM over time-major ``inputs [T, B, I]``, as independent chains of the batch (:func:`_chain_sizes`),
+    each one XLA loop (:func:`_forward_loop`).
 
     ``norm_weights`` (see :func:`layer_norm_lstm_sequence`) turns on layer norm. Returns hiddens ``[T, B, H]``,
-    the last cell ``(B, H)``, the chain sizes, and per chain TensorArrays (one entry per step) of what
-    backpropagation needs: matmul operands, incoming cells, gates, ``tanh`` of the new cells (with layer norm
-    the gates packed with the normalised pre-activations, and the tanh with the normalised cell and the 1/std's).
+    the last cell ``(B, H)``, the layout ``(T, padded length, chain sizes)``, and per chain what backpropagation
+    needs, ``[padded length, b, ...]``: matmul operands, incoming cells, gates, ``tanh`` of the new cells (with layer
+    norm the gates packed with the normalised pre-activations, and the tanh with the normalised cell and the 1/std's).
     """
     steps, sizes = tf.shape(inputs)[0], _chain_sizes(hidden)
-    rows = [tf.TensorArray(inputs.dtype, size=steps).unstack(part) for part in _split_batch(inputs, sizes, axis=1)]
-    masks = _split_batch(dropout_mask, sizes)
-    states = list(zip(_split_batch(hidden, sizes), _split_batch(cell, sizes)))
-    saved = [[tf.TensorArray(inputs.dtype, size=steps) for _ in range(5)] for _ in sizes]
-
-    def step(t, states, saved):
-        new_states, new_saved = [], []
-        for (hidden, cell), arrays, chain_rows, mask in zip(states, saved, rows, masks):
-            if norm_weights is None:
-                new_hidden, new_cell, *kept = _forward_step(hidden, cell, chain_rows.read(t), weights, mask)
-            else:
-                new_hidden, new_cell, *kept = _layer_norm_forward_step(
-                    hidden, cell, chain_rows.read(t), weights, mask, norm_weights)
-            new_states.append((new_hidden, new_cell))
-            values = (new_hidden, kept[0], cell, *kept[1:])  # hidden, operand, incoming cell, gates, tanh(cell)
-            new_saved.append([array.write(t, value) for array, value in zip(arrays, values)])
-        return t + 1, new_states, new_saved
-
-    _, states, saved = tf.while_loop(lambda t, *_: t < steps, step, (0, states, saved))
-    hiddens = _join_batch([arrays[0].stack() for arrays in saved], axis=1)  # (T, B, H)
-    return hiddens, _join_batch([cell for _, cell in states]), sizes, [arrays[1:] for arrays in saved]
-
-
-def _backward_chains(d_hiddens, d_cell, sizes, saved, transposed_recurrent_kernel, dropout_mask, norm_weights=None):
-    """BPTT over each chain; returns per chain the final ``(d_hidden, d_cell)`` (with layer norm also the
-    ``norm_weights`` gradient ``(10 H,)``) and a TensorArray of d_gates, the pre-activations' gradients."""
-    steps = tf.shape(d_hiddens)[0]
-    d_outputs = [tf.TensorArray(d_hiddens.dtype, size=steps).unstack(part)
-                 for part in _split_batch(d_hiddens, sizes, axis=1)]
-    masks = _split_batch(dropout_mask, sizes)
-    states = [(tf.zeros_like(chain_d_cell), chain_d_cell) for chain_d_cell in _split_batch(d_cell, sizes)]
-    if norm_weights is not None:  # and the norm_weights gradient summed so far (10 H,)
-        states = [(*state, tf.zeros_like(norm_weights)) for state in states]
-    results = [tf.TensorArray(d_hiddens.dtype, size=steps) for _ in sizes]
-
-    def step(k, states, results):
-        t, new_states, new_results = steps - 1 - k, [], []
-        for state, all_d_gates, outputs, arrays, mask in zip(states, results, d_outputs, saved, masks):
-            previous_cell, gates, tanh_cell = (array.read(t) for array in arrays[1:])
-            if norm_weights is None:
-                d_gates, *state = _backward_step(
-                    *state, outputs.read(t), gates, previous_cell, tanh_cell, transposed_recurrent_kernel, mask)
-            else:
-                d_gates, *state = _layer_norm_backward_step(
-                    *state, outputs.read(t), previous_cell, gates, tanh_cell, transposed_recurrent_kernel, mask,
-                    norm_weights)
-            new_states.append(tuple(state))
-            new_results.append(all_d_gates.write(t, d_gates))
-        return k + 1, new_states, new_results
-
-    _, states, results = tf.while_loop(lambda k, *_: k < steps, step, (0, states, results))
-    return states, results
+    length = (steps + LENGTH_BUCKET - 1) // LENGTH_BUCKET * LENGTH_BUCKET
+    forward = _forward_loop(norm_weights is not None)
+    constant = tf.stop_gradient  # run eagerly under a tape, the loop would otherwise be differentiated too
+    norm_weights = None if norm_weights is None else constant(norm_weights)
+    chains = [
+        forward(chain_inputs, steps, chain_hidden, chain_cell, constant(weights), mask, norm_weights)
+        for chain_inputs, chain_hidden, chain_cell, mask in zip(
+            _split_batch(constant(_padded(inputs, length)), sizes, axis=1), _split_batch(constant(hidden), sizes),
+            _split_batch(constant(cell), sizes), _split_batch(dropout_mask, sizes))
+    ]
+    hiddens = _join_batch([saved[0] for _, _, saved in chains], axis=1)[:steps]  # (T, B, H)
+    hiddens.set_shape([inputs.shape[0], inputs.shape[1], hidden.shape[1]])
+    last_cell = _join_batch([chain_cell for _, chain_cell, _ in chains])
+    return hiddens, last_cell, (steps, length, sizes), [saved[1:] for _, _, saved in chains]
 
 
 @tf.custom_gradient
@@ -177,37 +198,40 @@ def lstm_sequence(inputs, weights, hidden, cell, dropout_mask):
     ``weights`` is :func:`stacked_weights`; ``dropout_mask (B, H)`` multiplies the recurrent state.
     Returns hiddens ``[T, B, H]`` and the last cell ``(B, H)``.
     """
-    hiddens, last_cell, sizes, saved = _lstm_scan(inputs, weights, hidden, cell, dropout_mask)
+    hiddens, last_cell, layout, saved = _lstm_scan(inputs, weights, hidden, cell, dropout_mask)
 
     def gradient(d_hiddens, d_last_cell):
         states, d_inputs, d_weights = _sequence_gradient(
-            inputs, weights, cell, dropout_mask, sizes, saved, d_hiddens, d_last_cell)
+            inputs, weights, cell, dropout_mask, layout, saved, d_hiddens, d_last_cell)
         d_hidden = _join_batch([state[0] for state in states])
         return d_inputs, d_weights, d_hidden, _join_batch([state[1] for state in states]), tf.zeros_like(dropout_mask)
 
     return (hiddens, last_cell), gradient
 
 
-def _sequence_gradient(inputs, weights, cell, dropout_mask, sizes, saved, d_hiddens, d_last_cell, norm_weights=None):
-    """Backpropagation through a whole sequence: per chain the final BPTT state (:func:`_backward_chains`),
-    the inputs' gradient ``[T, B, I]`` and the stacked weights' gradient ``[H + I + 1, 4H]``."""
+def _sequence_gradient(inputs, weights, cell, dropout_mask, layout, saved, d_hiddens, d_last_cell, norm_weights=None):
+    """Backpropagation through a whole sequence: per chain the final BPTT state (:func:`_backward_loop`: ``d_hidden,
+    d_cell`` and with layer norm the ``norm_weights`` gradient ``(10 H,)``), the inputs' gradient ``[T, B, I]`` and
+    the stacked weights' gradient ``[H + I + 1, 4H]``."""
+    (steps, length, sizes), backward = layout, _backward_loop(norm_weights is not None)
     d_last_cell = tf.zeros_like(cell) if d_last_cell is None else d_last_cell
     units, (width, gates_width) = tf.shape(cell)[1], tf.unstack(tf.shape(weights))
     transposed_recurrent_kernel = tf.transpose(weights[:units])  # (4H, H)
-    states, results = _backward_chains(
-        d_hiddens, d_last_cell, sizes, saved, transposed_recurrent_kernel, dropout_mask, norm_weights
-    )
-    all_d_gates = [tf.reshape(d_gates.stack(), [-1, gates_width]) for d_gates in results]  # per chain (T*b, 4H)
-    d_weights = tf.add_n([
-        tf.matmul(tf.reshape(arrays[0].stack(), [-1, width]), d_gates, transpose_a=True)
-        for arrays, d_gates in zip(saved, all_d_gates)
-    ])  # per chain one (H + I + 1, T*b) @ (T*b, 4H) matmul: every step's recurrent, input and bias gradient
-    steps, input_kernel = tf.shape(inputs)[0], weights[units:-1]  # (I, 4H)
-    d_inputs = _join_batch([
-        tf.reshape(tf.matmul(d_gates, input_kernel, transpose_b=True), [steps, -1, tf.shape(inputs)[2]])
-        for d_gates in all_d_gates
-    ], axis=1)  # (T, B, I)
-    return states, d_inputs, d_weights
+    input_kernel = weights[units:-1]  # (I, 4H)
+    states, d_inputs, d_weights = [], [], []
+    for (operands, *kept), d_outputs, chain_d_cell, mask in zip(
+            saved, _split_batch(_padded(d_hiddens, length), sizes, axis=1), _split_batch(d_last_cell, sizes),
+            _split_batch(dropout_mask, sizes)):
+        state = (tf.zeros_like(chain_d_cell), chain_d_cell)
+        if norm_weights is not None:  # and the norm_weights gradient summed so far (10 H,)
+            state += (tf.zeros_like(norm_weights),)
+        d_gates, state = backward(d_outputs, steps, state, *kept, transposed_recurrent_kernel, mask, norm_weights)
+        d_gates = tf.reshape(d_gates[:steps], [-1, gates_width])  # (T*b, 4H)
+        states.append(state)
+        # one (H + I + 1, T*b) @ (T*b, 4H) matmul: every step's recurrent, input and bias gradient
+        d_weights.append(tf.matmul(tf.reshape(operands[:steps], [-1, width]), d_gates, transpose_a=True))
+        d_inputs.append(tf.reshape(tf.matmul(d_gates, input_kernel, transpose_b=True), [steps, -1, tf.shape(inputs)[2]]))
+    return states, _join_batch(d_inputs, axis=1), tf.add_n(d_weights)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -254,8 +278,8 @@ def layer_norm_lstm_update(preactivations, cell, norm_weights):
     """:func:`lstm_update` with layer norm, for training and for drawing. Returns the new hidden and cell
     ``(B, H)``, the activated gates packed with the normalised pre-activations ``(B, 8H)``, and ``tanh`` of the
     normalised new cell packed with the normalised cell and the 1/std of the cell and of the 4 gate blocks
-    ``(B, 2H + 5)``: packed, so a training step saves as many tensors as the plain LSTM's (each TensorArray
-    read or write is an op of its own in the loop). A sampler uses only the first two; XLA drops the rest."""
+    ``(B, 2H + 5)``: packed, so a training step saves as many tensors as the plain LSTM's and both run the same
+    loops (:func:`_forward_loop`). A sampler uses only the first two; XLA drops the rest."""
     gate_gain, gate_shift, cell_gain, cell_shift = _split_norm_weights(norm_weights, tf.shape(cell)[1])
     gates_normalised, gates_inverse_std = _layer_norm(preactivations, 4)  # (B, 4H), (B, 4, 1)
     input_gate, forget_gate, candidate, output_gate = _activated_gates(gates_normalised * gate_gain + gate_shift)
@@ -267,7 +291,6 @@ def layer_norm_lstm_update(preactivations, cell, norm_weights):
     return output_gate * tanh_cell, cell, gates, cell_values
 
 
-@tf.function(jit_compile=True, reduce_retracing=True)
 def _layer_norm_forward_step(hidden, cell, row, weights, dropout_mask, norm_weights):
     """One layer-normalised step; returns the new hidden and cell, the matmul operand, and the packed gates and
     cell values of :func:`layer_norm_lstm_update`: what the backward step needs."""
@@ -276,7 +299,6 @@ def _layer_norm_forward_step(hidden, cell, row, weights, dropout_mask, norm_weig
     return hidden, cell, operand, gates, cell_values
 
 
-@tf.function(jit_compile=True, reduce_retracing=True)
 def _layer_norm_backward_step(d_hidden, d_cell, d_norm_weights, d_output, previous_cell, gates, cell_values,
                               transposed_recurrent_kernel, dropout_mask, norm_weights):
     """One BPTT step of the layer-normalised LSTM, on the packed ``gates`` and ``cell_values`` the forward step
@@ -308,11 +330,11 @@ def layer_norm_lstm_sequence(inputs, weights, norm_weights, hidden, cell, dropou
     As :func:`lstm_sequence`, plus ``norm_weights [10 H]`` = gate gain, gate shift (each 4H), cell gain,
     cell shift (each H). Returns hiddens ``[T, B, H]`` and the last cell ``(B, H)``.
     """
-    hiddens, last_cell, sizes, saved = _lstm_scan(inputs, weights, hidden, cell, dropout_mask, norm_weights)
+    hiddens, last_cell, layout, saved = _lstm_scan(inputs, weights, hidden, cell, dropout_mask, norm_weights)
 
     def gradient(d_hiddens, d_last_cell):
         states, d_inputs, d_weights = _sequence_gradient(
-            inputs, weights, cell, dropout_mask, sizes, saved, d_hiddens, d_last_cell, norm_weights)
+            inputs, weights, cell, dropout_mask, layout, saved, d_hiddens, d_last_cell, norm_weights)
         d_norm_weights = tf.add_n([state[2] for state in states])  # (10 H,)
         d_hidden = _join_batch([state[0] for state in states])
         return (d_inputs, d_weights, d_norm_weights, d_hidden, _join_batch([state[1] for state in states]),
