@@ -148,8 +148,7 @@ def _backward_loop(layer_norm: bool):
             norm_weights):
         all_d_gates = tf.TensorArray(d_outputs.dtype, size=tf.shape(d_outputs)[0])
 
-        def step(k, state, all_d_gates):
-            t = steps - 1 - k
+        def step(t, state, all_d_gates):
             if layer_norm:
                 d_gates, *state = _layer_norm_backward_step(
                     *state, d_outputs[t], previous_cells[t], gates[t], cell_values[t], transposed_recurrent_kernel,
@@ -157,9 +156,11 @@ def _backward_loop(layer_norm: bool):
             else:
                 d_gates, *state = _backward_step(*state, d_outputs[t], gates[t], previous_cells[t], cell_values[t],
                                                  transposed_recurrent_kernel, dropout_mask)
-            return k + 1, tuple(state), all_d_gates.write(t, d_gates)
+            return t - 1, tuple(state), all_d_gates.write(t, d_gates)
 
-        _, state, all_d_gates = tf.while_loop(lambda k, *_: k < steps, step, (0, state, all_d_gates))
+        # t counts down from steps - 1 as a loop variable: an index computed from ``steps`` inside the loop
+        # made XLA treat ``steps`` as a compile-time constant and compile once per length, not per bucket
+        _, state, all_d_gates = tf.while_loop(lambda t, *_: t >= 0, step, (steps - 1, state, all_d_gates))
         return all_d_gates.stack(), state
 
     return tf.function(run, jit_compile=True, reduce_retracing=True)
