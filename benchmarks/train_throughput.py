@@ -88,11 +88,11 @@ def timed_steps(trainer, batches, count: int):
 
 def warm_up(trainer, batches, steps: int = 3, draws: int = 300) -> None:
     """Untimed: ``steps`` training steps (tracing), then one on a batch of each LSTM length bucket not met yet
-    among the next ``draws`` batches (the LSTM's loops compile once per bucket: ``lstm.LENGTH_BUCKET``)."""
+    among the next ``draws`` batches (the LSTM's loops compile once per padded length: ``lstm.padded_length``)."""
     met = set()
     for index in range(draws):
         _, _, (inputs, targets, ids) = next(batches)
-        bucket = -(-inputs.shape[1] // lstm.LENGTH_BUCKET)
+        bucket = lstm.padded_length(inputs.shape[1])
         if index < steps or bucket not in met:
             trainer.train_step((inputs, ids), targets)
             met.add(bucket)

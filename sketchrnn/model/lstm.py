@@ -108,9 +108,14 @@ def _join_batch(tensors, axis=0):
     return tensors[0] if len(tensors) == 1 else tf.concat(tensors, axis=axis)
 
 
+def padded_length(steps):
+    """The length a sequence of ``steps`` is padded to: the next multiple of ``LENGTH_BUCKET`` (an int or a tensor)."""
+    return (steps + LENGTH_BUCKET - 1) // LENGTH_BUCKET * LENGTH_BUCKET
+
+
 def _padded(tensor, length):
     """Time-major ``tensor`` padded with zeros to ``length`` steps."""
-    return tf.pad(tensor, tf.concat([[[0, length - tf.shape(tensor)[0]]], tf.zeros([tf.rank(tensor) - 1, 2], tf.int32)], 0))
+    return tf.pad(tensor, [[0, length - tf.shape(tensor)[0]]] + [[0, 0]] * (tensor.shape.rank - 1))
 
 
 @functools.cache
@@ -176,7 +181,7 @@ def _lstm_scan(inputs, weights, hidden, cell, dropout_mask, norm_weights=None):
     norm the gates packed with the normalised pre-activations, and the tanh with the normalised cell and the 1/std's).
     """
     steps, sizes = tf.shape(inputs)[0], _chain_sizes(hidden)
-    length = (steps + LENGTH_BUCKET - 1) // LENGTH_BUCKET * LENGTH_BUCKET
+    length = padded_length(steps)
     forward = _forward_loop(norm_weights is not None)
     constant = tf.stop_gradient  # run eagerly under a tape, the loop would otherwise be differentiated too
     norm_weights = None if norm_weights is None else constant(norm_weights)
