@@ -213,7 +213,8 @@ def _fit_frame(strokes: list[np.ndarray], style: _Style) -> _Frame:
     # larger side s = span * (1 + 2 margin) + stroke_width in units, and units = pixels * s / size
     side = span * (1 + 2 * style.margin) / (1 - style.stroke_width / style.size)
     pad = (side - span) / 2
-    decimals = math.ceil(math.log10(style.size / side / PIXEL_PRECISION))
+    # as a difference of logs: the quotient overflows to infinity for a subnormal side (a span near 1e-306)
+    decimals = math.ceil(math.log10(style.size) - math.log10(side) - math.log10(PIXEL_PRECISION))
     decimals = min(max(decimals, MIN_DECIMALS), MAX_DECIMALS)
     step = 10**decimals
     x0, y0 = (math.floor((value - pad) * step) for value in low)

@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ElementTree
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from sketchrnn import svg
@@ -535,6 +535,7 @@ scale = st.sampled_from([1e-3, 0.1, 1.0, 50.0])
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(stroke_strategy, min_size=1, max_size=5), scale, st.booleans())
+@example([np.array([(0.0, 0.0), (0.0, 2.814619654303167e-303)])], 1e-3, False)  # a subnormal span (was OverflowError)
 def test_property_any_drawing_round_trips_inside_its_view_box(polylines, factor, animate):
     polylines = [stroke * factor for stroke in polylines]
     text = drawing_svg(polylines, animate=animate)
