@@ -326,11 +326,15 @@ def on_canvas(stroke3, fill: float = sample.CANVAS_FILL) -> tuple[list[np.ndarra
     return [mapping(p) for p in polylines], mapping
 
 
+def cut_length(stroke3, fraction: float = PRIME_FRACTION) -> int:
+    """How many of a drawing's points its cut keeps: the first ``fraction`` of them, at least 2."""
+    return max(2, int(round(len(stroke3) * fraction)))
+
+
 def cut_on_canvas(stroke3, fraction: float = PRIME_FRACTION) -> list[np.ndarray]:
     """The first ``fraction`` of a test drawing's points (at least 2), placed on the canvas as the whole would be."""
     _, mapping = on_canvas(stroke3)
-    count = max(2, int(round(len(stroke3) * fraction)))
-    return [mapping(p) for p in strokes.stroke3_to_polylines(stroke3[:count])]
+    return [mapping(p) for p in strokes.stroke3_to_polylines(stroke3[:cut_length(stroke3, fraction)])]
 
 
 def as_payload(polylines) -> list[list[list[float]]]:
