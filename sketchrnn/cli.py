@@ -179,6 +179,11 @@ def add_train_command(subparsers) -> None:
     parser.add_argument("--categories", type=parse_categories, default=None, metavar="NAME[,NAME...]",
                         help="keep only these categories of the data")
     parser.add_argument("--download", action="store_true", help="download category names missing from the cache")
+    parser.add_argument("--init-from", metavar="MODEL",
+                        help="start from this trained decoder's weights instead of random ones (a model, run or "
+                             "checkpoint directory, e.g. data/models/quickdraw6): its LSTM size, mixtures and layer "
+                             "norm are taken over, each category it knows starts as it drew it, a new one from the "
+                             "mean of its categories; drawings are read in its units (default: random weights)")
     for flag, name, kind, text in TRAIN_OPTIONS:
         parser.add_argument(flag, dest=name, type=kind, default=None, help=f"{text} (default {getattr(defaults, name)})")
     parser.add_argument("--layer-norm", action="store_true", default=None,
@@ -200,7 +205,8 @@ def train_settings_from_arguments(arguments):
     if getattr(arguments, "category_conditioning", None) is not None:
         given["category_conditioning"] = arguments.category_conditioning
     if arguments.resume:
-        refused = sorted(set(given) - RESUME_OPTIONS) + (["data"] if arguments.data else [])
+        refused = sorted(set(given) - RESUME_OPTIONS) + (["data"] if arguments.data else []) + (
+            ["init_from"] if arguments.init_from else [])
         if refused:
             raise ValueError(f"--resume keeps the run's saved settings; only --steps, --max-minutes, --validate-every, "
                              f"--checkpoint-every and --log-every may change (got {', '.join(refused)})")
@@ -211,6 +217,11 @@ def train_settings_from_arguments(arguments):
         return settings
     if not arguments.data or not arguments.out:
         raise ValueError("pass --data SOURCE... and --out DIR for a new run, or --resume DIR")
+    if arguments.init_from:  # the base model's architecture, unless given (training refuses a mismatch)
+        from sketchrnn.checkpoint import load_model
+        from sketchrnn.train import architecture_of
+
+        given = {**architecture_of(load_model(arguments.init_from)), **given, "init_from": arguments.init_from}
     return TrainSettings(data=arguments.data, out=arguments.out, categories=arguments.categories,
                          download=arguments.download, **given)
 

@@ -94,6 +94,10 @@ def model_card(model) -> str:
         f"- this model: step {meta.get('best_step', model.step)} (best validation loss) of a "
         f"{meta.get('run_steps')}-step run, {_hours(meta.get('run_seconds'))} of training on {meta.get('machine')}",
     ]
+    if meta.get("init_from"):
+        start = meta["init_from"]
+        lines.append(f"- started from the weights of {start.get('name')} (step {start.get('step')}, "
+                     f"`{start.get('model')}`), not random ones (`--init-from`)")
     if meta.get("weights_dtype"):
         lines.append(f"- weights stored as {meta['weights_dtype']} (computed in float32); the test L_R below is of "
                      f"these stored weights")

@@ -58,6 +58,8 @@ class TrainSettings:
     log_every: int = 100  # steps between progress lines when the output is not a terminal (a log file, CI)
     strategy: str = "default"  # tf.distribute strategy: default (one device), mirrored, multi-worker
     download: bool = False  # allow downloading official category files into the cache
+    # start from this trained decoder's weights (a model, run or checkpoint directory) instead of random ones
+    init_from: str | None = None
 
     def validate(self) -> None:
         """Raise ValueError for settings that cannot train."""
@@ -65,6 +67,9 @@ class TrainSettings:
             raise ValueError(f"clip kind {self.clip_kind!r} is not one of {', '.join(CLIP_KINDS)}")
         if self.model not in MODEL_KINDS:
             raise ValueError(f"model {self.model!r} is not one of {', '.join(MODEL_KINDS)}")
+        if self.init_from and self.model != "decoder":
+            raise ValueError("--init-from starts a decoder (--model decoder) from a trained decoder; a VAE starts "
+                             "from random weights")
         if self.model == "vae" and (self.encoder_size < 1 or self.latent_size < 1):
             raise ValueError("--encoder-size and --latent-size must be at least 1")
         if not (self.kl_weight >= 0 and self.kl_min >= 0 and 0 <= self.kl_weight_start <= 1 and 0 < self.kl_decay_rate <= 1):

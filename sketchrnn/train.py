@@ -197,8 +197,8 @@ class Trainer:
 # Setting up a run
 
 
-def load_training_data(settings: TrainSettings):
-    """The dataset of a run, its statistics, and the normalised train / valid drawings."""
+def load_training_data(settings: TrainSettings, base: TrainedModel | None = None):
+    """The dataset of a run and its statistics; with ``base`` (``--init-from``), in the base model's units."""
     from sketchrnn.data import load_dataset
 
     dataset = load_dataset(
@@ -209,11 +209,67 @@ def load_training_data(settings: TrainSettings):
         download=settings.download,
         categories=settings.categories,
     )
-    return dataset, dataset.stats()
+    stats = dataset.stats()
+    if base is not None:  # the base's weights read offsets divided by its scale factor: keep it
+        stats = dataclasses.replace(stats, scale_factor=base.stats.scale_factor,
+                                    typical_extent=stats.typical_extent * stats.scale_factor / base.stats.scale_factor)
+    return dataset, stats
 
 
-def new_model(settings: TrainSettings, dataset, stats) -> TrainedModel:
-    """A freshly initialised model for a run's settings and data."""
+ARCHITECTURE = ("hidden_size", "num_mixtures", "layer_norm", "category_embedding_size")  # what --init-from fixes
+
+
+def architecture_of(model: TrainedModel) -> dict:
+    """The settings a run started from ``model`` must share with it (the embedding width only if it has one)."""
+    names = ARCHITECTURE if model.config.num_categories > 1 else ARCHITECTURE[:-1]
+    return {name: getattr(model.config, name) for name in names}
+
+
+def init_from_model(settings: TrainSettings) -> TrainedModel | None:
+    """The trained decoder ``--init-from`` names, checked against the run's settings (None without it)."""
+    if not settings.init_from:
+        return None
+    base = ckpt.load_model(settings.init_from)
+    if base.config.kind != "decoder":
+        raise ValueError(f"--init-from {settings.init_from} is a {base.config.kind}; start from a decoder "
+                         "(e.g. data/models/quickdraw6)")
+    differ = {name: value for name, value in architecture_of(base).items() if getattr(settings, name) != value}
+    if differ:
+        wanted = ", ".join(f"{name} {value}" for name, value in differ.items())
+        raise ValueError(f"--init-from {settings.init_from} has {wanted}; the run must have the same (the command "
+                         "line takes them from the model unless you pass others)")
+    return base
+
+
+def warm_start(model: TrainedModel, base: TrainedModel) -> None:
+    """Set a new decoder's weights from a trained one's, so that it starts drawing each of its categories as
+    ``base`` did: a category ``base`` knows keeps its embedding, a new one starts from the mean of them
+    (or, when ``base`` has no embedding, the embedding starts with no effect). A one-category model gets its
+    category's embedding folded into the LSTM bias, which is where the sampler folds it too."""
+    new, old = model.network, base.network
+    kernel, bias = old.lstm.kernel.numpy(), old.lstm.bias.numpy()  # (5 [+ E], 4H), (4H,)
+    rows = None  # the base's embedding of each of the new model's categories, (C, E)
+    if old.category_embedding is not None:
+        table = old.category_embedding.embeddings.numpy()
+        rows = np.stack([table[base.categories.index(c)] if c in base.categories else table.mean(axis=0)
+                         for c in model.categories])
+    if new.category_embedding is None:
+        kernel, bias = kernel[:5], bias + (rows[0] @ kernel[5:] if rows is not None else 0.0)
+    elif rows is not None:
+        new.category_embedding.embeddings.assign(rows)
+    else:
+        kernel = np.concatenate([kernel, np.zeros((new.category_embedding.output_dim, kernel.shape[1]), kernel.dtype)])
+    new.lstm.kernel.assign(kernel)
+    new.lstm.bias.assign(bias)
+    new.lstm.recurrent_kernel.assign(old.lstm.recurrent_kernel.numpy())
+    if new.lstm.layer_norm:
+        new.lstm.norm_weights.assign(old.lstm.norm_weights.numpy())
+    new.head.kernel.assign(old.head.kernel.numpy())
+    new.head.bias.assign(old.head.bias.numpy())
+
+
+def new_model(settings: TrainSettings, dataset, stats, base: TrainedModel | None = None) -> TrainedModel:
+    """A model for a run's settings and data: randomly initialised, or started from ``base`` (``--init-from``)."""
     from sketchrnn.model import ModelConfig
 
     keras.utils.set_random_seed(settings.seed)
@@ -234,10 +290,14 @@ def new_model(settings: TrainSettings, dataset, stats) -> TrainedModel:
         "drawings": {k: len(v.drawings) for k, v in dataset.splits.items()},
         "train_settings": {k: v for k, v in dataclasses.asdict(settings).items() if k != "out"},
     }
-    return TrainedModel(
+    model = TrainedModel(
         network=build_network(config), config=config, stats=stats,
         categories=list(dataset.categories), name=Path(settings.out).name, metadata=metadata,
     )
+    if base is not None:
+        warm_start(model, base)
+        metadata["init_from"] = {"model": str(settings.init_from), "name": base.name, "step": base.step}
+    return model
 
 
 RESUMABLE_CHANGES = {"steps", "max_minutes", "validate_every", "checkpoint_every", "log_every", "download"}
@@ -412,13 +472,14 @@ def train(settings: TrainSettings, log=None) -> dict:
     chief = is_chief(settings.strategy)
     check_run_folder(settings) if chief else check_shared_run(settings)
     run_dir = Path(settings.out)
-    dataset, stats = load_training_data(settings)
+    base = init_from_model(settings)
+    dataset, stats = load_training_data(settings, base)
     check_enough_drawings(len(dataset.splits["train"].drawings), settings.batch_size)
     if chief:
         write_settings(settings)  # only now: a run that failed to load its data leaves no settings behind
     strategy = make_strategy(settings.strategy)
     with strategy.scope():
-        trainer = Trainer(settings, new_model(settings, dataset, stats), strategy)
+        trainer = Trainer(settings, new_model(settings, dataset, stats, base), strategy)
     state = restore_run(settings, trainer)
     check_same_start(strategy, state["step"], run_dir)
     if state["step"]:

@@ -209,3 +209,84 @@ def test_metrics_log_keeps_rows_up_to_the_resumed_step_and_drops_a_torn_line(tmp
     lines = (tmp_path / "metrics.csv").read_text().splitlines()
     assert lines[0].startswith("step,epoch,loss") and [line.split(",")[:3] for line in lines[1:]] == [
         ["1", "", "0.5"], ["2", "", "0.4"]]
+
+
+# ----------------------------------------------------------------------------------------------
+# --init-from: a run that starts from a trained decoder
+
+
+@pytest.fixture(scope="module")
+def two_category_base(shared_data, tmp_path_factory):
+    """A tiny decoder trained a few steps on pigs and faces: the model directory (its ``best/``)."""
+    out = tmp_path_factory.mktemp("base") / "run"
+    data = [str(shared_data / f"quickdraw_sketchrnn_{name}_2200.npz") for name in ("pig", "face")]
+    train(tiny_settings(shared_data, out, data=data, steps=20, validate_every=10, learning_rate=3e-3),
+          log=lambda message: None)
+    return out / "best"
+
+
+def scores(model, drawings, category):
+    """Mean log-likelihood per point of each drawing (normalised by the model's scale) under one category."""
+    from sketchrnn import sample
+    from sketchrnn.strokes import normalize
+
+    ids = np.array([model.category_id(category)])
+    return np.array([sample.log_likelihood(model, normalize(d, model.stats.scale_factor), ids)[0] for d in drawings])
+
+
+def test_a_run_from_a_trained_model_starts_drawing_its_categories_as_that_model_did(shared_data, tmp_path,
+                                                                                   two_category_base):
+    from sketchrnn.train import init_from_model
+
+    base = checkpoint.load_model(two_category_base)
+    pigs = base_pigs = None
+    for data, categories in ((pig(shared_data), ["pig"]),  # one category: its embedding folded into the bias
+                             ([str(shared_data / f"quickdraw_sketchrnn_{n}_2200.npz") for n in ("face", "radio", "pig")],
+                              ["face", "radio", "pig"])):  # reordered, with a category new to the base
+        settings = tiny_settings(shared_data, tmp_path / "new", data=data, init_from=str(two_category_base))
+        started = init_from_model(settings)
+        dataset, stats = load_training_data(settings, started)
+        model = new_model(settings, dataset, stats, started)
+        assert model.categories == categories
+        assert stats.scale_factor == base.stats.scale_factor, "drawings are read in the base model's units"
+        pigs = pigs or dataset.splits["valid"].drawings[:3]
+        base_pigs = scores(base, pigs, "pig") if base_pigs is None else base_pigs
+        np.testing.assert_allclose(scores(model, pigs, "pig"), base_pigs, rtol=1e-4, atol=1e-4)
+        if "face" in categories:
+            faces = [d for d, c in zip(dataset.splits["valid"].drawings, dataset.splits["valid"].category_ids)
+                     if categories[c] == "face"][:3]
+            np.testing.assert_allclose(scores(model, faces, "face"), scores(base, faces, "face"), rtol=1e-4, atol=1e-4)
+            assert np.all(np.isfinite(scores(model, faces, "radio")))
+    # and a run trains from there, recording where it started
+    settings = tiny_settings(shared_data, tmp_path / "run", steps=4, validate_every=2, init_from=str(two_category_base))
+    assert train(settings, log=lambda message: None)["status"] == "finished"
+    trained = checkpoint.load_model(tmp_path / "run" / "best")
+    assert trained.metadata["init_from"]["step"] == base.step
+    assert trained.stats.scale_factor == base.stats.scale_factor
+    from sketchrnn.export import model_card
+
+    assert f"started from the weights of {base.name} (step {base.step}" in model_card(trained)
+
+
+def test_init_from_refuses_a_vae_and_another_architecture(shared_data, tmp_path, two_category_base, tiny_vae):
+    with pytest.raises(ValueError, match="is a vae; start from a decoder"):
+        train(tiny_settings(shared_data, tmp_path / "a", init_from=str(tiny_vae)), log=lambda message: None)
+    with pytest.raises(ValueError, match="has hidden_size 32; the run must have the same"):
+        train(tiny_settings(shared_data, tmp_path / "b", hidden_size=64, init_from=str(two_category_base)),
+              log=lambda message: None)
+    with pytest.raises(ValueError, match="--init-from starts a decoder"):
+        tiny_settings(shared_data, tmp_path / "c", model="vae", init_from=str(two_category_base)).validate()
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists(), "refused before anything is written"
+
+
+def test_train_command_takes_the_architecture_from_init_from(shared_data, tmp_path, two_category_base):
+    from sketchrnn.cli import build_parser, train_settings_from_arguments
+
+    parser = build_parser()
+    arguments = parser.parse_args(["train", "--data", *pig(shared_data), "--out", str(tmp_path / "run"),
+                                   "--init-from", str(two_category_base)])
+    settings = train_settings_from_arguments(arguments)
+    assert (settings.hidden_size, settings.num_mixtures, settings.init_from) == (32, 5, str(two_category_base))
+    arguments = parser.parse_args(["train", "--resume", str(tmp_path / "run"), "--init-from", str(two_category_base)])
+    with pytest.raises(ValueError, match="--resume keeps the run's saved settings.*init_from"):
+        train_settings_from_arguments(arguments)
