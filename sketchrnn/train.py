@@ -244,8 +244,9 @@ def init_from_model(settings: TrainSettings) -> TrainedModel | None:
 def warm_start(model: TrainedModel, base: TrainedModel) -> None:
     """Set a new decoder's weights from a trained one's, so that it starts drawing each of its categories as
     ``base`` did: a category ``base`` knows keeps its embedding, a new one starts from the mean of them
-    (or, when ``base`` has no embedding, the embedding starts with no effect). A one-category model gets its
-    category's embedding folded into the LSTM bias, which is where the sampler folds it too."""
+    (or, when ``base`` has no embedding, the embedding starts with no effect). A model without an embedding
+    (one category, or ``--no-category-conditioning``) gets the mean of its categories' embeddings folded into
+    the LSTM bias, which is where the sampler folds an embedding too."""
     new, old = model.network, base.network
     kernel, bias = old.lstm.kernel.numpy(), old.lstm.bias.numpy()  # (5 [+ E], 4H), (4H,)
     rows = None  # the base's embedding of each of the new model's categories, (C, E)
@@ -254,7 +255,7 @@ def warm_start(model: TrainedModel, base: TrainedModel) -> None:
         rows = np.stack([table[base.categories.index(c)] if c in base.categories else table.mean(axis=0)
                          for c in model.categories])
     if new.category_embedding is None:
-        kernel, bias = kernel[:5], bias + (rows[0] @ kernel[5:] if rows is not None else 0.0)
+        kernel, bias = kernel[:5], bias + (rows.mean(axis=0) @ kernel[5:] if rows is not None else 0.0)
     elif rows is not None:
         new.category_embedding.embeddings.assign(rows)
     else:
