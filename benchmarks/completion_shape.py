@@ -179,7 +179,8 @@ def main(argv=None) -> int:
         rows = [people_row(chosen, people, cuts, recogniser, category)]
         for entry in served[category]:
             model = entry.model
-            if entry.own and entry.name != test.source and yardstick.leaked_test_drawings(model, {category: [test]}):
+            if entry.own and entry.name != test.source and yardstick.leaked_test_drawings(
+                    model, {category: [test]}, datasets[entry.name]):
                 yardstick.log(f"{entry.name} / {category}: left out, it trained on some of {test.source}'s "
                               "test drawings")
                 continue

@@ -398,11 +398,12 @@ def drawing_key(stroke3) -> bytes:
     return np.round(drawing[:, :2] / extent, 3).tobytes() + drawing[:, 2].astype(np.int8).tobytes()
 
 
-def leaked_test_drawings(model, tests: dict[str, list[TestSet]]) -> int:
-    """How many of the bundled test drawings of the model's categories are in its own training split."""
+def leaked_test_drawings(model, tests: dict[str, list[TestSet]], dataset=None) -> int:
+    """How many of the bundled test drawings of the model's categories are in its own training split
+    (``dataset``: the model's training data when already loaded, see :func:`load_model_data`)."""
     if "train_settings" not in model.metadata:
         return 0  # imported: its training data is not here to check
-    trained = {drawing_key(d) for d in load_model_data(model).splits["train"].drawings}
+    trained = {drawing_key(d) for d in (dataset or load_model_data(model)).splits["train"].drawings}
     return sum(drawing_key(d) in trained for category in model.categories
                for test in tests.get(category, []) for d in test.drawings)
 
