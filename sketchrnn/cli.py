@@ -289,6 +289,9 @@ def add_drawing_options(parser, n_default: int) -> None:
                         help="temperature of the pen state (default 1.0, so drawings end where people's do; "
                              "the paper uses --temperature for it too: pass the same value for that)")
     parser.add_argument("--greedy", action="store_true", help="always take the most likely move (no randomness)")
+    parser.add_argument("--tries", type=int, default=1,
+                        help="draw this many per drawing kept, 1-4, and keep those the model itself finds most like "
+                             "--category (a model of several categories; the demo uses 3; default 1: keep all drawn)")
     parser.add_argument("--out", default=None, metavar="FILE.svg", help="write one SVG grid here")
     parser.add_argument("--out-dir", default=None, metavar="DIR", help="write one SVG per drawing here")
     parser.add_argument("--animate", action="store_true", help="SVGs in which the strokes draw themselves")
@@ -425,9 +428,17 @@ def run_sample(arguments) -> int:
     model = choose_model(arguments.model, arguments.category)
     drawings = sample.sample(model, arguments.n, temperature=arguments.temperature, seed=arguments.seed,
                              category=arguments.category, greedy=arguments.greedy,
-                             pen_temperature=arguments.pen_temperature)
+                             pen_temperature=arguments.pen_temperature, tries=arguments.tries,
+                             calibration=guess_calibration(arguments.tries))
     write_drawings(arguments, drawings, lambda drawing: svg.drawing_svg(drawing, animate=arguments.animate))
     return 0
+
+
+def guess_calibration(tries: int):
+    """The bundled guess calibration, which ``--tries`` ranks drawings with (not read when there is nothing to rank)."""
+    from sketchrnn import calibration
+
+    return calibration.load_default() if tries > 1 else None
 
 
 MAX_DRAWING_BYTES = 8 * 2**20  # a --input drawing larger than this is refused (20,000 points take ~1 MB)
@@ -502,7 +513,8 @@ def run_complete(arguments) -> int:
     completion = sample.complete(
         model, drawing, arguments.n, temperature=arguments.temperature,
         seed=arguments.seed, category=arguments.category, greedy=arguments.greedy, canvas_size=arguments.canvas_size,
-        pen_temperature=arguments.pen_temperature,
+        pen_temperature=arguments.pen_temperature, tries=arguments.tries,
+        calibration=guess_calibration(arguments.tries),
     )
     items = [(completion.prime, ending) for ending in completion.endings]
     write_drawings(arguments, items, lambda item: svg.completion_svg(*item, animate=arguments.animate))

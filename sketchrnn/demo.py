@@ -46,7 +46,7 @@ from sketchrnn.canvas import DEFAULT_SIZE, StrokeCanvas, parse_strokes
 from sketchrnn.checkpoint import bundled_model_dirs, load_model
 from sketchrnn.model import TrainedModel
 from sketchrnn.model.config import MODEL_KINDS
-from sketchrnn.sample import CANVAS_FILL, complete, guess, sample
+from sketchrnn.sample import CANVAS_FILL, MAX_TRIES, complete, guess, sample
 from sketchrnn.strokes import stroke3_to_polylines
 from sketchrnn.svg import (
     DEFAULT_COLOR,
@@ -71,6 +71,11 @@ DEFAULT_TEMPERATURE = 0.4  # Sketch-RNN's usual sampling temperature
 # 0.6 and scribble on to the 250-point cap; at 1.0 drawings end where people's do (README, "Sampling").
 PEN_TEMPERATURE = 1.0
 DEFAULT_ENDINGS = 4
+# A model of several categories draws this many endings (or drawings) for each one shown, and shows those it
+# finds itself most like the chosen category (sample.most_like): completions of held-out cuts that an
+# independent recogniser names rightly, 3 tries against 1, e.g. crab 58% -> 74%, butterfly 76% -> 88%, quickdraw6's
+# pig 46% -> 55% (docs/quality/recognisability.md). Magenta's models draw one category: nothing to compare with.
+DEFAULT_TRIES = 3
 DEFAULT_CATEGORY = "pig"  # what the menu starts on
 # Requests worked on at once (the queue holds the rest). More than the 2 CPU cores here, so that a normal
 # drawing never waits behind large ones: those take turns in a lane of their own (see `drawing_lane`).
@@ -79,7 +84,7 @@ LARGE_DRAWING_POINTS = 2000  # a drawing with more points than this, or
 LARGE_DRAWING_STROKES = 200  # more strokes than this, is large: up to ~1 s of work (mostly its SVGs)
 LARGE_DRAWING_LANE = threading.BoundedSemaphore(1)  # large drawings are worked on one at a time
 OUTPUT_LIFETIME_S = 3600  # SVG files offered for download are deleted after this long
-WARM_UP_BATCHES = (1, 2, 4, 8)  # the sampler compiles one program per (padded) batch size it meets
+WARM_UP_BATCHES = (1, 2, 4, 8, 16, 32)  # the sampler compiles one program per (padded) batch size it meets
 WARM_UP_GUESS_POINTS = (8, 24, 48, 100, 190)  # one drawing per length bucket of the scorer (16 ... 256 rows)
 SVG_SIZE = 256  # pixels of an ending's larger side on the page
 CANVAS_SIZE = (DEFAULT_SIZE, DEFAULT_SIZE)  # the drawing keeps its size relative to this canvas
@@ -155,11 +160,13 @@ def warm_up_guesses(models: list[TrainedModel], stop: threading.Event | None = N
         guess(models, [zigzag], canvas_size=CANVAS_SIZE)
 
 
-def _warm_up_the_rest(models: list[TrainedModel], sizes, stop: threading.Event) -> None:
-    for size in sizes:
-        if stop.is_set():
-            return
-        warm_up(models, (size,))
+def _warm_up_the_rest(models: list[TrainedModel], stop: threading.Event) -> None:
+    for size in WARM_UP_BATCHES:
+        for model in models:
+            if stop.is_set():
+                return
+            if size in page_batches(model) and size != default_batch(model):
+                warm_up([model], (size,))
     warm_up_guesses([model for model in models if model.config.kind != "vae"], stop)  # VAEs never guess
 
 
@@ -188,13 +195,30 @@ def load_page_models(model_dir=None) -> tuple[dict[str, Choice], dict[str, Train
     return build_catalog([model for model in models if model.config.kind != "vae"]), redrawers
 
 
+def chooses(model: TrainedModel) -> bool:
+    """Whether the page draws more than it shows with this model (tries): a decoder of several categories."""
+    return model.config.kind != "vae" and len(model.categories) > 1
+
+
+def default_batch(model: TrainedModel) -> int:
+    """The batch the sampler runs for the page's default settings: the default endings, times the default
+    tries for a model that chooses, padded to a power of two as the sampler pads it."""
+    drawn = DEFAULT_ENDINGS * (DEFAULT_TRIES if chooses(model) else 1)
+    return 1 << (drawn - 1).bit_length()
+
+
+def page_batches(model: TrainedModel) -> list[int]:
+    """Every batch size the page can make the sampler run with this model."""
+    most = MAX_ENDINGS * (MAX_TRIES if chooses(model) else 1)
+    return [size for size in WARM_UP_BATCHES if size < 2 * most]
+
+
 def start_warm_up(models: list[TrainedModel]) -> None:
-    """Compile the default number of endings now, and the other batch sizes and guesses in the background."""
-    first = [size for size in WARM_UP_BATCHES if size >= DEFAULT_ENDINGS][:1]
-    warm_up(models, first)
-    rest = [size for size in WARM_UP_BATCHES if size not in first]
+    """Compile each model's batch for the default settings now, and the other batch sizes and guesses in the background."""
+    for model in models:
+        warm_up([model], (default_batch(model),))
     stop = threading.Event()
-    thread = threading.Thread(target=_warm_up_the_rest, args=(models, rest, stop), name="warm-up", daemon=True)
+    thread = threading.Thread(target=_warm_up_the_rest, args=(models, stop), name="warm-up", daemon=True)
     thread.start()
     atexit.register(_finish_warm_up, thread, stop)
 
@@ -303,6 +327,18 @@ def number_text(value: float | int) -> str:
     if abs(value) >= 1e15:
         return "a number far larger" if value > 0 else "a number far smaller"
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def checked_tries(tries) -> int:
+    """Tries per drawing shown, checked against the slider's range."""
+    return checked_number(tries, "tries per drawing", 1, MAX_TRIES, integer=True)
+
+
+def tries_note(model: TrainedModel, shown: int, tries: int, category: str) -> str:
+    """What the status line says about the tries: how many were drawn and how the shown ones were chosen."""
+    if tries < 2 or not chooses(model):
+        return ""
+    return f" Chosen from {shown * tries}: those the model itself finds most like a {category}."
 
 
 def checked_settings(temperature, endings, seed) -> tuple[float, int, int]:
@@ -444,19 +480,21 @@ def _exit_on_signal(signum, frame):
 # Event functions (called by the page; plain functions so tests reach them without a browser)
 
 
-def complete_drawing(strokes, label, temperature, endings, seed, animate, *, catalog, output_root):
-    """Complete the person's drawing `endings` ways.
+def complete_drawing(strokes, label, temperature, endings, seed, animate, tries=DEFAULT_TRIES, *, catalog, output_root):
+    """Complete the person's drawing `endings` ways (each chosen from `tries`: see `DEFAULT_TRIES`).
 
     Returns (HTML with the endings as inline SVG, the .svg files to download, a status line).
     """
     drawing = checked_drawing(strokes)
     choice = checked_choice(catalog, label)
     temperature, endings, seed = checked_settings(temperature, endings, seed)
+    tries = checked_tries(tries)
     started = time.perf_counter()
     with drawing_lane(drawing):
         completion = call_model(
             complete, choice.model, drawing, n=endings, temperature=temperature, seed=seed,
             category=choice.category, canvas_size=CANVAS_SIZE, pen_temperature=PEN_TEMPERATURE,
+            tries=tries, calibration=guess_calibration(),
         )
         pairs = [(completion.prime, ending) for ending in completion.endings]
         svg_texts = [completion_svg(prime, ending, size=SVG_SIZE, animate=bool(animate)) for prime, ending in pairs]
@@ -465,6 +503,7 @@ def complete_drawing(strokes, label, temperature, endings, seed, animate, *, cat
     seconds = time.perf_counter() - started
     noun = "ending" if len(svg_texts) == 1 else "endings"
     status = f"{len(svg_texts)} {noun} of your {choice.category} in {seconds:.2f} s (seed {seed})."
+    status += tries_note(choice.model, len(svg_texts), tries, choice.category)
     if completion.left_out:
         status += (f" Your drawing has more strokes than the model can read: it left out the "
                    f"{completion.left_out} shortest.")
@@ -476,17 +515,19 @@ def complete_drawing(strokes, label, temperature, endings, seed, animate, *, cat
     return endings_html(svg_texts, captions), files, status
 
 
-def draw_something(label, temperature, endings, seed, animate, *, catalog, output_root):
-    """Let the model draw `endings` new drawings of the chosen category from nothing.
+def draw_something(label, temperature, endings, seed, animate, tries=DEFAULT_TRIES, *, catalog, output_root):
+    """Let the model draw `endings` new drawings of the chosen category from nothing (each chosen from
+    `tries`, as `complete_drawing`'s endings).
 
     Returns the same three things as `complete_drawing`.
     """
     choice = checked_choice(catalog, label)
     temperature, endings, seed = checked_settings(temperature, endings, seed)
+    tries = checked_tries(tries)
     started = time.perf_counter()
     drawings = call_model(
         sample, choice.model, endings, temperature=temperature, seed=seed, category=choice.category,
-        pen_temperature=PEN_TEMPERATURE,
+        pen_temperature=PEN_TEMPERATURE, tries=tries, calibration=guess_calibration(),
     )
     svg_texts = [
         drawing_svg(drawing, color=DEFAULT_ENDING_COLOR, size=SVG_SIZE, animate=bool(animate)) for drawing in drawings
@@ -495,6 +536,7 @@ def draw_something(label, temperature, endings, seed, animate, *, catalog, outpu
     files = write_svg_files(svg_texts, all_svg, file_stem(choice.category), output_root)
     captions = [f"Drawing {index}" for index in range(1, len(svg_texts) + 1)]
     status = f"{len(svg_texts)} new {choice.category} drawings in {time.perf_counter() - started:.2f} s (seed {seed})."
+    status += tries_note(choice.model, len(svg_texts), tries, choice.category)
     return endings_html(svg_texts, captions), files, status
 
 
@@ -685,6 +727,11 @@ def _build_controls(catalog: dict[str, Choice]) -> dict[str, gr.components.Compo
             elem_id="temperature",
         ),
         "endings": gr.Slider(1, MAX_ENDINGS, value=DEFAULT_ENDINGS, step=1, label="Endings", elem_id="endings-count"),
+        "tries": gr.Slider(
+            1, MAX_TRIES, value=DEFAULT_TRIES, step=1, label="Tries per ending",
+            info="Models of several categories draw this many and show those most like your category (1: the first drawn)",
+            elem_id="tries",
+        ),
     }
     with gr.Row():
         controls["seed"] = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=MAX_SEED, elem_id="seed")
@@ -740,11 +787,13 @@ def _wire_events(canvas, guesses, controls, outputs, catalog, redrawers, output_
     shared = {"concurrency_id": "model", "concurrency_limit": CONCURRENCY_LIMIT, "preprocess": False}
     controls["complete"].click(
         functools.partial(complete_drawing, catalog=catalog, output_root=output_root),
-        inputs=[canvas, controls["label"], *settings], outputs=list(outputs), api_name="complete", **shared,
+        inputs=[canvas, controls["label"], *settings, controls["tries"]], outputs=list(outputs), api_name="complete",
+        **shared,
     )
     controls["draw_something"].click(
         functools.partial(draw_something, catalog=catalog, output_root=output_root),
-        inputs=[controls["label"], *settings], outputs=list(outputs), api_name="draw_something", **shared,
+        inputs=[controls["label"], *settings, controls["tries"]], outputs=list(outputs), api_name="draw_something",
+        **shared,
     )
     controls["redraw"].click(
         functools.partial(redraw_drawing, catalog=catalog, redrawers=redrawers, output_root=output_root),

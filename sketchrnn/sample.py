@@ -20,6 +20,7 @@ import numpy as np
 from sketchrnn import strokes
 
 MAX_ENDINGS = 16
+MAX_TRIES = 4  # drawings drawn per drawing kept, at most (see `most_like`)
 SCORING_THREADS = 2  # models scored at once by guess (one per CPU core here)
 MAX_INPUT_POINTS = 20000  # more raw points than this is not a drawing we can take
 MAX_COORDINATE = 1e6
@@ -75,21 +76,64 @@ def check_canvas_size(canvas_size) -> None:
 
 
 def sample(model, n: int = 1, *, temperature: float = 0.4, seed: int = 0, category=None,
-           max_steps: int | None = None, greedy: bool = False, pen_temperature: float | None = None):
+           max_steps: int | None = None, greedy: bool = False, pen_temperature: float | None = None,
+           tries: int = 1, calibration=None):
     """Draw ``n`` new drawings; each is a list of polylines in the data's units (e.g. 0-255-like).
 
     ``temperature`` tau divides the mixture and pen logits and scales sigma by sqrt(tau), as the
-    paper; ``pen_temperature`` (default: tau) sets the pen state's separately.
+    paper; ``pen_temperature`` (default: tau) sets the pen state's separately. With ``tries`` > 1 the
+    model draws ``n * tries`` and keeps the ``n`` it finds most like ``category`` (:func:`most_like`).
     """
     check_sampling_options(n, temperature, pen_temperature)
     check_seed(seed)
     check_max_steps(max_steps)
-    ids = np.full(n, model.category_id(category))
+    check_tries(tries)
+    category_id = model.category_id(category)
+    drawn = drawings_to_draw(model, n, tries, greedy)
     drawings = model.sampler.generate(
-        np.zeros((0, 3), np.float32), ids, max_steps or model.config.max_length, float(temperature), seed, greedy,
-        pen_temperature,
+        np.zeros((0, 3), np.float32), np.full(drawn, category_id), max_steps or model.config.max_length,
+        float(temperature), seed, greedy, pen_temperature,
     )
-    return [strokes.stroke3_to_polylines(strokes.denormalize(d, model.stats.scale_factor)) for d in drawings]
+    drawings = [strokes.stroke3_to_polylines(strokes.denormalize(d, model.stats.scale_factor)) for d in drawings]
+    if drawn > n:
+        drawings = [drawings[i] for i in most_like(model, category_id, [], drawings, n, calibration=calibration)]
+    return drawings
+
+
+def check_tries(tries) -> None:
+    if not is_number(tries) or not isinstance(tries, (int, np.integer)) or not 1 <= tries <= MAX_TRIES:
+        raise ValueError(f"tries must be a whole number from 1 to {MAX_TRIES}, got {shown(tries)} "
+                         "(1 keeps the first drawings drawn)")
+
+
+def drawings_to_draw(model, n: int, tries: int, greedy: bool) -> int:
+    """How many drawings to draw to keep ``n``: ``n * tries``, except where there is nothing to choose
+    between (greedy drawings are all alike) or nothing to compare with (a model of one category)."""
+    return n if greedy or len(model.categories) < 2 else n * tries
+
+
+def most_like(model, category_id: int, prime, drawings, keep: int, canvas_size=None, calibration=None) -> list[int]:
+    """Indices of the ``keep`` drawings the model itself finds most like its category ``category_id``, best first.
+
+    Each whole drawing (the person's ``prime`` strokes, then one of ``drawings``, canvas units) is scored
+    as "what are you drawing?" scores it, by this model alone: its per-point log-likelihood under each of
+    the model's categories (:func:`canvas_score`), calibrated when a ``calibration`` is given
+    (:class:`sketchrnn.calibration.GuessCalibration`), and ranked by the share of ``category_id`` in the
+    softmax over them. An ending that could as well be another of the model's categories (a pig's ending
+    that makes an alarm clock) ranks low. Only the model's own likelihoods take part: nothing from outside
+    the model steers its drawings.
+    """
+    shares = []
+    for drawing in drawings:
+        whole = list(prime) + list(drawing)
+        if sum(len(stroke) for stroke in whole) < 2:  # a drawing of nothing is like nothing: last
+            shares.append(-np.inf)
+            continue
+        scores, points = canvas_score(model, whole, canvas_size)
+        if calibration is not None:
+            scores = calibration.logits(model.name, model.categories, scores, points)
+        shares.append(scores[category_id] - np.logaddexp.reduce(scores))
+    return [int(i) for i in np.argsort(-np.asarray(shares), kind="stable")[:keep]]
 
 
 def check_seed(seed) -> None:
@@ -229,25 +273,33 @@ def _rdp_in_pieces(polylines, epsilon: float) -> list[np.ndarray]:
 
 def complete(model, strokes_in, n: int = 4, *, temperature: float = 0.4, seed: int = 0, category=None,
              max_steps: int | None = None, greedy: bool = False, canvas_size=None,
-             pen_temperature: float | None = None) -> Completion:
+             pen_temperature: float | None = None, tries: int = 1, calibration=None) -> Completion:
     """Complete a person's drawing ``n`` ways; the endings continue from their last point (canvas units).
 
     ``max_steps`` caps each ending's points (default: what the model's length cap leaves after the
-    person's drawing, at least ``MIN_ENDING_STEPS``). Temperatures as in :func:`sample`.
+    person's drawing, at least ``MIN_ENDING_STEPS``). Temperatures as in :func:`sample`. With ``tries`` > 1
+    the model draws ``n * tries`` endings and keeps the ``n`` whose whole drawings it finds most like
+    ``category`` (:func:`most_like`, with the guess ``calibration`` if given), best first.
     """
     check_sampling_options(n, temperature, pen_temperature)
     check_seed(seed)
     check_max_steps(max_steps)
     check_canvas_size(canvas_size)
+    check_tries(tries)
     polylines = check_canvas_strokes(strokes_in)
-    ids = np.full(n, model.category_id(category))
+    category_id = model.category_id(category)
+    drawn = drawings_to_draw(model, n, tries, greedy)
     stroke3, pixel_factor = canvas_to_model(polylines, model, canvas_size)
     steps = max_steps or max(model.config.max_length - len(stroke3), MIN_ENDING_STEPS)
-    endings = model.sampler.generate(stroke3, ids, steps, float(temperature), seed, greedy, pen_temperature)
+    endings = model.sampler.generate(stroke3, np.full(drawn, category_id), steps, float(temperature), seed, greedy,
+                                     pen_temperature)
     last_point = polylines[-1][-1]
+    endings = [[p / pixel_factor + last_point for p in strokes.stroke3_to_polylines(e)] for e in endings]
+    if drawn > n:
+        endings = [endings[i] for i in most_like(model, category_id, polylines, endings, n, canvas_size, calibration)]
     return Completion(
         prime=polylines,
-        endings=[[p / pixel_factor + last_point for p in strokes.stroke3_to_polylines(e)] for e in endings],
+        endings=endings,
         left_out=len(polylines) - int(stroke3[:, 2].sum()),  # each stroke the model read ends with a pen lift
     )
 
