@@ -7,8 +7,8 @@ eager mode (each next row drawn by the sampler's own row sampler, also eager). T
 weights with the end-of-drawing logit pushed down, so every ending runs the full 250 steps (the worst
 case; a trained model usually stops earlier). With a bundled model present, its real completion time
 is printed too (for a model of several categories also as the demo completes: 4 endings chosen from
-3 x 4 by the model's own guess, `sample.most_like`), and for a bundled VAE the demo's Redraw (4 redrawings of the same drawing) and Morph (8
-drawings from it to a second one) at the demo's defaults.
+3 x 4 by the model's own guess, `sample.most_like`), and for a bundled VAE the demo's Redraw (4
+redrawings of the same drawing) and Morph (8 drawings from it to a second one) at the demo's defaults.
 
     python benchmarks/sample_latency.py [--repeats 7] [--hidden-size 512]
 """

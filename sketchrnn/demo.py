@@ -72,9 +72,9 @@ DEFAULT_TEMPERATURE = 0.4  # Sketch-RNN's usual sampling temperature
 PEN_TEMPERATURE = 1.0
 DEFAULT_ENDINGS = 4
 # A model of several categories draws this many endings (or drawings) for each one shown, and shows those it
-# finds itself most like the chosen category (sample.most_like): completions of held-out cuts that an
-# independent recogniser names rightly, 3 tries against 1, e.g. crab 58% -> 74%, butterfly 76% -> 88%, quickdraw6's
-# pig 46% -> 55% (docs/quality/recognisability.md). Magenta's models draw one category: nothing to compare with.
+# finds itself most like the chosen category (sample.most_like). Completions of held-out cuts that an
+# independent recogniser names rightly, 3 tries against 1: crab 59% -> 74%, butterfly 78% -> 88%, quickdraw6's
+# pig 45% -> 55% (docs/quality/recognisability.md). Magenta's models draw one category: nothing to compare with.
 DEFAULT_TRIES = 3
 DEFAULT_CATEGORY = "pig"  # what the menu starts on
 # Requests worked on at once (the queue holds the rest). More than the 2 CPU cores here, so that a normal
@@ -82,6 +82,9 @@ DEFAULT_CATEGORY = "pig"  # what the menu starts on
 CONCURRENCY_LIMIT = 4
 LARGE_DRAWING_POINTS = 2000  # a drawing with more points than this, or
 LARGE_DRAWING_STROKES = 200  # more strokes than this, is large: up to ~1 s of work (mostly its SVGs)
+# a request that scores more (drawing, category) pairs than this when it chooses among tries takes turns too:
+# 8 endings x 4 tries x 20 categories is ~2 s of work; the defaults on a 20-category model score 240
+LARGE_SCORING_PAIRS = 256
 LARGE_DRAWING_LANE = threading.BoundedSemaphore(1)  # large drawings are worked on one at a time
 OUTPUT_LIFETIME_S = 3600  # SVG files offered for download are deleted after this long
 WARM_UP_BATCHES = (1, 2, 4, 8, 16, 32)  # the sampler compiles one program per (padded) batch size it meets
@@ -334,6 +337,11 @@ def checked_tries(tries) -> int:
     return checked_number(tries, "tries per drawing", 1, MAX_TRIES, integer=True)
 
 
+def scored_pairs(model: TrainedModel, shown: int, tries: int) -> int:
+    """(drawing, category) pairs a request scores to choose `shown` drawings from `tries` each (0 if it does not)."""
+    return shown * tries * len(model.categories) if tries > 1 and chooses(model) else 0
+
+
 def tries_note(model: TrainedModel, shown: int, tries: int, category: str) -> str:
     """What the status line says about the tries: how many were drawn and how the shown ones were chosen."""
     if tries < 2 or not chooses(model):
@@ -350,10 +358,12 @@ def checked_settings(temperature, endings, seed) -> tuple[float, int, int]:
     )
 
 
-def drawing_lane(drawing):
-    """What to hold while working on `drawing`: large drawings take turns (at most one at a time, so
-    however many are sent, they occupy one core and one request slot in work); others go straight on."""
-    if len(drawing) > LARGE_DRAWING_STROKES or sum(len(stroke) for stroke in drawing) > LARGE_DRAWING_POINTS:
+def drawing_lane(drawing, scored_pairs: int = 0):
+    """What to hold while working on `drawing`: large drawings, and requests that score more than
+    `LARGE_SCORING_PAIRS` (drawing, category) pairs to choose among tries, take turns (at most one at a time,
+    so however many are sent, they occupy one core and one request slot in work); others go straight on."""
+    if (len(drawing) > LARGE_DRAWING_STROKES or sum(len(stroke) for stroke in drawing) > LARGE_DRAWING_POINTS
+            or scored_pairs > LARGE_SCORING_PAIRS):
         return LARGE_DRAWING_LANE
     return contextlib.nullcontext()
 
@@ -490,7 +500,7 @@ def complete_drawing(strokes, label, temperature, endings, seed, animate, tries=
     temperature, endings, seed = checked_settings(temperature, endings, seed)
     tries = checked_tries(tries)
     started = time.perf_counter()
-    with drawing_lane(drawing):
+    with drawing_lane(drawing, scored_pairs(choice.model, endings, tries)):
         completion = call_model(
             complete, choice.model, drawing, n=endings, temperature=temperature, seed=seed,
             category=choice.category, canvas_size=CANVAS_SIZE, pen_temperature=PEN_TEMPERATURE,
@@ -525,10 +535,11 @@ def draw_something(label, temperature, endings, seed, animate, tries=DEFAULT_TRI
     temperature, endings, seed = checked_settings(temperature, endings, seed)
     tries = checked_tries(tries)
     started = time.perf_counter()
-    drawings = call_model(
-        sample, choice.model, endings, temperature=temperature, seed=seed, category=choice.category,
-        pen_temperature=PEN_TEMPERATURE, tries=tries, calibration=guess_calibration(),
-    )
+    with drawing_lane([], scored_pairs(choice.model, endings, tries)):
+        drawings = call_model(
+            sample, choice.model, endings, temperature=temperature, seed=seed, category=choice.category,
+            pen_temperature=PEN_TEMPERATURE, tries=tries, calibration=guess_calibration(),
+        )
     svg_texts = [
         drawing_svg(drawing, color=DEFAULT_ENDING_COLOR, size=SVG_SIZE, animate=bool(animate)) for drawing in drawings
     ]

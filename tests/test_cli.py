@@ -48,6 +48,23 @@ def test_complete_reads_canvas_json_and_ndjson_records(model_dir, tmp_path):
         assert len(nested_svgs(out)) == 3
 
 
+def test_tries_choose_what_sample_and_complete_write(model_dir, tmp_path, capsys):
+    """--tries N draws N times as many and keeps the most --category-like (as sample.most_like ranks them,
+    with the bundled guess calibration); a count the library refuses gets its message."""
+    canvas = tmp_path / "canvas.json"
+    canvas.write_text(json.dumps([[[10, 10], [60, 80], [120, 30]], [[20, 100], [90, 110]]]))
+    for command in (["sample"], ["complete", "--input", str(canvas)]):
+        outputs = {}
+        for tries in ("1", "3"):
+            outputs[tries] = tmp_path / f"{command[0]}-{tries}.svg"
+            assert cli.main([command[0], str(model_dir), *command[1:], "--category", "face", "--n", "2", "--seed", "4",
+                             "--temperature", "0.8", "--tries", tries, "--out", str(outputs[tries])]) == 0
+            assert len(nested_svgs(outputs[tries])) == 2
+        assert outputs["1"].read_bytes() != outputs["3"].read_bytes(), command[0]
+        assert cli.main([command[0], str(model_dir), *command[1:], "--tries", "5", "--out", str(tmp_path / "x.svg")]) == 2
+        assert "tries must be a whole number from 1 to 4" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("content, message", [
     ("{not json", "not valid JSON"),
     ('{"word": "pig"}', "'drawing' field"),

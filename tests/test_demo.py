@@ -36,7 +36,7 @@ import pytest
 
 from sketchrnn import demo
 from sketchrnn.canvas import StrokeCanvas, parse_strokes
-from sketchrnn.sample import MIN_ENDING_STEPS
+from sketchrnn.sample import MAX_TRIES, MIN_ENDING_STEPS
 from sketchrnn.svg import DEFAULT_COLOR, DEFAULT_ENDING_COLOR
 
 SVG_NAMESPACE = "{http://www.w3.org/2000/svg}"
@@ -144,6 +144,39 @@ def test_complete_gives_the_chosen_number_of_endings_and_files(catalog, output_r
     assert "3 endings" in status
 
 
+def labels_by_choosing(catalog) -> tuple[list[str], list[str]]:
+    """Labels whose model chooses among tries (several categories), and labels whose model does not."""
+    choosing = [label for label, choice in catalog.items() if demo.chooses(choice.model)]
+    return choosing, [label for label in catalog if label not in choosing]
+
+
+def test_a_model_of_several_categories_shows_the_endings_it_finds_most_like_the_category(catalog, output_root):
+    """Complete and Draw something draw `tries` times as many (default `DEFAULT_TRIES`) and show those the model's
+    own guess finds most like the category (which ones: tests/test_sample.py); the status says so. With one try,
+    or a one-category model, the first drawn are shown."""
+    choosing, single = labels_by_choosing(catalog)
+    if not choosing:
+        pytest.skip("no model of several categories in the catalog")
+    label = choosing[0]
+    category = catalog[label].category
+    chosen_page, _, status = demo.complete_drawing(SQUIGGLE, label, 0.4, 2, 5, False, catalog=catalog,
+                                                   output_root=output_root)
+    assert f"Chosen from {2 * demo.DEFAULT_TRIES}: those the model itself finds most like a {category}." in status
+    first_page, _, status = demo.complete_drawing(SQUIGGLE, label, 0.4, 2, 5, False, 1, catalog=catalog,
+                                                  output_root=output_root)
+    assert "Chosen from" not in status and len(inline_svgs(first_page)) == len(inline_svgs(chosen_page)) == 2
+    assert first_page != chosen_page
+    _, _, status = demo.draw_something(label, 0.4, 2, 5, False, 2, catalog=catalog, output_root=output_root)
+    assert f"Chosen from 4: those the model itself finds most like a {category}." in status
+    if single:
+        _, _, status = demo.complete_drawing(SQUIGGLE, single[0], 0.4, 2, 5, False, 3, catalog=catalog,
+                                             output_root=output_root)
+        assert "Chosen from" not in status
+    for tries in (0, 5, "many", None):
+        with pytest.raises(gr.Error, match="tries per drawing"):
+            demo.complete_drawing(SQUIGGLE, label, 0.4, 2, 5, False, tries, catalog=catalog, output_root=output_root)
+
+
 def test_complete_is_reproducible_from_the_seed(catalog, output_root):
     assert complete(catalog, output_root, seed=11)[0] == complete(catalog, output_root, seed=11)[0]
     assert complete(catalog, output_root, seed=11)[0] != complete(catalog, output_root, seed=12)[0]
@@ -186,6 +219,12 @@ def test_large_drawings_take_turns_and_normal_ones_never_wait_for_them(catalog, 
     large = [[[10 + i % 190 * 2, 10 + i // 190 * 8]] for i in range(demo.LARGE_DRAWING_STROKES + 1)]
     assert demo.drawing_lane(large) is demo.LARGE_DRAWING_LANE
     assert demo.drawing_lane(SQUIGGLE) is not demo.LARGE_DRAWING_LANE
+    assert demo.drawing_lane(SQUIGGLE, demo.LARGE_SCORING_PAIRS + 1) is demo.LARGE_DRAWING_LANE  # many tries to score
+    widest = max((choice.model for choice in catalog.values()), key=lambda model: len(model.categories))
+    if demo.chooses(widest):
+        assert demo.scored_pairs(widest, demo.DEFAULT_ENDINGS, demo.DEFAULT_TRIES) <= demo.LARGE_SCORING_PAIRS, \
+            "the page's defaults never take turns"
+        assert demo.scored_pairs(widest, demo.MAX_ENDINGS, MAX_TRIES) > demo.LARGE_SCORING_PAIRS
     results = []
     with demo.LARGE_DRAWING_LANE:  # as if another large drawing were being worked on
         assert len(inline_svgs(complete(catalog, output_root, endings=1)[0])) == 1
@@ -402,12 +441,13 @@ def test_app_answers_nan_sent_over_raw_http(client, catalog):
 
     url = client.src.rstrip("/") + "/gradio_api/call/complete"
     label = json.dumps(first_label(catalog))
-    for body in (f'{{"data": [[[[NaN, 1], [2, 3]]], {label}, 0.4, 2, 0, false]}}',
-                 f'{{"data": [{json.dumps(SQUIGGLE)}, {label}, NaN, 2, 0, false]}}'):
+    for body in (f'{{"data": [[[[NaN, 1], [2, 3]]], {label}, 0.4, 2, 0, false, 3]}}',
+                 f'{{"data": [{json.dumps(SQUIGGLE)}, {label}, NaN, 2, 0, false, 3]}}',
+                 f'{{"data": [{json.dumps(SQUIGGLE)}, {label}, 0.4, 2, 0, false, NaN]}}'):
         posted = httpx.post(url, content=body, headers={"content-type": "application/json"}, timeout=30)
         event_id = posted.json()["event_id"]
         answer = httpx.get(f"{url}/{event_id}", timeout=60).text
-        assert "event: error" in answer and ("finite" in answer or "temperature" in answer)
+        assert "event: error" in answer and any(word in answer for word in ("finite", "temperature", "tries"))
 
 
 # ----------------------------------------------------------------------------------------------

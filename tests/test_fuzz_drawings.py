@@ -110,7 +110,7 @@ class Catalog(dict):
 def catalog():
     """The bundled models as the demo's menu, with every batch size the tests can reach compiled."""
     catalog = Catalog(demo.load_catalog())
-    demo.warm_up(unique_models(catalog), demo.WARM_UP_BATCHES)
+    demo.warm_up(unique_models(catalog), (1, 2, 4, 8))  # 1-2 endings, times the default tries where a model chooses
     demo.warm_up_guesses(unique_models(catalog))
     return catalog
 
@@ -209,6 +209,7 @@ def test_demo_complete_answers_any_json(catalog, output_root, data, drawing):
     inputs = options(data, {
         "label": st.sampled_from(list(catalog)), "temperature": st.floats(*demo.TEMPERATURE_RANGE),
         "endings": st.integers(1, 2), "seed": st.integers(0, demo.MAX_SEED), "animate": JSON,
+        "tries": st.integers(1, 2),
     })
     result, error = answer(demo.complete_drawing, drawing, *inputs.values(), catalog=catalog, output_root=output_root)
     if error is not None:

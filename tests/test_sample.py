@@ -397,3 +397,64 @@ def test_log_likelihood_matches_training_loss(model):
     offset, pen = reconstruction_loss(outputs, tf.constant(stroke5[:, 1:]), 5)
     expected = -(float(offset[0]) + float(pen[0]))
     assert sample.log_likelihood(model, stroke3, [1])[0] == pytest.approx(expected, rel=1e-4)
+
+
+def whole_drawings(completion) -> list:
+    return [list(completion.prime) + list(ending) for ending in completion.endings]
+
+
+def same_drawings(first, second) -> bool:
+    return len(first) == len(second) and all(
+        len(a) == len(b) and all(np.allclose(p, q) for p, q in zip(a, b)) for a, b in zip(first, second))
+
+
+def test_tries_keep_the_endings_the_model_finds_most_like_the_category(model):
+    """With tries, the endings kept are those of n * tries drawn (the same seed draws the same ones) that the
+    model's own guess, by itself, gives the chosen category the highest probability for, best first."""
+    options = {"temperature": 0.8, "seed": 3, "category": "face", "canvas_size": (300, 300)}
+    drawn = sample.complete(model, SQUIGGLE, 6, **options)
+    kept = sample.complete(model, SQUIGGLE, 2, tries=3, **options)
+    face = [dict(sample.guess([model], whole, top=3, canvas_size=(300, 300)))["face"] for whole in whole_drawings(drawn)]
+    best = np.argsort(face)[::-1][:2]
+    assert face[best[0]] > face[best[1]] > min(face), "the seed draws endings the model tells apart"
+    assert same_drawings(whole_drawings(kept), [whole_drawings(drawn)[i] for i in best])
+    assert not same_drawings(whole_drawings(kept), whole_drawings(drawn)[:2]), "not simply the first two drawn"
+
+
+def test_tries_rank_by_the_calibrated_guess_when_given_one(model):
+    """A calibration under which every point makes a drawing more like pig and eye (a length slope on them)
+    keeps the faces with the fewest points."""
+    from sketchrnn.calibration import GuessCalibration
+
+    calibration = GuessCalibration(temperatures={"": 1.0}, slopes={"/face": 0.0, "/pig": 100.0, "/eye": 100.0})
+    options = {"temperature": 0.8, "seed": 3, "category": "face", "canvas_size": (300, 300)}
+    drawn = whole_drawings(sample.complete(model, SQUIGGLE, 6, **options))
+    kept = whole_drawings(sample.complete(model, SQUIGGLE, 2, tries=3, calibration=calibration, **options))
+    points = [sample.canvas_score(model, whole, (300, 300))[1] for whole in drawn]
+    assert sorted(points)[1] < sorted(points)[2], "the seed draws two endings shorter than the rest"
+    assert sorted(sample.canvas_score(model, whole, (300, 300))[1] for whole in kept) == sorted(points)[:2]
+
+
+def test_tries_choose_new_drawings_too(model):
+    drawn = sample.sample(model, 4, temperature=0.8, seed=5, category="eye")
+    kept = sample.sample(model, 2, temperature=0.8, seed=5, category="eye", tries=2)
+    eye = [dict(sample.guess([model], drawing, top=3))["eye"] for drawing in drawn]
+    assert same_drawings(kept, [drawn[i] for i in np.argsort(eye)[::-1][:2]])
+
+
+def test_tries_change_nothing_where_there_is_nothing_to_choose(model):
+    """A one-category model has nothing to compare with, and greedy endings are all alike: the first are kept."""
+    alone = untrained_model(("pig",), seed=6)
+    for chosen_from, options in ((alone, {}), (model, {"greedy": True, "category": "eye"})):
+        first = sample.complete(chosen_from, SQUIGGLE, 2, seed=1, **options)
+        tried = sample.complete(chosen_from, SQUIGGLE, 2, seed=1, tries=4, **options)
+        assert same_drawings(whole_drawings(tried), whole_drawings(first))
+
+
+@pytest.mark.parametrize("tries", [0, 5, 2.5, "3", True, None])
+def test_bad_tries_are_refused(model, tries):
+    with pytest.raises(ValueError, match="tries must be a whole number from 1 to 4"):
+        sample.complete(model, SQUIGGLE, 1, tries=tries)
+    with pytest.raises(ValueError, match="tries must be a whole number from 1 to 4"):
+        sample.sample(model, 1, tries=tries)
+
