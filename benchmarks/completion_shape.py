@@ -197,10 +197,7 @@ def main(argv=None) -> int:
             yardstick.log(f"{entry.name} / {category}: recognised {rows[-1].recognised:.0%}")
         lines += table(category, test.source, rows, recogniser.rates(cuts, category)["top1"])
     lines.append(f"Run time {(time.perf_counter() - started) / 60:.1f} min.")
-    text = "\n".join(lines)
-    arguments.out.parent.mkdir(parents=True, exist_ok=True)
-    arguments.out.write_text(text + "\n")
-    print(text)
+    yardstick.write_report(arguments.out, "\n".join(lines))
     return 0
 
 

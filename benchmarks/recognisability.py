@@ -678,6 +678,13 @@ def guess_lines(results: dict, guess_models: list, per_category: int) -> list[st
     return lines + [""]
 
 
+def write_report(path: Path, text: str) -> None:
+    """Write a markdown report (its folder made if need be) and print it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text + "\n")
+    print(text)
+
+
 def kept_reading(path: Path) -> str:
     """The hand-written reading of the results from an earlier version of the file, if any."""
     if not path.is_file():
@@ -794,10 +801,7 @@ def main(argv=None) -> int:
     header["cells"] = (f"n in each row: the first n = min({arguments.per_category}, the test split) test drawings of the "
                        f"category (ceiling, floor), {demo.DEFAULT_ENDINGS} x n completions ({demo.DEFAULT_ENDINGS} per cut), "
                        f"{arguments.per_category} unconditional samples; the SPG test splits have 40 drawings a category")
-    text = document(header, sections, kept_reading(arguments.out))
-    arguments.out.parent.mkdir(parents=True, exist_ok=True)
-    arguments.out.write_text(text + "\n")
-    print(text)
+    write_report(arguments.out, document(header, sections, kept_reading(arguments.out)))
     return 0
 
 

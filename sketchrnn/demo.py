@@ -46,7 +46,7 @@ from sketchrnn.canvas import DEFAULT_SIZE, StrokeCanvas, parse_strokes
 from sketchrnn.checkpoint import bundled_model_dirs, load_model
 from sketchrnn.model import TrainedModel
 from sketchrnn.model.config import MODEL_KINDS
-from sketchrnn.sample import CANVAS_FILL, MAX_TRIES, complete, guess, sample
+from sketchrnn.sample import CANVAS_FILL, MAX_TRIES, compares_categories, complete, guess, sample
 from sketchrnn.strokes import stroke3_to_polylines
 from sketchrnn.svg import (
     DEFAULT_COLOR,
@@ -200,7 +200,7 @@ def load_page_models(model_dir=None) -> tuple[dict[str, Choice], dict[str, Train
 
 def chooses(model: TrainedModel) -> bool:
     """Whether the page draws more than it shows with this model (tries): a decoder of several categories."""
-    return model.config.kind != "vae" and len(model.categories) > 1
+    return model.config.kind != "vae" and compares_categories(model)
 
 
 def default_batch(model: TrainedModel) -> int:
@@ -344,7 +344,7 @@ def scored_pairs(model: TrainedModel, shown: int, tries: int) -> int:
 
 def tries_note(model: TrainedModel, shown: int, tries: int, category: str) -> str:
     """What the status line says about the tries: how many were drawn and how the shown ones were chosen."""
-    if tries < 2 or not chooses(model):
+    if not scored_pairs(model, shown, tries):
         return ""
     return f" Chosen from {shown * tries}: those the model itself finds most like a {category}."
 

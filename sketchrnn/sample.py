@@ -107,10 +107,15 @@ def check_tries(tries) -> None:
                          "(1 keeps the first drawings drawn)")
 
 
+def compares_categories(model) -> bool:
+    """Whether ``tries`` can choose among a model's drawings: it draws several categories to compare them by."""
+    return len(model.categories) > 1
+
+
 def drawings_to_draw(model, n: int, tries: int, greedy: bool) -> int:
     """How many drawings to draw to keep ``n``: ``n * tries``, except where there is nothing to choose
     between (greedy drawings are all alike) or nothing to compare with (a model of one category)."""
-    return n if greedy or len(model.categories) < 2 else n * tries
+    return n * tries if compares_categories(model) and not greedy else n
 
 
 def most_like(model, category_id: int, prime, drawings, keep: int, canvas_size=None, calibration=None) -> list[int]:
