@@ -822,7 +822,7 @@ def add_calibrate_command(subparsers) -> None:
     parser = subparsers.add_parser(
         "calibrate-guess", help='fit the calibration of "what are you drawing?" for your models',
         description=(
-            "Fit the per-model temperatures and the per-(model, category) offsets and length slopes that turn each "
+            "Fit the per-model temperatures and length exponents and the per-(model, category) offsets and length slopes that turn each "
             "model's per-point log-likelihood into calibrated guesses, on the validation splits of the models' own training data "
             "(complete drawings and their first 40%%; a category no model's data has, such as an imported magenta model's, is "
             "fitted on that model's own samples at temperature 1); test splits are never used. Default models: the bundled, "
@@ -852,7 +852,8 @@ def run_calibrate(arguments) -> int:
     fitted = calibration.calibrate(models, per_category=arguments.per_category, seed=arguments.seed, progress=progress)
     path = fitted.save(arguments.out or calibration.default_path())
     temperatures = ", ".join(f"{name} {value:.4f}" for name, value in sorted(fitted.temperatures.items()))
-    print(f"{path}: temperatures {temperatures}; {len(fitted.offsets)} offsets and length slopes; "
+    exponents = ", ".join(f"{name} {value:.3f}" for name, value in sorted(fitted.exponents.items()))
+    print(f"{path}: temperatures {temperatures}; length exponents {exponents}; {len(fitted.offsets)} offsets and length slopes; "
           f"validation cross-entropy {fitted.facts['validation_cross_entropy']}")
     return 0
 

@@ -27,7 +27,7 @@ def synthetic_scores(rng, count=300):
 
 def top1(keys, scores, labels, fitted=None, points=20):
     """How often the category with the highest (calibrated) logit is the label."""
-    calibration = GuessCalibration(fitted.temperatures, fitted.offsets, fitted.slopes) if fitted else None
+    calibration = fitted.calibration() if fitted else None
     if calibration:
         logits = np.concatenate([calibration.logits(model, [key.split("/")[1] for key in keys if key.startswith(model + "/")],
                                                     scores[:, [k for k, key in enumerate(keys) if key.startswith(model + "/")]],
@@ -74,6 +74,36 @@ def test_a_length_slope_undoes_a_bias_that_grows_with_the_points():
     assert fitted.slopes["a/cat"] < fitted.slopes["a/pig"] - 0.2
 
 
+def test_a_length_exponent_makes_longer_drawings_surer():
+    """Per-point scores are means over n points of independent evidence: their noise shrinks as n grows, so
+    a long drawing's small mean difference is surer than a short one's. The exponent learns that, and the
+    held-out cross-entropy falls below the earlier form's (a mean per point, exponent 0)."""
+    def drawings(rng, count):
+        keys, labels = ["a/pig", "a/cat"], rng.choice(["pig", "cat"], size=count)
+        points = np.repeat(rng.integers(5, 300, size=(count, 1)), 2, axis=1)
+        scores = rng.normal(size=(count, 2)) / np.sqrt(points)  # a mean over n points of unit noise
+        scores[np.arange(count), (labels == "cat").astype(int)] += 0.1
+        return keys, scores, points, list(labels)
+
+    keys, scores, points, labels = drawings(np.random.default_rng(4), 1500)
+    test_keys, test_scores, test_points, test_labels = drawings(np.random.default_rng(5), 1500)
+    target = (np.array(test_labels) == "cat").astype(int)
+    losses = {}
+    for exponents in (True, False):
+        fitted = calibration.fit(keys, scores, points, labels, length_exponents=exponents)
+        logits = fitted.calibration().logits("a", ["pig", "cat"], test_scores, test_points[:, :1])
+        log_probabilities = logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)
+        losses[exponents] = -log_probabilities[np.arange(len(target)), target].mean()
+        if exponents:
+            assert 0.7 < fitted.exponents["a"] < 1.5  # ideal 1: with independent points the log-odds grow as n x the mean
+            short, long = test_points[:, 0] < 30, test_points[:, 0] > 200
+            right = np.exp(log_probabilities[np.arange(len(target)), target])
+            assert right[long].mean() > right[short].mean() + 0.1
+        else:
+            assert fitted.exponents == {}
+    assert losses[True] < losses[False] - 0.02
+
+
 def test_balanced_fitting_weighs_a_rare_category_as_much_as_a_common_one():
     rng = np.random.default_rng(1)
     keys, labels = ["a/pig", "a/cat"], np.array(["pig"] * 270 + ["cat"] * 30)
@@ -83,20 +113,27 @@ def test_balanced_fitting_weighs_a_rare_category_as_much_as_a_common_one():
     recall = {}
     for balanced in (False, True):
         fitted = calibration.fit(keys, scores, points, list(labels), steps=300, balanced=balanced)
-        logits = GuessCalibration(fitted.temperatures, fitted.offsets, fitted.slopes).logits("a", ["pig", "cat"], scores, 20)
+        logits = fitted.calibration().logits("a", ["pig", "cat"], scores, 20)
         recall[balanced] = (logits[labels == "cat"].argmax(axis=1) == 1).mean()
     assert recall[False] < 0.2 < 0.5 < recall[True]  # by count the prior says pig; alike, cat gets its share
 
 
 def test_calibration_file_round_trip_and_damage(tmp_path):
-    original = GuessCalibration({"m": 0.1}, {"m/pig": 0.5, "m/cat": -0.25}, {"m/pig": 0.1, "m/cat": 0.0}, {"examples": 10})
+    original = GuessCalibration({"m": 0.1}, {"m/pig": 0.5, "m/cat": -0.25}, {"m/pig": 0.1, "m/cat": 0.0}, {"examples": 10}, {"m": 0.3})
     path = original.save(tmp_path / "calibration.json")
     assert GuessCalibration.load(path) == original
     content = json.loads(path.read_text())
     path.write_text(json.dumps({**content, "temperatures": {"m": -1}}))
     with pytest.raises(ValueError, match="temperature must be positive"):
         GuessCalibration.load(path)
-    path.write_text(json.dumps({"temperature": 0.1, "offsets": {}}))  # the earlier one-temperature form
+    earlier = {key: value for key, value in content.items() if key != "exponents"}
+    path.write_text(json.dumps({**earlier, "form": calibration.EARLIER_FORM}))  # before length exponents: each is 0
+    assert GuessCalibration.load(path).exponents == {}
+    np.testing.assert_allclose(GuessCalibration.load(path).logits("m", ["pig"], [-2.0], 80), [-2.0 / 0.1 + 0.5 + 0.1 * np.log(80)])
+    path.write_text(json.dumps({**content, "exponents": {"m": float("nan")}}))
+    with pytest.raises(ValueError, match="exponent.*must be finite"):
+        GuessCalibration.load(path)
+    path.write_text(json.dumps({"temperature": 0.1, "offsets": {}}))  # the one-temperature form before those
     with pytest.raises(ValueError, match="another form.*calibrate-guess"):
         GuessCalibration.load(path)
     path.write_text("{")
@@ -108,6 +145,9 @@ def test_pairs_and_models_it_was_not_fitted_on_get_the_medians():
     fitted = GuessCalibration({"m": 0.1, "n": 0.3, "o": 0.5}, {"m/pig": 1.0, "m/cat": 3.0}, {"m/pig": 0.0, "m/cat": 1.0})
     logits = fitted.logits("new", ["pig", "dog"], np.array([-1.0, -2.0]), points=np.e)
     np.testing.assert_allclose(logits, [-1.0 / 0.3 + 2.0 + 0.5, -2.0 / 0.3 + 2.0 + 0.5])
+    with_exponents = GuessCalibration({"m": 0.1}, exponents={"m": 0.5, "n": 0.25, "o": 0.3})
+    np.testing.assert_allclose(with_exponents.logits("new", ["pig"], [-1.0], points=160), [-1.0 / 0.1 * 4.0 ** 0.3])
+    np.testing.assert_allclose(with_exponents.logits("m", ["pig"], [-1.0], points=10), [-1.0 / 0.1 * 0.25 ** 0.5])
 
 
 def test_guess_applies_the_calibration(tmp_path):
