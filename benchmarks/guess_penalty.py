@@ -1,16 +1,17 @@
 """Choosing the guess calibration's L2 penalty (and weighting) by cross-validation on validation drawings only.
 
-``sketchrnn.calibration`` fits a temperature and a length exponent per model and an offset and a length
-slope per (model, category) with a small L2 penalty on the offsets and slopes. This script picks that
+``sketchrnn.calibration`` fits a temperature per model and an offset and a length slope per (model,
+category) with a small L2 penalty on the offsets and slopes. This script picks that
 penalty the way the calibration is meant to be tuned: on the *validation* drawings (and the stand-ins of
 categories that have none), split by drawing into ``--folds`` folds; each fold is guessed by a
 calibration fitted on the others. It prints, per penalty, the held-out cross-entropy (all, complete,
 cut), top-1 (all examples, and the cut ones), the mean over categories and the weakest category with real
 drawings when cut; ``--balanced`` also fits with every category weighed alike instead of every drawing,
-``--without-exponents`` also without the length exponents. Test splits are never read.
+``--with-exponents`` also with a length exponent per model (``calibrate-guess --length-exponents``).
+Test splits are never read.
 
     python benchmarks/guess_penalty.py [--per-category 250] [--folds 5] [--penalties 0 1e-5 1e-4 1e-3 1e-2] [--balanced]
-    python benchmarks/guess_penalty.py --penalties 1e-5 --balanced --without-exponents  # the length exponents' gain
+    python benchmarks/guess_penalty.py --penalties 0 1e-5 1e-4 --balanced --with-exponents  # what length exponents change
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def category_logits(fitted: calibration.Fitted, keys, scores, points, categories
 
 
 def cross_validate(keys, scores, points, labels, penalty: float, folds: int, balanced: bool = False,
-                   stand_in_categories=(), seed: int = 0, length_exponents: bool = True) -> dict:
+                   stand_in_categories=(), seed: int = 0, length_exponents: bool = calibration.LENGTH_EXPONENTS) -> dict:
     """Held-out cross-entropy, top-1 (all, cut), the mean over categories and the weakest category's top-1
     when cut (of the categories with real drawings), over ``folds`` folds; a drawing's two examples stay together."""
     labels = np.asarray(labels)
@@ -72,8 +73,8 @@ def main(argv=None) -> int:
     parser.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
     parser.add_argument("--penalties", type=float, nargs="+", default=[0.0, 1e-5, 1e-4, 1e-3, 1e-2])
     parser.add_argument("--balanced", action="store_true", help="also fit with every category weighed alike")
-    parser.add_argument("--without-exponents", action="store_true",
-                        help="also fit the earlier form, every length exponent 0 (a mean per point), to compare")
+    parser.add_argument("--with-exponents", action="store_true",
+                        help="also fit a length exponent per model (calibrate-guess --length-exponents), to compare")
     arguments = parser.parse_args(argv)
     started = time.perf_counter()
     models = demo.load_models()
@@ -86,7 +87,7 @@ def main(argv=None) -> int:
     print("| penalty | weighting | length exponents | held-out cross-entropy (complete; cut) | top-1 | top-1 cut to 40% "
           "| mean of categories | weakest real cut |")
     print("|---|---|---|---|---|---|---|---|")
-    for exponents in (True, False) if arguments.without_exponents else (True,):
+    for exponents in (False, True) if arguments.with_exponents else (calibration.LENGTH_EXPONENTS,):
         for balanced in (False, True) if arguments.balanced else (False,):
             for penalty in arguments.penalties:
                 result = cross_validate(keys, scores, points, labels, penalty, arguments.folds, balanced,

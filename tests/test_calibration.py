@@ -237,3 +237,6 @@ def test_calibrate_guess_fits_a_users_own_model_on_its_validation_drawings(share
     assert list(fitted.temperatures) == ["run"] and fitted.facts["examples"] == 12  # 2 categories x 3 x (complete, cut)
     captured = capsys.readouterr()
     assert "temperatures run " in captured.out and "\r" not in captured.err  # not a terminal: plain lines
+    assert fitted.exponents == {} and "length exponents" not in captured.out  # the default: a mean per point
+    assert cli.main(["calibrate-guess", str(run / "best"), "--per-category", "3", "--out", str(out), "--length-exponents"]) == 0
+    assert list(GuessCalibration.load(out).exponents) == ["run"] and "length exponents run " in capsys.readouterr().out
