@@ -838,8 +838,8 @@ def add_calibrate_command(subparsers) -> None:
     parser.add_argument("--out", default=None, metavar="FILE.json", help="where to write (default data/models/guess_calibration.json)")
     parser.add_argument("--length-exponents", action="store_true",
                         help="also fit a length exponent per model, so a guess grows surer as the drawing grows: better "
-                             "calibrated percentages, but no better ranking (measured here: cut test drawings 62.0%% -> "
-                             "60.6%% first; see sketchrnn/calibration.py)")
+                             "calibrated percentages, but no better ranking (here: cut test drawings guessed right 62.0%% -> "
+                             "60.6%%; see sketchrnn/calibration.py)")
     parser.set_defaults(handler=run_calibrate)
 
 
