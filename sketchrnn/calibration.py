@@ -20,8 +20,8 @@ The length exponent ``e(m)`` is 0 unless asked for (``sketchrnn calibrate-guess 
 0 is a mean per point, as sure of a 10-point start as of a finished drawing; 1 would be the drawing's
 whole log-likelihood, as if every point were independent evidence. Fitted, it comes out at 0.26-0.39. It
 makes the percentages mean more (five-fold cross-validated on the validation drawings,
-``benchmarks/guess_penalty.py --with-exponents``: held-out cross-entropy 0.908 -> 0.844 nats, complete
-drawings 0.476 -> 0.404, cut ones 1.339 -> 1.283) but does not rank better (validation top-1 the same;
+``benchmarks/guess_penalty.py --with-exponents``: held-out cross-entropy 0.910 -> 0.844 nats, complete
+drawings 0.478 -> 0.404, cut ones 1.343 -> 1.283) but does not rank better (validation top-1 the same;
 on the test drawings cut to 40% 62.0% -> 60.6%, radio 57% -> 45%), and the endings that ``tries``
 chooses by it were recognised a little less often (``docs/quality/tuning/recognisability_length_exponents.md``),
 so the bundled calibration keeps it at 0. A file written before the exponent existed loads with every
