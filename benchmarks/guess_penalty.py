@@ -1,14 +1,13 @@
 """Choosing the guess calibration's L2 penalty (and weighting) by cross-validation on validation drawings only.
 
 ``sketchrnn.calibration`` fits a temperature per model and an offset and a length slope per (model,
-category) with a small L2 penalty on the offsets and slopes. This script picks that
-penalty the way the calibration is meant to be tuned: on the *validation* drawings (and the stand-ins of
-categories that have none), split by drawing into ``--folds`` folds; each fold is guessed by a
-calibration fitted on the others. It prints, per penalty, the held-out cross-entropy (all, complete,
-cut), top-1 (all examples, and the cut ones), the mean over categories and the weakest category with real
-drawings when cut; ``--balanced`` also fits with every category weighed alike instead of every drawing,
-``--with-exponents`` also with a length exponent per model (``calibrate-guess --length-exponents``).
-Test splits are never read.
+category) with a small L2 penalty on the offsets and slopes. This script picks that penalty the way the
+calibration is meant to be tuned: on the *validation* drawings (and the stand-ins of categories that
+have none), split by drawing into ``--folds`` folds; each fold is guessed by a calibration fitted on the
+others. It prints, per penalty, the held-out cross-entropy (all, complete, cut), top-1 (all examples,
+and the cut ones), the mean over categories and the weakest category with real drawings when cut;
+``--balanced`` also fits with every category weighed alike instead of every drawing, ``--with-exponents``
+also with a length exponent per model (``calibrate-guess --length-exponents``). Test splits are never read.
 
     python benchmarks/guess_penalty.py [--per-category 250] [--folds 5] [--penalties 0 1e-5 1e-4 1e-3 1e-2] [--balanced]
     python benchmarks/guess_penalty.py --penalties 0 1e-5 1e-4 --balanced --with-exponents  # what length exponents change
