@@ -528,24 +528,27 @@ def guess_drawings(category: str, tests: dict, per_category: int) -> tuple[list,
     return [], "none"
 
 
-def top_guess(drawing, catalog) -> str | None:
-    """The demo's first guess for a drawing (None if it guessed nothing)."""
+def top_guess(drawing, catalog) -> tuple[str | None, float]:
+    """The demo's first guess for a drawing and the probability it shows for it ((None, 0) if it guessed nothing)."""
     guesses = demo.guess_drawing(as_payload(drawing), catalog=catalog)
-    return max(guesses, key=guesses.get) if guesses else None
+    return (max(guesses, key=guesses.get), max(guesses.values())) if guesses else (None, 0.0)
 
 
 def measure_guess(guess_models: list, tests: dict, per_category: int) -> dict:
-    """Top-1 of "what are you drawing?" over the given models, per category, complete and cut to 40%."""
+    """Top-1 of "what are you drawing?" over the given models, per category, complete and cut to 40%, and
+    each first guess's shown probability with whether it was right (``"sure"``: ``[(kind, probability, right)]``)."""
     catalog = demo.build_catalog(guess_models)
     categories = sorted({choice.category for choice in catalog.values()})
     results = {}
     for category in categories:
         drawings, source = guess_drawings(category, tests, per_category)
-        complete_hits = [top_guess(on_canvas(d)[0], catalog) == category for d in drawings]
-        cut_hits = [top_guess(cut_on_canvas(d), catalog) == category for d in drawings]
+        complete = [top_guess(on_canvas(d)[0], catalog) for d in drawings]
+        cut = [top_guess(cut_on_canvas(d), catalog) for d in drawings]
         results[category] = {"source": source, "count": len(drawings), "held_out": category in tests,
-                             "complete": float(np.mean(complete_hits)) if drawings else None,
-                             "cut": float(np.mean(cut_hits)) if drawings else None}
+                             "complete": float(np.mean([g == category for g, _ in complete])) if drawings else None,
+                             "cut": float(np.mean([g == category for g, _ in cut])) if drawings else None,
+                             "sure": [(kind, p, g == category) for kind, guesses in (("complete", complete), ("cut", cut))
+                                      for g, p in guesses]}
         if drawings:
             log(f"guess / {category}: complete {results[category]['complete']:.0%}, cut {results[category]['cut']:.0%}")
     return results
@@ -675,7 +678,41 @@ def guess_lines(results: dict, guess_models: list, per_category: int) -> list[st
         lines.append(f"| {category}{mark} | {row['count']} | {row['source']} | {percent(row, 'complete')} | {percent(row, 'cut')} |")
     if any(not r["held_out"] for r in results.values()):
         lines += ["", "† not in the overall figure: no held-out test split of this category here."]
+    return lines + [""] + reliability_lines([item for r in held_out.values() for item in r["sure"]])
+
+
+SURE_BINS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0001)
+
+
+def reliability_lines(sure: list) -> list[str]:
+    """Do the percentages mean something: the first guesses binned by the probability the demo shows for them,
+    against how often they were right, complete and cut apart."""
+    lines = ["### How sure it says it is, and how often it is right", "",
+             "Each first guess above, binned by the probability the demo shows beside it; a calibrated guess is right "
+             "about as often as it says (the two middle columns close).", "",
+             "| shown for the first guess | guesses | mean shown | right | of complete / cut drawings |", "|---|---|---|---|---|"]
+    for low, high in zip(SURE_BINS, SURE_BINS[1:]):
+        rows = [(kind, p, right) for kind, p, right in sure if low <= p < high]
+        if not rows:
+            continue
+        kinds = [sum(kind == k for kind, _, _ in rows) for k in ("complete", "cut")]
+        lines.append(f"| {low:.0%}–{min(high, 1.0):.0%} | {len(rows)} | {np.mean([p for _, p, _ in rows]):.0%} | "
+                     f"{np.mean([right for _, _, right in rows]):.0%} | {kinds[0]} / {kinds[1]} |")
+    if sure:
+        shown, right = np.array([p for _, p, _ in sure]), np.array([r for _, _, r in sure], float)
+        lines += ["", f"Over all {len(sure)}: mean shown {shown.mean():.1%}, right {right.mean():.1%}; expected calibration "
+                      f"error (bins above, weighted) {expected_calibration_error(shown, right):.1%}."]
     return lines + [""]
+
+
+def expected_calibration_error(shown: np.ndarray, right: np.ndarray) -> float:
+    """Weighted mean of |mean shown - fraction right| over SURE_BINS."""
+    total = 0.0
+    for low, high in zip(SURE_BINS, SURE_BINS[1:]):
+        inside = (shown >= low) & (shown < high)
+        if inside.any():
+            total += inside.sum() * abs(shown[inside].mean() - right[inside].mean())
+    return total / max(len(shown), 1)
 
 
 def write_report(path: Path, text: str) -> None:
