@@ -18,7 +18,8 @@ Per model and category it prints the recogniser's top-1 / top-3 rate on
     Redraw makes them (decoded from the encoding's mean at the demo's temperatures);
 
 and, for "what are you drawing?" as the demo runs it (over the models the demo loads), the top-1 rate on
-complete test drawings and on the same drawings cut to 40%. Writes docs/quality/recognisability.md.
+complete test drawings and on the same drawings cut to 40%, and how often its first guess is right
+against the probability the demo shows for it. Writes docs/quality/recognisability.md.
 
 Models: the bundled ones under data/models/ (our own and imported magenta-* models) and, for a
 category with a ../shared/data/magenta/<category>.gen.json but no bundled magenta model, that file
@@ -686,7 +687,7 @@ SURE_BINS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0001)
 
 def reliability_lines(sure: list) -> list[str]:
     """Do the percentages mean something: the first guesses binned by the probability the demo shows for them,
-    against how often they were right, complete and cut apart."""
+    against how often they were right (and how many in each bin were complete drawings, how many cut)."""
     lines = ["### How sure it says it is, and how often it is right", "",
              "Each first guess above, binned by the probability the demo shows beside it; a calibrated guess is right "
              "about as often as it says (the two middle columns close).", "",
