@@ -21,7 +21,6 @@ request's own time, and the normal completion under load, and whether that meets
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import socket
 import statistics
@@ -39,8 +38,8 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 import httpx  # noqa: E402
 from gradio_client import Client  # noqa: E402
 
+from sketchrnn import demo  # noqa: E402
 from sketchrnn.canvas import MAX_PAYLOAD_POINTS, MAX_PAYLOAD_STROKES  # noqa: E402
-from sketchrnn.checkpoint import bundled_model_dirs  # noqa: E402
 from sketchrnn.sample import MAX_TRIES  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -135,13 +134,11 @@ def worst_request(client: Client, label: str, drawing) -> float:
 
 def worst_label(model_dir) -> str:
     """The menu label of the first category of the decoder with the most categories (each ending is scored
-    under every one of them when it chooses among tries), named as the page's menu names it."""
-    configs = [json.loads((path / "config.json").read_text()) for path in bundled_model_dirs(model_dir)]
-    decoders = [config for config in configs if config["model"].get("kind", "decoder") == "decoder"]
-    served = [category for config in decoders for category in config["categories"]]
-    widest = max(decoders, key=lambda config: len(config["categories"]))
-    category = widest["categories"][0]
-    return category if served.count(category) == 1 else f"{category} ({widest['name']})"
+    under every one of them when it chooses among tries), from the menu the page builds of the same models."""
+    catalog = demo.build_catalog(demo.load_models(model_dir))
+    widest = max((choice.model for choice in catalog.values()), key=lambda model: len(model.categories))
+    return next(label for label, choice in catalog.items()
+                if choice.model is widest and choice.category == widest.categories[0])
 
 
 def one_repetition(url: str, label: str, worst: str, drawing) -> tuple[float, float, list[float]]:

@@ -692,27 +692,26 @@ def reliability_lines(sure: list) -> list[str]:
              "Each first guess above, binned by the probability the demo shows beside it; a calibrated guess is right "
              "about as often as it says (the two middle columns close).", "",
              "| shown for the first guess | guesses | mean shown | right | of complete / cut drawings |", "|---|---|---|---|---|"]
-    for low, high in zip(SURE_BINS, SURE_BINS[1:]):
-        rows = [(kind, p, right) for kind, p, right in sure if low <= p < high]
-        if not rows:
-            continue
-        kinds = [sum(kind == k for kind, _, _ in rows) for k in ("complete", "cut")]
-        lines.append(f"| {low:.0%}–{min(high, 1.0):.0%} | {len(rows)} | {np.mean([p for _, p, _ in rows]):.0%} | "
-                     f"{np.mean([right for _, _, right in rows]):.0%} | {kinds[0]} / {kinds[1]} |")
-    if sure:
-        shown, right = np.array([p for _, p, _ in sure]), np.array([r for _, _, r in sure], float)
-        lines += ["", f"Over all {len(sure)}: mean shown {shown.mean():.1%}, right {right.mean():.1%}; expected calibration "
-                      f"error (bins above, weighted) {expected_calibration_error(shown, right):.1%}."]
-    return lines + [""]
+    if not sure:
+        return lines + [""]
+    shown, right = np.array([p for _, p, _ in sure]), np.array([r for _, _, r in sure], float)
+    cut = np.array([kind == "cut" for kind, _, _ in sure])
+    for low, high, inside in sure_bins(shown):
+        lines.append(f"| {low:.0%}–{min(high, 1.0):.0%} | {inside.sum()} | {shown[inside].mean():.0%} | "
+                     f"{right[inside].mean():.0%} | {(inside & ~cut).sum()} / {(inside & cut).sum()} |")
+    return lines + ["", f"Over all {len(sure)}: mean shown {shown.mean():.1%}, right {right.mean():.1%}; expected calibration "
+                        f"error (bins above, weighted) {expected_calibration_error(shown, right):.1%}.", ""]
+
+
+def sure_bins(shown: np.ndarray) -> list[tuple[float, float, np.ndarray]]:
+    """``(low, high, which of shown fall in [low, high))`` for each of SURE_BINS that holds any."""
+    bins = [(low, high, (shown >= low) & (shown < high)) for low, high in zip(SURE_BINS, SURE_BINS[1:])]
+    return [(low, high, inside) for low, high, inside in bins if inside.any()]
 
 
 def expected_calibration_error(shown: np.ndarray, right: np.ndarray) -> float:
     """Weighted mean of |mean shown - fraction right| over SURE_BINS."""
-    total = 0.0
-    for low, high in zip(SURE_BINS, SURE_BINS[1:]):
-        inside = (shown >= low) & (shown < high)
-        if inside.any():
-            total += inside.sum() * abs(shown[inside].mean() - right[inside].mean())
+    total = sum(inside.sum() * abs(shown[inside].mean() - right[inside].mean()) for _, _, inside in sure_bins(shown))
     return total / max(len(shown), 1)
 
 
