@@ -219,6 +219,9 @@ def _fit_frame(strokes: list[np.ndarray], style: _Style) -> _Frame:
     step = 10**decimals
     x0, y0 = (math.floor((value - pad) * step) for value in low)
     x1, y1 = (math.ceil((value + pad) * step) for value in high)
+    # at least one step a side: a span finer than the steps (a subnormal one) whose other axis sits exactly on a
+    # step would round to a 0-wide box, which an SVG viewer does not draw at all
+    x1, y1 = max(x1, x0 + 1), max(y1, y0 + 1)
     return _Frame((x0, y0, x1 - x0, y1 - y0), decimals, style.size)
 
 

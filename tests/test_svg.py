@@ -536,6 +536,7 @@ scale = st.sampled_from([1e-3, 0.1, 1.0, 50.0])
 @settings(max_examples=60, deadline=None)
 @given(st.lists(stroke_strategy, min_size=1, max_size=5), scale, st.booleans())
 @example([np.array([(0.0, 0.0), (0.0, 2.814619654303167e-303)])], 1e-3, False)  # a subnormal span (was OverflowError)
+@example([np.array([(1.0, 0.0), (1.0, 2.225073858507e-311)])], 1e-3, False)  # x on a rounding step: was 0 wide
 def test_property_any_drawing_round_trips_inside_its_view_box(polylines, factor, animate):
     polylines = [stroke * factor for stroke in polylines]
     text = drawing_svg(polylines, animate=animate)
