@@ -10,12 +10,12 @@ held-out test drawings cut to their first 40% of points (4 endings each, at the 
   * how often an ending runs to the model's point cap (scribbling on, never ending);
 
 and the same for the people's own endings (the remaining 60% of each drawing). Medians, with the quartiles
-of the ink ratio. Temperatures, tries and the prime's point density can be changed to probe the sampling;
+of the ink ratio. Temperatures, tries, guidance and the prime's point density can be changed to probe the sampling;
 the recogniser only measures, nothing in the package uses it.
 
     python benchmarks/completion_shape.py [--categories pig "alarm clock"] [--per-category 60]
     python benchmarks/completion_shape.py --pen-temperature 0.7 --out /tmp/shape_pen07.md
-    python benchmarks/completion_shape.py --tries 1 --out /tmp/shape_first_drawn.md
+    python benchmarks/completion_shape.py --tries 1 --guidance 0 --out /tmp/shape_first_drawn.md
 """
 
 from __future__ import annotations
@@ -81,7 +81,8 @@ def model_row(name: str, model, category: str, cuts: list, recogniser, arguments
         completion = sample.complete(model, yardstick.as_payload(cut), n=demo.DEFAULT_ENDINGS,
                                      temperature=arguments.temperature, seed=yardstick.SEED + index, category=category,
                                      canvas_size=demo.CANVAS_SIZE, pen_temperature=arguments.pen_temperature,
-                                     tries=arguments.tries, calibration=demo.guess_calibration())
+                                     tries=arguments.tries, calibration=demo.guess_calibration(),
+                                     guidance=arguments.guidance)
         prime_rows = len(sample.canvas_to_model(cut, model, demo.CANVAS_SIZE)[0])
         cap = max(model.config.max_length - prime_rows, sample.MIN_ENDING_STEPS)
         for ending in completion.endings:
@@ -126,6 +127,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--tries", type=int, default=demo.DEFAULT_TRIES,
                         help=f"endings drawn per ending kept by a model of several categories (default: the demo's, "
                              f"{demo.DEFAULT_TRIES}; 1: the first drawn)")
+    parser.add_argument("--guidance", type=float, default=demo.DEFAULT_GUIDANCE,
+                        help=f"guidance of a model of several categories (default: the demo's, {demo.DEFAULT_GUIDANCE:g}; "
+                             "0: plain sampling)")
     parser.add_argument("--simplify-epsilon", type=float,
                         help="read the prime at this RDP epsilon (0-255 units) instead of each model's own")
     parser.add_argument("--out", type=Path, help=f"markdown report (default {DOC_PATH.relative_to(yardstick.ROOT)}, "
@@ -133,8 +137,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     arguments = parser.parse_args(argv)
     if arguments.per_category < 1:
         parser.error("--per-category must be at least 1")
-    probing = (arguments.temperature, arguments.pen_temperature, arguments.tries) != (
-        demo.DEFAULT_TEMPERATURE, demo.PEN_TEMPERATURE, demo.DEFAULT_TRIES) or arguments.simplify_epsilon is not None
+    probing = (arguments.temperature, arguments.pen_temperature, arguments.tries, arguments.guidance) != (
+        demo.DEFAULT_TEMPERATURE, demo.PEN_TEMPERATURE, demo.DEFAULT_TRIES, demo.DEFAULT_GUIDANCE
+    ) or arguments.simplify_epsilon is not None
     if probing and arguments.out is None:
         parser.error(f"settings other than the demo's need --out: {DOC_PATH.relative_to(yardstick.ROOT)} "
                      "describes the demo")
@@ -172,6 +177,7 @@ def main(argv=None) -> int:
              f"- Settings: temperature {arguments.temperature}, pen temperature {arguments.pen_temperature}, "
              f"{demo.DEFAULT_ENDINGS} endings a cut (a model of several categories: "
              + (f"chosen from {arguments.tries} tries each by its own guess" if arguments.tries > 1 else "the first drawn")
+             + (f", each step guided, guidance {arguments.guidance:g}" if arguments.guidance > 0 else ", unguided")
              + f"), canvas {demo.CANVAS_SIZE[0]}x{demo.CANVAS_SIZE[1]}, prime read at "
              + ("each model's own point density" if arguments.simplify_epsilon is None
                 else f"RDP epsilon {arguments.simplify_epsilon} (0-255 units)"), "",

@@ -10,10 +10,11 @@ Per model and category it prints the recogniser's top-1 / top-3 rate on
   * the people's own test drawings (the ceiling),
   * those drawings cut to their first 40% of points, no completion (the floor),
   * completions of the cuts, 4 endings each, at the demo's defaults (temperature, pen temperature,
-    a 400x400 canvas, and for a model of several categories the 4 chosen from 3 x 4 that the model itself
-    finds most like the category, ``sample.most_like``; the whole drawing, prime + ending, is scored), and
-    for such a model also the first 4 drawn (no choosing),
-  * unconditional samples at the demo's defaults (chosen, and the first drawn, likewise);
+    a 400x400 canvas, and for a model of several categories its guidance, ``guidance``, and its tries: the
+    4 of tries x 4 that the model itself finds most like the category, ``sample.most_like``; the whole
+    drawing, prime + ending, is scored), and for such a model also the first 4 drawn with plain sampling
+    (no guidance, no choosing),
+  * unconditional samples at the demo's defaults (and plain, likewise);
   * for a VAE, instead of the last two: its reconstructions of the people's drawings, 4 each, as the demo's
     Redraw makes them (decoded from the encoding's mean at the demo's temperatures);
 
@@ -428,28 +429,30 @@ def test_set_for(entry: Entry, category: str, tests: dict[str, list[TestSet]]) -
     return candidates[0] if candidates else None
 
 
-def completions(model, category: str, cuts: list, tries: int = demo.DEFAULT_TRIES) -> list:
-    """Every ending of every cut as one whole drawing (prime + ending), at the demo's defaults (``tries=1``: the
-    first endings drawn)."""
+def completions(model, category: str, cuts: list, tries: int = demo.DEFAULT_TRIES,
+                guidance: float = demo.DEFAULT_GUIDANCE) -> list:
+    """Every ending of every cut as one whole drawing (prime + ending), at the demo's defaults (``tries=1,
+    guidance=0``: the first endings drawn, unguided: plain sampling)."""
     whole = []
     for index, cut in enumerate(cuts):
         completion = sample.complete(model, as_payload(cut), n=demo.DEFAULT_ENDINGS, temperature=demo.DEFAULT_TEMPERATURE,
                                      seed=SEED + index, category=category, canvas_size=demo.CANVAS_SIZE,
                                      pen_temperature=demo.PEN_TEMPERATURE, tries=tries,
-                                     calibration=demo.guess_calibration())
+                                     calibration=demo.guess_calibration(), guidance=guidance)
         whole += [list(completion.prime) + list(ending) for ending in completion.endings]
     return whole
 
 
-def unconditional(model, category: str, count: int, tries: int = demo.DEFAULT_TRIES) -> list:
-    """``count`` drawings from nothing, in batches of the demo's default size, at its defaults (``tries=1``: the
-    first drawn)."""
+def unconditional(model, category: str, count: int, tries: int = demo.DEFAULT_TRIES,
+                  guidance: float = demo.DEFAULT_GUIDANCE) -> list:
+    """``count`` drawings from nothing, in batches of the demo's default size, at its defaults (``tries=1,
+    guidance=0``: the first drawn, unguided)."""
     drawings, batch = [], 0
     while len(drawings) < count:
         size = min(demo.DEFAULT_ENDINGS, count - len(drawings))
         drawings += sample.sample(model, size, temperature=demo.DEFAULT_TEMPERATURE, seed=SEED + batch,
                                   category=category, pen_temperature=demo.PEN_TEMPERATURE, tries=tries,
-                                  calibration=demo.guess_calibration())
+                                  calibration=demo.guess_calibration(), guidance=guidance)
         batch += 1
     return drawings
 
@@ -477,9 +480,10 @@ def measure_category(entry: Entry, category: str, test: TestSet, recogniser: Rec
     else:
         row["completion"] = recogniser.rates(completions(entry.model, category, cuts), category)
         row["unconditional"] = recogniser.rates(unconditional(entry.model, category, per_category), category)
-        if demo.chooses(entry.model):  # the same without choosing: the first drawings drawn
-            row["completion_first"] = recogniser.rates(completions(entry.model, category, cuts, tries=1), category)
-            row["unconditional_first"] = recogniser.rates(unconditional(entry.model, category, per_category, 1), category)
+        if demo.chooses(entry.model):  # the same without choosing or guidance: the first drawings drawn, plain
+            row["completion_first"] = recogniser.rates(completions(entry.model, category, cuts, 1, 0.0), category)
+            row["unconditional_first"] = recogniser.rates(unconditional(entry.model, category, per_category, 1, 0.0),
+                                                          category)
     return row
 
 
@@ -612,8 +616,8 @@ def model_lines(entry: Entry, per_category: int) -> list[str]:
     lines = [f"### {entry.name} ({kind}; {path}; measured in {entry.seconds:.0f} s)", "",
              f"top-1 / top-3 of the recogniser; the first n (at most {per_category}) test drawings of each category, "
              f"{demo.DEFAULT_ENDINGS} endings of each cut ({demo.DEFAULT_ENDINGS} x n completions), {per_category} "
-             f"unconditional samples; as the demo draws them (a model of several categories: chosen from "
-             f"{demo.DEFAULT_TRIES} x as many by its own guess) and, for such a model, the first drawn (no choosing).", "",
+             f"unconditional samples; as the demo draws them (a model of several categories: {demo_choosing()}) and, "
+             "for such a model, the first drawn with plain sampling (no choosing, no guidance).", "",
              "| category | test drawings from | people's drawings (ceiling) | cut to 40% (floor) | completions (demo) "
              "| completions, first drawn | unconditional (demo) | unconditional, first drawn | reconstructions (VAE) |",
              "|---|---|---|---|---|---|---|---|---|"]
@@ -641,14 +645,24 @@ def comparison_lines(entries: list[Entry]) -> list[str]:
              "Each model's completions of its test drawings cut to 40% (an imported model or a candidate completes the "
              "first own model's test drawings of the category, so e.g. magenta-pig and quickdraw6 complete the same "
              f"pigs). As the demo draws them; in brackets, for a model of several categories, its first endings drawn "
-             f"(the demo shows the {demo.DEFAULT_ENDINGS} of {demo.DEFAULT_ENDINGS * demo.DEFAULT_TRIES} it finds most "
-             "like the category; a model of one category has nothing to compare with and shows the first), and "
-             "the floor.", "",
+             f"with plain sampling (the demo's: {demo_choosing()}; a model of one category has nothing to compare "
+             "with and shows the first, unguided), and the floor.", "",
              "| category | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
     for category, rows in sorted(shared.items()):
         lines.append(f"| {category} | " + " | ".join(
             cell(rows[n]) if n in rows else "" for n in names) + " |")
     return lines + [""]
+
+
+def demo_choosing() -> str:
+    """How the demo draws with a model of several categories, for the tables' captions."""
+    parts = []
+    if demo.DEFAULT_GUIDANCE > 0:
+        parts.append(f"each step guided, guidance {demo.DEFAULT_GUIDANCE:g}")
+    if demo.DEFAULT_TRIES > 1:
+        parts.append(f"the {demo.DEFAULT_ENDINGS} of {demo.DEFAULT_ENDINGS * demo.DEFAULT_TRIES} drawn it finds most "
+                     "like the category by its own guess")
+    return "; ".join(parts) or "its first drawings, unguided"
 
 
 def cell(row: dict) -> str:
@@ -740,8 +754,7 @@ def document(header: dict, sections: list[list[str]], reading: str) -> str:
              f"- Machine: {header['machine']}",
              f"- Run time: {header['minutes']:.1f} min", f"- Drawings per cell: {header['cells']}",
              f"- Demo settings used: temperature {demo.DEFAULT_TEMPERATURE}, pen temperature {demo.PEN_TEMPERATURE}, "
-             f"{demo.DEFAULT_ENDINGS} endings (a model of several categories: chosen from {demo.DEFAULT_TRIES} tries each by its "
-             f"own guess), canvas {demo.CANVAS_SIZE[0]}x{demo.CANVAS_SIZE[1]}, seeds {SEED} + drawing index", "",
+             f"{demo.DEFAULT_ENDINGS} endings (a model of several categories: {demo_choosing()}), canvas {demo.CANVAS_SIZE[0]}x{demo.CANVAS_SIZE[1]}, seeds {SEED} + drawing index", "",
              "## Reading", "", READING_START, reading or "(to be written after reading the tables)", READING_END, ""]
     return "\n".join(lines + [line for section in sections for line in section])
 

@@ -6,9 +6,10 @@ time of each path and their ratio, measured in the same run: the XLA-compiled lo
 eager mode (each next row drawn by the sampler's own row sampler, also eager). The model has random
 weights with the end-of-drawing logit pushed down, so every ending runs the full 250 steps (the worst
 case; a trained model usually stops earlier). With a bundled model present, its real completion time
-is printed too (for a model of several categories also as the demo completes: 4 endings chosen from
-3 x 4 by the model's own guess, `sample.most_like`), and for a bundled VAE the demo's Redraw (4
-redrawings of the same drawing) and Morph (8 drawings from it to a second one) at the demo's defaults.
+is printed too (for a model of several categories also chosen and guided as the demo can: 4 endings chosen
+from 3 x 4 by the model's own guess, `sample.most_like`, and each step guided, `guidance`), and for a bundled
+VAE the demo's Redraw (4 redrawings of the same drawing) and Morph (8 drawings from it to a second one) at the
+demo's defaults.
 
     python benchmarks/sample_latency.py [--repeats 7] [--hidden-size 512]
 """
@@ -26,7 +27,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from sketchrnn import calibration, checkpoint, morph, sample, strokes  # noqa: E402
-from sketchrnn.demo import DEFAULT_TRIES  # noqa: E402
+from sketchrnn.demo import DEFAULT_GUIDANCE, DEFAULT_TRIES  # noqa: E402
 from sketchrnn.model import ModelConfig, TrainedModel, build_network  # noqa: E402
 from sketchrnn.strokes import DataStats  # noqa: E402
 
@@ -107,11 +108,17 @@ def main(argv=None):
         time_ms = median_ms(lambda: sample.complete(bundled, drawing, ENDINGS, seed=0, canvas_size=(256, 256)),
                             arguments.repeats)
         line = f"  bundled model {directory.name} (hidden {bundled.config.hidden_size}, real endings): median {time_ms:.1f} ms"
-        if sample.compares_categories(bundled):  # the demo draws DEFAULT_TRIES times as many and keeps the most category-like
-            chosen_ms = median_ms(lambda: sample.complete(bundled, drawing, ENDINGS, seed=0, canvas_size=(256, 256),
-                                                          tries=DEFAULT_TRIES, calibration=fitted),
-                                  arguments.repeats)
-            line += f"; {ENDINGS} chosen from {ENDINGS * DEFAULT_TRIES} as the demo does: median {chosen_ms:.1f} ms"
+        if sample.compares_categories(bundled):  # the demo guides each step, and may draw more to choose from
+            def timed(tries, guidance):
+                return median_ms(lambda: sample.complete(bundled, drawing, ENDINGS, seed=0, canvas_size=(256, 256),
+                                                         tries=tries, calibration=fitted, guidance=guidance),
+                                 arguments.repeats)
+
+            settings = {(3, 0.0), (1, DEFAULT_GUIDANCE), (3, DEFAULT_GUIDANCE), (DEFAULT_TRIES, DEFAULT_GUIDANCE)}
+            for tries, guidance in sorted(settings):
+                demo_note = " (the demo's defaults)" if (tries, guidance) == (DEFAULT_TRIES, DEFAULT_GUIDANCE) else ""
+                line += (f"\n    {ENDINGS} chosen from {ENDINGS * tries}, guidance {guidance:g}{demo_note}: "
+                         f"median {timed(tries, guidance):.1f} ms")
         print(line)
 
 

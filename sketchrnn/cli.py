@@ -292,6 +292,10 @@ def add_drawing_options(parser, n_default: int) -> None:
     parser.add_argument("--tries", type=int, default=1,
                         help="draw this many per drawing kept, 1-4, and keep those the model itself finds most like "
                              "--category (a model of several categories; the demo uses 3; default 1: keep all drawn)")
+    parser.add_argument("--guidance", type=float, default=0.0,
+                        help="0-16: at each step prefer what --category draws and the model's other categories do "
+                             "not (a model of several categories; costs a batch as many times larger as it has "
+                             "categories; the demo uses 8; default 0: plain sampling)")
     parser.add_argument("--out", default=None, metavar="FILE.svg", help="write one SVG grid here")
     parser.add_argument("--out-dir", default=None, metavar="DIR", help="write one SVG per drawing here")
     parser.add_argument("--animate", action="store_true", help="SVGs in which the strokes draw themselves")
@@ -429,7 +433,7 @@ def run_sample(arguments) -> int:
     drawings = sample.sample(model, arguments.n, temperature=arguments.temperature, seed=arguments.seed,
                              category=arguments.category, greedy=arguments.greedy,
                              pen_temperature=arguments.pen_temperature, tries=arguments.tries,
-                             calibration=guess_calibration(arguments.tries))
+                             calibration=guess_calibration(arguments.tries), guidance=arguments.guidance)
     write_drawings(arguments, drawings, lambda drawing: svg.drawing_svg(drawing, animate=arguments.animate))
     return 0
 
@@ -514,7 +518,7 @@ def run_complete(arguments) -> int:
         model, drawing, arguments.n, temperature=arguments.temperature,
         seed=arguments.seed, category=arguments.category, greedy=arguments.greedy, canvas_size=arguments.canvas_size,
         pen_temperature=arguments.pen_temperature, tries=arguments.tries,
-        calibration=guess_calibration(arguments.tries),
+        calibration=guess_calibration(arguments.tries), guidance=arguments.guidance,
     )
     items = [(completion.prime, ending) for ending in completion.endings]
     write_drawings(arguments, items, lambda item: svg.completion_svg(*item, animate=arguments.animate))

@@ -46,7 +46,7 @@ from sketchrnn.canvas import DEFAULT_SIZE, StrokeCanvas, parse_strokes
 from sketchrnn.checkpoint import bundled_model_dirs, load_model
 from sketchrnn.model import TrainedModel
 from sketchrnn.model.config import MODEL_KINDS
-from sketchrnn.sample import CANVAS_FILL, MAX_TRIES, compares_categories, complete, guess, sample
+from sketchrnn.sample import CANVAS_FILL, MAX_GUIDANCE, MAX_TRIES, compares_categories, complete, guess, sample
 from sketchrnn.strokes import stroke3_to_polylines
 from sketchrnn.svg import (
     DEFAULT_COLOR,
@@ -71,11 +71,17 @@ DEFAULT_TEMPERATURE = 0.4  # Sketch-RNN's usual sampling temperature
 # 0.6 and scribble on to the 250-point cap; at 1.0 drawings end where people's do (README, "Sampling").
 PEN_TEMPERATURE = 1.0
 DEFAULT_ENDINGS = 4
-# A model of several categories draws this many endings (or drawings) for each one shown, and shows those it
-# finds itself most like the chosen category (sample.most_like). Completions of held-out cuts that an
-# independent recogniser names rightly, 3 tries against 1: crab 59% -> 74%, butterfly 78% -> 88%, quickdraw6's
-# pig 45% -> 55% (docs/quality/recognisability.md). Magenta's models draw one category: nothing to compare with.
-DEFAULT_TRIES = 3
+# A model of several categories draws each step guided towards what the chosen category draws and its other
+# categories do not (`Sampler.generate`; 0 turns it off). Chosen on validation cuts only, 4 endings each
+# (benchmarks/guidance.py, docs/quality/tuning/guidance_tries1.md): completions the independent recogniser names
+# rightly, quickdraw6 69.0% unguided -> 78.0% at 4, 79.8% at 8, 80.2% at 16 (alarm clock 48% -> 70%); spg20
+# 73.2% -> 82.0%, 81.7%, 81.8%. It costs a batch as many times larger as the model has categories.
+DEFAULT_GUIDANCE = 8.0
+# Tries: the model draws this many drawings for each one shown and shows those it finds itself most like the
+# chosen category (sample.most_like). Unguided, 3 tries lift quickdraw6's validation completions 69.0% -> 71.8%;
+# guided, they add nothing (79.8% -> 79.6%, docs/quality/tuning/guidance_tries3.md) at six times the time, so
+# the page starts at 1; its slider still offers up to 4. Magenta's models draw one category: nothing to compare.
+DEFAULT_TRIES = 1
 DEFAULT_CATEGORY = "pig"  # what the menu starts on
 # Requests worked on at once (the queue holds the rest). More than the 2 CPU cores here, so that a normal
 # drawing never waits behind large ones: those take turns in a lane of their own (see `drawing_lane`).
@@ -85,6 +91,10 @@ LARGE_DRAWING_STROKES = 200  # more strokes than this, is large: up to ~1 s of w
 # a request that scores more (drawing, category) pairs than this when it chooses among tries takes turns too:
 # 8 endings x 4 tries x 20 categories is ~2 s of work; the defaults on a 20-category model score 240
 LARGE_SCORING_PAIRS = 256
+# and so does one whose guided sampling runs more streams than this (one per drawing drawn and category, the
+# drawings padded to a power of two as the sampler pads them): the defaults on a 20-category model run 80, 4
+# endings x 3 tries 320 (~0.8 s of work), 8 x 4 run 640
+LARGE_GUIDED_STREAMS = 320
 LARGE_DRAWING_LANE = threading.BoundedSemaphore(1)  # large drawings are worked on one at a time
 OUTPUT_LIFETIME_S = 3600  # SVG files offered for download are deleted after this long
 WARM_UP_BATCHES = (1, 2, 4, 8, 16, 32)  # the sampler compiles one program per (padded) batch size it meets
@@ -150,7 +160,7 @@ def warm_up(models: list[TrainedModel], sizes=WARM_UP_BATCHES) -> None:
     """Complete a tiny drawing once per batch size the page can ask for, so that the one-off
     compilation of the sampler happens at start-up instead of during someone's first request."""
     for model in models:
-        model.sampler.warm_up(sizes)
+        model.sampler.warm_up(sizes, guided_categories=len(model.categories) if chooses(model) else 0)
 
 
 def warm_up_guesses(models: list[TrainedModel], stop: threading.Event | None = None) -> None:
@@ -337,6 +347,19 @@ def checked_tries(tries) -> int:
     return checked_number(tries, "tries per drawing", 1, MAX_TRIES, integer=True)
 
 
+def checked_guidance(guidance) -> float:
+    """Guidance, checked against the slider's range."""
+    return checked_number(guidance, "guidance", 0.0, MAX_GUIDANCE)
+
+
+def guided_streams(model: TrainedModel, shown: int, tries: int, guidance: float) -> int:
+    """LSTM streams a request's guided sampling runs: one per category for each drawing drawn, padded as the
+    sampler pads them (0 where it does not guide)."""
+    if not (guidance > 0 and chooses(model)):
+        return 0
+    return (1 << (shown * tries - 1).bit_length()) * len(model.categories)
+
+
 def scored_pairs(model: TrainedModel, shown: int, tries: int) -> int:
     """(drawing, category) pairs a request scores to choose `shown` drawings from `tries` each (0 if it does not)."""
     return shown * tries * len(model.categories) if tries > 1 and chooses(model) else 0
@@ -358,12 +381,13 @@ def checked_settings(temperature, endings, seed) -> tuple[float, int, int]:
     )
 
 
-def drawing_lane(drawing, scored_pairs: int = 0):
+def drawing_lane(drawing, scored_pairs: int = 0, guided_streams: int = 0):
     """What to hold while working on `drawing`: large drawings, and requests that score more than
-    `LARGE_SCORING_PAIRS` (drawing, category) pairs to choose among tries, take turns (at most one at a time,
-    so however many are sent, they occupy one core and one request slot in work); others go straight on."""
+    `LARGE_SCORING_PAIRS` (drawing, category) pairs to choose among tries or sample more than
+    `LARGE_GUIDED_STREAMS` guided streams, take turns (at most one at a time, so however many are sent, they
+    occupy one core and one request slot in work); others go straight on."""
     if (len(drawing) > LARGE_DRAWING_STROKES or sum(len(stroke) for stroke in drawing) > LARGE_DRAWING_POINTS
-            or scored_pairs > LARGE_SCORING_PAIRS):
+            or scored_pairs > LARGE_SCORING_PAIRS or guided_streams > LARGE_GUIDED_STREAMS):
         return LARGE_DRAWING_LANE
     return contextlib.nullcontext()
 
@@ -490,21 +514,24 @@ def _exit_on_signal(signum, frame):
 # Event functions (called by the page; plain functions so tests reach them without a browser)
 
 
-def complete_drawing(strokes, label, temperature, endings, seed, animate, tries=DEFAULT_TRIES, *, catalog, output_root):
-    """Complete the person's drawing `endings` ways (each chosen from `tries`: see `DEFAULT_TRIES`).
+def complete_drawing(strokes, label, temperature, endings, seed, animate, tries=DEFAULT_TRIES, guidance=DEFAULT_GUIDANCE,
+                     *, catalog, output_root):
+    """Complete the person's drawing `endings` ways (each chosen from `tries`: see `DEFAULT_TRIES`; each step
+    guided by `guidance`: see `DEFAULT_GUIDANCE`).
 
     Returns (HTML with the endings as inline SVG, the .svg files to download, a status line).
     """
     drawing = checked_drawing(strokes)
     choice = checked_choice(catalog, label)
     temperature, endings, seed = checked_settings(temperature, endings, seed)
-    tries = checked_tries(tries)
+    tries, guidance = checked_tries(tries), checked_guidance(guidance)
     started = time.perf_counter()
-    with drawing_lane(drawing, scored_pairs(choice.model, endings, tries)):
+    with drawing_lane(drawing, scored_pairs(choice.model, endings, tries),
+                      guided_streams(choice.model, endings, tries, guidance)):
         completion = call_model(
             complete, choice.model, drawing, n=endings, temperature=temperature, seed=seed,
             category=choice.category, canvas_size=CANVAS_SIZE, pen_temperature=PEN_TEMPERATURE,
-            tries=tries, calibration=guess_calibration(),
+            tries=tries, calibration=guess_calibration(), guidance=guidance,
         )
         pairs = [(completion.prime, ending) for ending in completion.endings]
         svg_texts = [completion_svg(prime, ending, size=SVG_SIZE, animate=bool(animate)) for prime, ending in pairs]
@@ -525,20 +552,21 @@ def complete_drawing(strokes, label, temperature, endings, seed, animate, tries=
     return endings_html(svg_texts, captions), files, status
 
 
-def draw_something(label, temperature, endings, seed, animate, tries=DEFAULT_TRIES, *, catalog, output_root):
+def draw_something(label, temperature, endings, seed, animate, tries=DEFAULT_TRIES, guidance=DEFAULT_GUIDANCE, *,
+                   catalog, output_root):
     """Let the model draw `endings` new drawings of the chosen category from nothing (each chosen from
-    `tries`, as `complete_drawing`'s endings).
+    `tries` and guided by `guidance`, as `complete_drawing`'s endings).
 
     Returns the same three things as `complete_drawing`.
     """
     choice = checked_choice(catalog, label)
     temperature, endings, seed = checked_settings(temperature, endings, seed)
-    tries = checked_tries(tries)
+    tries, guidance = checked_tries(tries), checked_guidance(guidance)
     started = time.perf_counter()
-    with drawing_lane([], scored_pairs(choice.model, endings, tries)):
+    with drawing_lane([], scored_pairs(choice.model, endings, tries), guided_streams(choice.model, endings, tries, guidance)):
         drawings = call_model(
             sample, choice.model, endings, temperature=temperature, seed=seed, category=choice.category,
-            pen_temperature=PEN_TEMPERATURE, tries=tries, calibration=guess_calibration(),
+            pen_temperature=PEN_TEMPERATURE, tries=tries, calibration=guess_calibration(), guidance=guidance,
         )
     svg_texts = [
         drawing_svg(drawing, color=DEFAULT_ENDING_COLOR, size=SVG_SIZE, animate=bool(animate)) for drawing in drawings
@@ -743,6 +771,12 @@ def _build_controls(catalog: dict[str, Choice]) -> dict[str, gr.components.Compo
             info="Models of several categories draw this many and show those most like your category (1: the first drawn)",
             elem_id="tries",
         ),
+        "guidance": gr.Slider(
+            0, MAX_GUIDANCE, value=DEFAULT_GUIDANCE, step=1, label="Guidance",
+            info="Models of several categories prefer, at each step, what your category draws and their others do not "
+                 "(0: plain sampling)",
+            elem_id="guidance",
+        ),
     }
     with gr.Row():
         controls["seed"] = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=MAX_SEED, elem_id="seed")
@@ -798,12 +832,14 @@ def _wire_events(canvas, guesses, controls, outputs, catalog, redrawers, output_
     shared = {"concurrency_id": "model", "concurrency_limit": CONCURRENCY_LIMIT, "preprocess": False}
     controls["complete"].click(
         functools.partial(complete_drawing, catalog=catalog, output_root=output_root),
-        inputs=[canvas, controls["label"], *settings, controls["tries"]], outputs=list(outputs), api_name="complete",
+        inputs=[canvas, controls["label"], *settings, controls["tries"], controls["guidance"]], outputs=list(outputs),
+        api_name="complete",
         **shared,
     )
     controls["draw_something"].click(
         functools.partial(draw_something, catalog=catalog, output_root=output_root),
-        inputs=[controls["label"], *settings, controls["tries"]], outputs=list(outputs), api_name="draw_something",
+        inputs=[controls["label"], *settings, controls["tries"], controls["guidance"]], outputs=list(outputs),
+        api_name="draw_something",
         **shared,
     )
     controls["redraw"].click(

@@ -22,6 +22,7 @@ from sketchrnn import strokes
 
 MAX_ENDINGS = 16
 MAX_TRIES = 4  # drawings drawn per drawing kept, at most (see `most_like`)
+MAX_GUIDANCE = 16.0  # guidance's upper end (see `Sampler.generate`); 8 and 16 measured alike
 SCORING_THREADS = 2  # models scored at once by guess (one per CPU core here)
 MAX_INPUT_POINTS = 20000  # more raw points than this is not a drawing we can take
 MAX_COORDINATE = 1e6
@@ -61,6 +62,20 @@ def check_sampling_options(n: int, temperature: float, pen_temperature: float | 
             raise ValueError(f"{name} must be a number in (0, 2], got {shown(value)}; 0.2-0.6 gives tidy drawings")
 
 
+def check_guidance(guidance) -> None:
+    if not (is_number(guidance) and 0.0 <= guidance <= MAX_GUIDANCE):
+        raise ValueError(f"guidance must be a number from 0 to {MAX_GUIDANCE:g}, got {shown(guidance)} "
+                         "(0 draws without it; 8 prefers what only the chosen category draws)")
+
+
+def guided(model, guidance: float) -> dict:
+    """The sampler's guidance arguments for ``model``: guidance needs categories to compare, so a model of one
+    category, or a VAE (whose drawings follow z), draws without it."""
+    if guidance > 0 and compares_categories(model) and model.config.kind == "decoder":
+        return {"guidance": float(guidance), "categories": len(model.categories)}
+    return {}
+
+
 def check_max_steps(max_steps) -> None:
     if max_steps is not None and not (is_number(max_steps) and isinstance(max_steps, (int, np.integer))
                                       and max_steps >= 1):
@@ -78,22 +93,25 @@ def check_canvas_size(canvas_size) -> None:
 
 def sample(model, n: int = 1, *, temperature: float = 0.4, seed: int = 0, category=None,
            max_steps: int | None = None, greedy: bool = False, pen_temperature: float | None = None,
-           tries: int = 1, calibration=None):
+           tries: int = 1, calibration=None, guidance: float = 0.0):
     """Draw ``n`` new drawings; each is a list of polylines in the data's units (e.g. 0-255-like).
 
     ``temperature`` tau divides the mixture and pen logits and scales sigma by sqrt(tau), as the
     paper; ``pen_temperature`` (default: tau) sets the pen state's separately. With ``tries`` > 1 the
     model draws ``n * tries`` and keeps the ``n`` it finds most like ``category`` (:func:`most_like`).
+    ``guidance`` > 0 steers each step towards what the chosen category draws and the model's other
+    categories do not (:meth:`sketchrnn.model.Sampler.generate`; a model of one category ignores it).
     """
     check_sampling_options(n, temperature, pen_temperature)
     check_seed(seed)
     check_max_steps(max_steps)
     check_tries(tries)
+    check_guidance(guidance)
     category_id = model.category_id(category)
     drawn = drawings_to_draw(model, n, tries, greedy)
     drawings = model.sampler.generate(
         np.zeros((0, 3), np.float32), np.full(drawn, category_id), max_steps or model.config.max_length,
-        float(temperature), seed, greedy, pen_temperature,
+        float(temperature), seed, greedy, pen_temperature, **guided(model, guidance),
     )
     drawings = [strokes.stroke3_to_polylines(strokes.denormalize(d, model.stats.scale_factor)) for d in drawings]
     if drawn > n:
@@ -279,26 +297,29 @@ def _rdp_in_pieces(polylines, epsilon: float) -> list[np.ndarray]:
 
 def complete(model, strokes_in, n: int = 4, *, temperature: float = 0.4, seed: int = 0, category=None,
              max_steps: int | None = None, greedy: bool = False, canvas_size=None,
-             pen_temperature: float | None = None, tries: int = 1, calibration=None) -> Completion:
+             pen_temperature: float | None = None, tries: int = 1, calibration=None,
+             guidance: float = 0.0) -> Completion:
     """Complete a person's drawing ``n`` ways; the endings continue from their last point (canvas units).
 
     ``max_steps`` caps each ending's points (default: what the model's length cap leaves after the
     person's drawing, at least ``MIN_ENDING_STEPS``). Temperatures as in :func:`sample`. With ``tries`` > 1
     the model draws ``n * tries`` endings and keeps the ``n`` whose whole drawings it finds most like
-    ``category`` (:func:`most_like`, with the guess ``calibration`` if given), best first.
+    ``category`` (:func:`most_like`, with the guess ``calibration`` if given), best first. ``guidance`` as in
+    :func:`sample`.
     """
     check_sampling_options(n, temperature, pen_temperature)
     check_seed(seed)
     check_max_steps(max_steps)
     check_canvas_size(canvas_size)
     check_tries(tries)
+    check_guidance(guidance)
     polylines = check_canvas_strokes(strokes_in)
     category_id = model.category_id(category)
     drawn = drawings_to_draw(model, n, tries, greedy)
     stroke3, pixel_factor = canvas_to_model(polylines, model, canvas_size)
     steps = max_steps or max(model.config.max_length - len(stroke3), MIN_ENDING_STEPS)
     endings = model.sampler.generate(stroke3, np.full(drawn, category_id), steps, float(temperature), seed, greedy,
-                                     pen_temperature)
+                                     pen_temperature, **guided(model, guidance))
     last_point = polylines[-1][-1]
     endings = [[p / pixel_factor + last_point for p in strokes.stroke3_to_polylines(e)] for e in endings]
     if drawn > n:

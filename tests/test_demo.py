@@ -151,17 +151,19 @@ def labels_by_choosing(catalog) -> tuple[list[str], list[str]]:
 
 
 def test_a_model_of_several_categories_shows_the_endings_it_finds_most_like_the_category(catalog, output_root):
-    """Complete and Draw something draw `tries` times as many (default `DEFAULT_TRIES`) and show those the model's
-    own guess finds most like the category (which ones: tests/test_sample.py); the status says so. With one try,
-    or a one-category model, the first drawn are shown."""
+    """Complete and Draw something draw `tries` times as many and show those the model's own guess finds most
+    like the category (which ones: tests/test_sample.py); the status says so. With one try (the default:
+    `DEFAULT_TRIES`), or a one-category model, the first drawn are shown."""
     choosing, single = labels_by_choosing(catalog)
     if not choosing:
         pytest.skip("no model of several categories in the catalog")
     label = choosing[0]
     category = catalog[label].category
-    chosen_page, _, status = demo.complete_drawing(SQUIGGLE, label, 0.4, 2, 5, False, catalog=catalog,
+    chosen_page, _, status = demo.complete_drawing(SQUIGGLE, label, 0.4, 2, 5, False, 3, catalog=catalog,
                                                    output_root=output_root)
-    assert f"Chosen from {2 * demo.DEFAULT_TRIES}: those the model itself finds most like a {category}." in status
+    assert f"Chosen from 6: those the model itself finds most like a {category}." in status
+    _, _, status = demo.complete_drawing(SQUIGGLE, label, 0.4, 2, 5, False, catalog=catalog, output_root=output_root)
+    assert ("Chosen from" in status) == (demo.DEFAULT_TRIES > 1)
     first_page, _, status = demo.complete_drawing(SQUIGGLE, label, 0.4, 2, 5, False, 1, catalog=catalog,
                                                   output_root=output_root)
     assert "Chosen from" not in status and len(inline_svgs(first_page)) == len(inline_svgs(chosen_page)) == 2
@@ -175,6 +177,29 @@ def test_a_model_of_several_categories_shows_the_endings_it_finds_most_like_the_
     for tries in (0, 5, "many", None):
         with pytest.raises(gr.Error, match="tries per drawing"):
             demo.complete_drawing(SQUIGGLE, label, 0.4, 2, 5, False, tries, catalog=catalog, output_root=output_root)
+
+
+def test_a_model_of_several_categories_guides_its_endings(catalog, output_root):
+    """Complete and Draw something guide each step by default (`DEFAULT_GUIDANCE`; what guidance does:
+    tests/test_sample.py): 0 draws without it, a one-category model is the same either way, and a guidance
+    outside the slider's range gets a message."""
+    choosing, single = labels_by_choosing(catalog)
+    if not choosing:
+        pytest.skip("no model of several categories in the catalog")
+    assert demo.DEFAULT_GUIDANCE > 0
+    label = choosing[0]
+    for function, arguments in ((demo.complete_drawing, (SQUIGGLE, label)), (demo.draw_something, (label,))):
+        guided = function(*arguments, 0.4, 2, 5, False, 1, catalog=catalog, output_root=output_root)[0]
+        plain = function(*arguments, 0.4, 2, 5, False, 1, 0, catalog=catalog, output_root=output_root)[0]
+        assert len(inline_svgs(guided)) == len(inline_svgs(plain)) == 2 and guided != plain
+    if single:
+        pages = [demo.complete_drawing(SQUIGGLE, single[0], 0.4, 2, 5, False, 1, guidance, catalog=catalog,
+                                       output_root=output_root)[0] for guidance in (0, demo.DEFAULT_GUIDANCE)]
+        assert pages[0] == pages[1]
+    for guidance in (-1, demo.MAX_GUIDANCE + 1, "strong", None):
+        with pytest.raises(gr.Error, match="guidance"):
+            demo.complete_drawing(SQUIGGLE, label, 0.4, 2, 5, False, 1, guidance, catalog=catalog,
+                                  output_root=output_root)
 
 
 def test_complete_is_reproducible_from_the_seed(catalog, output_root):
@@ -225,6 +250,11 @@ def test_large_drawings_take_turns_and_normal_ones_never_wait_for_them(catalog, 
         assert demo.scored_pairs(widest, demo.DEFAULT_ENDINGS, demo.DEFAULT_TRIES) <= demo.LARGE_SCORING_PAIRS, \
             "the page's defaults never take turns"
         assert demo.scored_pairs(widest, demo.MAX_ENDINGS, MAX_TRIES) > demo.LARGE_SCORING_PAIRS
+        defaults = (widest, demo.DEFAULT_ENDINGS, demo.DEFAULT_TRIES, demo.DEFAULT_GUIDANCE)
+        assert demo.guided_streams(*defaults) <= demo.LARGE_GUIDED_STREAMS, "the page's defaults never take turns"
+        assert demo.guided_streams(widest, demo.MAX_ENDINGS, MAX_TRIES, 1.0) > demo.LARGE_GUIDED_STREAMS
+        assert demo.guided_streams(widest, demo.MAX_ENDINGS, MAX_TRIES, 0.0) == 0
+    assert demo.drawing_lane(SQUIGGLE, 0, demo.LARGE_GUIDED_STREAMS + 1) is demo.LARGE_DRAWING_LANE  # much to sample
     results = []
     with demo.LARGE_DRAWING_LANE:  # as if another large drawing were being worked on
         assert len(inline_svgs(complete(catalog, output_root, endings=1)[0])) == 1
@@ -441,13 +471,14 @@ def test_app_answers_nan_sent_over_raw_http(client, catalog):
 
     url = client.src.rstrip("/") + "/gradio_api/call/complete"
     label = json.dumps(first_label(catalog))
-    for body in (f'{{"data": [[[[NaN, 1], [2, 3]]], {label}, 0.4, 2, 0, false, 3]}}',
-                 f'{{"data": [{json.dumps(SQUIGGLE)}, {label}, NaN, 2, 0, false, 3]}}',
-                 f'{{"data": [{json.dumps(SQUIGGLE)}, {label}, 0.4, 2, 0, false, NaN]}}'):
+    for body in (f'{{"data": [[[[NaN, 1], [2, 3]]], {label}, 0.4, 2, 0, false, 3, 8]}}',
+                 f'{{"data": [{json.dumps(SQUIGGLE)}, {label}, NaN, 2, 0, false, 3, 8]}}',
+                 f'{{"data": [{json.dumps(SQUIGGLE)}, {label}, 0.4, 2, 0, false, NaN, 8]}}',
+                 f'{{"data": [{json.dumps(SQUIGGLE)}, {label}, 0.4, 2, 0, false, 3, NaN]}}'):
         posted = httpx.post(url, content=body, headers={"content-type": "application/json"}, timeout=30)
         event_id = posted.json()["event_id"]
         answer = httpx.get(f"{url}/{event_id}", timeout=60).text
-        assert "event: error" in answer and any(word in answer for word in ("finite", "temperature", "tries"))
+        assert "event: error" in answer and any(word in answer for word in ("finite", "temperature", "tries", "guidance"))
 
 
 # ----------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from reference import NumpyDecoder
 from sketchrnn import checkpoint, sample, strokes, svg
-from sketchrnn.model import ModelConfig, Sampler, TrainedModel, build_network, mixture_params
+from sketchrnn.model import ModelConfig, Sampler, TrainedModel, build_network, inference, mixture_params
 from sketchrnn.strokes import DataStats
 
 SQUIGGLE = [[[10, 10], [40, 60], [80, 20], [120, 70]], [[30, 100], [60, 110], [90, 90]]]
@@ -458,3 +458,111 @@ def test_bad_tries_are_refused(model, tries):
     with pytest.raises(ValueError, match="tries must be a whole number from 1 to 4"):
         sample.sample(model, 1, tries=tries)
 
+
+
+def numpy_log_likelihood(outputs, row, num_mixtures):
+    """log p(row) under one head output ``[6M + 3]``, untempered, in NumPy: the offset mixture density plus the pen
+    state's log-probability; an end row (p3 = 1) has no offset, so only its pen state counts."""
+    pen = outputs[:3] - np.logaddexp.reduce(outputs[:3])
+    log_pen = float(pen[int(np.argmax(row[2:]))])
+    if row[4] == 1.0:
+        return log_pen
+    pi, mu_x, mu_y, log_sx, log_sy, rho = np.split(outputs[3:].astype(np.float64), 6)
+    sx, sy, rho = np.exp(np.clip(log_sx, -7, 5)), np.exp(np.clip(log_sy, -7, 5)), np.tanh(rho)
+    zx, zy = (row[0] - mu_x) / sx, (row[1] - mu_y) / sy
+    z = (zx**2 + zy**2 - 2 * rho * zx * zy) / (2 * (1 - rho**2))
+    log_density = -z - np.log(2 * np.pi * sx * sy * np.sqrt(1 - rho**2))
+    log_pi = pi - np.logaddexp.reduce(pi)
+    return float(np.logaddexp.reduce(log_pi + log_density)) + log_pen
+
+
+def test_a_guided_row_is_the_candidate_its_category_explains_best_against_the_others(model):
+    """With a very large guidance, each ending keeps, of the candidate rows drawn from its own category (the
+    plain sampler's draws for the same key), the one with the highest log p_c - log mean_k p_k (NumPy)."""
+    sampler, candidates = model.sampler, inference.GUIDANCE_CANDIDATES
+    rng = np.random.default_rng(0)
+    outputs = rng.normal(scale=1.5, size=(2, 3, 6 * 5 + 3))  # 2 endings x 3 categories
+    outputs[..., :3] += [3.0, 0.0, -6.0]  # mostly pen-down rows, whose offsets the categories score differently
+    outputs = tf.constant(outputs, tf.float32)
+    targets = tf.constant([2, 0], tf.int32)
+    key = tf.constant([7, 3], tf.int32)
+    kept = sampler.guided_row(outputs, targets, key, 0.7, 1.0, 1e4).numpy()
+    for ending, target in enumerate(targets.numpy()):
+        own = tf.repeat(outputs[:, target], candidates, axis=0)  # the row order guided_row draws in
+        drawn = sampler.next_row(own, key, 0.7, 1.0, False).numpy().reshape(2, candidates, 5)[ending]
+        contrast = []
+        for row in drawn:
+            scores = [numpy_log_likelihood(outputs[ending, k].numpy(), row, 5) for k in range(3)]
+            contrast.append(scores[target] - (np.logaddexp.reduce(scores) - np.log(3)))
+        best, second = sorted(contrast)[::-1][:2]
+        assert best > second + 1e-3, "one candidate is clearly the one its category explains best"
+        np.testing.assert_allclose(kept[ending], drawn[int(np.argmax(contrast))], rtol=1e-6)
+
+
+def contrast_per_point(model, stroke3, category_id) -> float:
+    """Mean per-point log-likelihood of a normalised drawing under its category, less the log of the mean
+    likelihood over all the model's categories."""
+    scores = sample.log_likelihood(model, stroke3, np.arange(len(model.categories)))
+    return float(scores[category_id] - (np.logaddexp.reduce(scores) - np.log(len(scores))))
+
+
+def test_guidance_draws_what_the_category_explains_better_than_the_others():
+    """Drawings from the same seeds, plain and guided: guided ones are more the chosen category's and less the
+    other categories' by the model's own likelihoods, and still drawings of several points."""
+    model = untrained_model(("pig", "face", "eye"), seed=2)
+    embedding = model.network.category_embedding.embeddings
+    embedding.assign(embedding * 20.0)  # categories that draw differently enough to tell apart
+    start = np.zeros((0, 3), np.float32)
+    contrast = {}
+    for guidance in (0.0, 8.0):
+        drawn = model.sampler.generate(start, np.full(8, 1), 40, 0.8, 11, pen_temperature=1.0,
+                                       **sample.guided(model, guidance))
+        assert sum(len(d) for d in drawn) > 8 * 5, "drawings of several points each, on average"
+        contrast[guidance] = np.mean([contrast_per_point(model, d, 1) for d in drawn])
+    assert contrast[8.0] > contrast[0.0] + 0.1
+
+
+def test_guided_drawings_follow_the_seed(model):
+    options = {"temperature": 0.8, "category": "face", "canvas_size": (300, 300), "guidance": 8.0}
+    first = whole_drawings(sample.complete(model, SQUIGGLE, 2, seed=4, **options))
+    assert same_drawings(first, whole_drawings(sample.complete(model, SQUIGGLE, 2, seed=4, **options)))
+    assert not same_drawings(first, whole_drawings(sample.complete(model, SQUIGGLE, 2, seed=5, **options)))
+    plain = whole_drawings(sample.complete(model, SQUIGGLE, 2, seed=4, **{**options, "guidance": 0.0}))
+    assert not same_drawings(first, plain)
+    assert same_drawings(plain, whole_drawings(sample.complete(model, SQUIGGLE, 2, seed=4, temperature=0.8,
+                                                               category="face", canvas_size=(300, 300))))
+
+
+def test_guidance_changes_nothing_where_there_is_nothing_to_compare(model):
+    """A one-category model has no other category to compare with, and a greedy drawing takes the likeliest
+    row: both draw as without guidance."""
+    alone = untrained_model(("pig",), seed=6)
+    for drawn_by, options in ((alone, {}), (model, {"greedy": True, "category": "eye"})):
+        plain = sample.complete(drawn_by, SQUIGGLE, 2, seed=1, **options)
+        guided = sample.complete(drawn_by, SQUIGGLE, 2, seed=1, guidance=8.0, **options)
+        assert same_drawings(whole_drawings(guided), whole_drawings(plain))
+    assert same_drawings(sample.sample(alone, 2, seed=1, guidance=8.0), sample.sample(alone, 2, seed=1))
+
+
+def test_guidance_and_tries_together(model):
+    """Tries choose among guided drawings: those kept are guided drawings, the model's most face-like of them."""
+    options = {"temperature": 0.8, "seed": 3, "category": "face", "canvas_size": (300, 300), "guidance": 8.0}
+    drawn = whole_drawings(sample.complete(model, SQUIGGLE, 6, **options))
+    kept = whole_drawings(sample.complete(model, SQUIGGLE, 2, tries=3, **options))
+    face = [dict(sample.guess([model], whole, top=3, canvas_size=(300, 300)))["face"] for whole in drawn]
+    assert same_drawings(kept, [drawn[i] for i in np.argsort(face)[::-1][:2]])
+
+
+@pytest.mark.parametrize("guidance", [-1.0, 17.0, float("nan"), float("inf"), "8", None, True])
+def test_bad_guidance_is_refused(model, guidance):
+    with pytest.raises(ValueError, match="guidance must be a number from 0 to 16"):
+        sample.complete(model, SQUIGGLE, 1, guidance=guidance)
+    with pytest.raises(ValueError, match="guidance must be a number from 0 to 16"):
+        sample.sample(model, 1, guidance=guidance)
+
+
+def test_warm_up_compiles_the_guided_program(model):
+    model.sampler.warm_up((2,), guided_categories=3)
+    traced = model.sampler._compiled_guided.experimental_get_tracing_count()
+    sample.sample(model, 2, seed=1, category="pig", guidance=4.0)
+    assert model.sampler._compiled_guided.experimental_get_tracing_count() == traced

@@ -10,6 +10,10 @@ Each loop starts where the network's ``decoder_start`` says: the LSTM bias with 
 folded in (the category embedding; the VAE's latent vector z) and the initial hidden and cell state (zeros;
 the VAE's come from z). A step then needs only the stroke-5 row; its gate maths is the training LSTM's
 (:func:`~sketchrnn.model.lstm.lstm_update`).
+
+Guided sampling (``guidance`` > 0, a model of several categories) runs one LSTM stream per category for each
+drawing, all fed the same rows, and at each step keeps one of several candidate rows drawn for the chosen
+category, favouring rows that category explains better than the others do (:meth:`Sampler.generate`).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from sketchrnn.model.lstm import layer_norm_lstm_update, lstm_update
 from sketchrnn.model.mixture import bivariate_normal_log_pdf, mixture_params
 
 MIN_SCORED_ROWS = 16  # scoring pads a drawing's rows to a power of two, at least this many
+GUIDANCE_CANDIDATES = 8  # rows drawn per step and ending when guided, of which one is kept (see Sampler.generate)
 
 
 def _is_expected_retracing(record) -> bool:
@@ -63,6 +68,7 @@ class Sampler:
         self._compiled_sample = tf.function(self._sample_loop, jit_compile=True, reduce_retracing=True, autograph=False)
         self._compiled_teacher_forced = tf.function(self._teacher_forced, jit_compile=True, reduce_retracing=True,
                                                     autograph=False)
+        self._compiled_guided = tf.function(self._guided_loop, jit_compile=True, reduce_retracing=True, autograph=False)
 
     def step(self, row, hidden, cell, bias):
         """One LSTM + head step: ``row [B, 5]`` -> outputs ``[B, 6M + 3]`` and the new hidden and cell ``[B, H]``."""
@@ -146,15 +152,19 @@ class Sampler:
         dy = pick["mu_y"] + pick["sigma_y"] * (pick["rho"] * noise[0] + tf.sqrt(1.0 - pick["rho"] ** 2) * noise[1])
         return tf.concat([tf.stack([dx, dy], axis=1), tf.one_hot(pen, 3)], axis=1)
 
-    def _sample_loop(self, prime, prime_length, bias, hidden, cell, seed, temperature, pen_temperature, greedy,
-                     max_steps):
-        """From ``(bias, hidden, cell)``, feed ``prime [B, R, 5]`` rows ``0..prime_length-2``, then sample from
-        its last row."""
-        hidden, cell = tf.while_loop(
+    def _primed(self, prime, prime_length, bias, hidden, cell):
+        """The state after feeding ``prime [B, R, 5]`` rows ``0..prime_length-2`` from ``(bias, hidden, cell)``."""
+        return tf.while_loop(
             lambda t, *_: t < prime_length - 1,
             lambda t, hidden, cell: (t + 1, *self.step(tf.gather(prime, t, axis=1), hidden, cell, bias)[1:]),
             (0, hidden, cell),
         )[1:]
+
+    def _sample_loop(self, prime, prime_length, bias, hidden, cell, seed, temperature, pen_temperature, greedy,
+                     max_steps):
+        """From ``(bias, hidden, cell)``, feed ``prime [B, R, 5]`` rows ``0..prime_length-2``, then sample from
+        its last row."""
+        hidden, cell = self._primed(prime, prime_length, bias, hidden, cell)
         rows = tf.TensorArray(tf.float32, size=self.max_rows)
         ended = tf.zeros([tf.shape(prime)[0]], tf.bool)
 
@@ -170,20 +180,78 @@ class Sampler:
         return tf.transpose(rows.stack(), [1, 0, 2]), steps
 
     def generate(self, stroke3, category_ids, max_steps: int, temperature: float, seed: int, greedy=False,
-                 pen_temperature: float | None = None, z=None):
+                 pen_temperature: float | None = None, z=None, guidance: float = 0.0, categories: int = 1):
         """Prime with a normalised stroke-3 drawing (may be empty) and sample; returns stroke-3 endings.
 
         One ending per category id ``[B]`` (and per row of ``z [B, N_z]``, the VAE's latent vectors).
+
+        ``guidance`` > 0 (a decoder of ``categories`` > 1, not greedy) draws each ending guided: one stream per
+        category reads the ending's rows, and at each step ``GUIDANCE_CANDIDATES`` rows are drawn from the ending's
+        category as usual (same temperatures); one of them is kept with probability proportional to
+        ``exp(guidance * (log p_c(row) - log mean_k p_k(row)))``, the untempered densities of that category
+        against the mean over all ``categories``. A row the other categories would draw as readily (the circle
+        that starts a face, a pig or a clock) gains nothing; one only this category draws is preferred. At 0
+        (the default) this is plain sampling. The cost is a batch ``categories`` times as large.
         """
         count = len(category_ids)
         padded = 1 << (count - 1).bit_length()  # 1, 2, 4, 8, 16: the padding rows repeat the last
         category_ids = np.concatenate([category_ids, np.repeat(category_ids[-1:], padded - count)])
-        if z is not None:
-            z = np.concatenate([z, np.repeat(np.asarray(z)[-1:], padded - count, axis=0)])
         prime = strokes.stroke3_to_stroke5(stroke3)[:-1]  # start token + points
-        rows, steps = self._run(prime, self.start(category_ids, z), max_steps, temperature, seed, greedy,
-                                pen_temperature)
+        if guidance > 0 and categories > 1 and not greedy and z is None:
+            streams = np.tile(np.arange(categories), padded)  # ending i's streams are rows i*C .. i*C + C - 1
+            rows, steps = self._run_guided(prime, self.start(streams), category_ids, max_steps, temperature, seed,
+                                           pen_temperature, guidance)
+        else:
+            if z is not None:
+                z = np.concatenate([z, np.repeat(np.asarray(z)[-1:], padded - count, axis=0)])
+            rows, steps = self._run(prime, self.start(category_ids, z), max_steps, temperature, seed, greedy,
+                                    pen_temperature)
         return [strokes.stroke5_to_stroke3(r, has_start_token=False) for r in rows[:count, : int(steps)]]
+
+    def _guided_loop(self, prime, prime_length, bias, hidden, cell, targets, seed, temperature, pen_temperature,
+                     guidance, max_steps):
+        """:meth:`_sample_loop`, guided (see :meth:`generate`): ``prime`` and the start have one row per stream
+        (``[N * C, ...]``, ending i's streams at rows i*C .. i*C + C - 1), ``targets [N]`` the endings' categories."""
+        drawings = tf.shape(targets)[0]  # dynamic: a retraced function has no static batch
+        categories = tf.shape(prime)[0] // drawings
+        hidden, cell = self._primed(prime, prime_length, bias, hidden, cell)
+        rows = tf.TensorArray(tf.float32, size=self.max_rows)
+        ended = tf.zeros([drawings], tf.bool)
+
+        def body(t, row, hidden, cell, ended, rows):
+            output, hidden, cell = self.step(row, hidden, cell, bias)
+            chosen = self.guided_row(tf.reshape(output, [drawings, categories, -1]), targets, tf.stack([seed, t]),
+                                     temperature, pen_temperature, guidance)
+            row = tf.ensure_shape(tf.reshape(tf.repeat(chosen[:, None], categories, axis=1), tf.shape(row)), row.shape)
+            ended = tf.ensure_shape(ended | (chosen[:, 4] > 0.5), ended.shape)
+            return t + 1, row, hidden, cell, ended, rows.write(t, chosen)
+
+        keep_going = lambda t, row, hidden, cell, ended, rows: (t < max_steps) & ~tf.reduce_all(ended)  # noqa: E731
+        last_row = tf.gather(prime, prime_length - 1, axis=1)
+        steps, _, _, _, _, rows = tf.while_loop(keep_going, body, (0, last_row, hidden, cell, ended, rows))
+        return tf.transpose(rows.stack(), [1, 0, 2]), steps
+
+    def guided_row(self, outputs, targets, key, temperature, pen_temperature, guidance):
+        """The next row ``[N, 5]`` of N guided endings from every category's head outputs ``[N, C, 6M + 3]``:
+        ``GUIDANCE_CANDIDATES`` rows drawn from each ending's category ``targets [N]`` (:meth:`next_row`), one kept
+        by the weights :meth:`generate` describes."""
+        drawings, categories = tf.shape(outputs)[0], tf.shape(outputs)[1]
+        candidates = GUIDANCE_CANDIDATES
+        own = tf.gather(outputs, targets, axis=1, batch_dims=1)  # (N, D)
+        drawn = self.next_row(tf.repeat(own, candidates, axis=0), key, temperature, pen_temperature, False)
+        drawn = tf.reshape(drawn, [drawings, candidates, 5])
+        # every candidate under every category's untempered density: (N, K x C)
+        scored = tf.repeat(drawn, categories, axis=1)
+        heads = tf.tile(outputs, [1, candidates, 1])
+        log_likelihood = self._log_likelihoods(heads, scored)
+        pen_only = tf.reduce_sum(tf.nn.log_softmax(heads[..., :3]) * scored[..., 2:], axis=-1)
+        log_likelihood = tf.where(scored[..., 4] > 0.5, pen_only, log_likelihood)  # an end row has no offset
+        log_likelihood = tf.reshape(log_likelihood, [drawings, candidates, categories])
+        own_log_likelihood = tf.gather(log_likelihood, targets, axis=2, batch_dims=1)  # (N, K)
+        mean_log_likelihood = tf.reduce_logsumexp(log_likelihood, axis=2) - tf.math.log(tf.cast(categories, tf.float32))
+        pick = tf.random.stateless_categorical(guidance * (own_log_likelihood - mean_log_likelihood), 1,
+                                               key + [0, 3 << 20])[:, 0]
+        return tf.gather(drawn, pick, batch_dims=1)
 
     def _run(self, prime, start, max_steps: int, temperature: float, seed: int, greedy=False,
              pen_temperature: float | None = None):
@@ -199,13 +267,32 @@ class Sampler:
         )
         return rows.numpy(), steps
 
-    def warm_up(self, sizes=(1, 2, 4, 8)) -> None:
-        """Compile the sampling program for these batch sizes now, so no request waits for it.
+    def _run_guided(self, prime, start, targets, max_steps: int, temperature: float, seed: int,
+                    pen_temperature: float | None, guidance: float):
+        """The compiled guided loop from ``start`` (one row per stream); rows ``[N, R, 5]`` and the step count."""
+        buffer = np.zeros((len(start[0]), self.max_rows, 5), np.float32)
+        buffer[:, : len(prime)] = prime
+        rows, steps = self._compiled_guided(
+            tf.constant(buffer), tf.constant(len(prime), tf.int32), *start, tf.constant(np.asarray(targets, np.int32)),
+            tf.constant(int(seed) % 2**31, tf.int32), tf.constant(temperature, tf.float32),
+            tf.constant(pen_temperature or temperature, tf.float32), tf.constant(float(guidance), tf.float32),
+            tf.constant(min(max_steps, self.max_rows), tf.int32),
+        )
+        return rows.numpy(), steps
+
+    def warm_up(self, sizes=(1, 2, 4, 8), guided_categories: int = 0) -> None:
+        """Compile the sampling program for these batch sizes now, so no request waits for it; with
+        ``guided_categories`` > 1, the guided program for that many categories too (:meth:`generate`).
 
         The program does not depend on where the loop starts, so a zero start compiles it for either kind of model.
         """
         units = self.recurrent_kernel.shape[0]
+        empty = strokes.stroke3_to_stroke5(np.zeros((0, 3), np.float32))[:-1]
         for size in sizes:
             zeros = tf.zeros([size, units])
-            start = (tf.zeros([size, 4 * units]), zeros, zeros)
-            self._run(strokes.stroke3_to_stroke5(np.zeros((0, 3), np.float32))[:-1], start, 2, 1.0, 0)
+            self._run(empty, (tf.zeros([size, 4 * units]), zeros, zeros), 2, 1.0, 0)
+            if guided_categories > 1:
+                streams = size * guided_categories
+                zeros = tf.zeros([streams, units])
+                self._run_guided(empty, (tf.zeros([streams, 4 * units]), zeros, zeros), np.zeros(size, np.int32), 2,
+                                 1.0, 0, None, 1.0)

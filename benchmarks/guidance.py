@@ -1,0 +1,112 @@
+"""Choosing the demo's guidance on validation drawings only: how often completions are recognised, per setting.
+
+Guided sampling (``sketchrnn.model.Sampler.generate``, ``sample.complete(..., guidance=)``) keeps, at each
+step, one of several candidate rows drawn from the chosen category, favouring what that category explains
+better than the model's other categories do. This script picks its strength the way the issue asks for
+tuning: each bundled model of several categories completes the first ``--per-category`` drawings of each
+category of its **validation** split, cut to their first 40% of points, 4 endings each, at the demo's other
+settings, for every (guidance, tries) pair given; the recognisability yardstick (``recognisability.py``'s
+cached recogniser, trained on training splits only) says how many of the whole drawings it names rightly.
+Test splits are never read. Prints a table per model (mean over categories, then each category) with the
+mean ink of an ending (points) and the time taken; ``--out`` also writes it as markdown.
+
+    python benchmarks/guidance.py [--models quickdraw6 spg20] [--guidance 0 4 8 16] [--tries 1 3] [--per-category 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+
+import recognisability  # noqa: E402  (benchmarks/ is on the path when this script runs)
+from sketchrnn import checkpoint, demo, sample  # noqa: E402
+
+
+def completions(model, category: str, cuts: list, guidance: float, tries: int) -> tuple[list, list[int]]:
+    """Every ending of every cut as one whole drawing at the demo's settings, and each ending's number of points."""
+    whole, points = [], []
+    for index, cut in enumerate(cuts):
+        completion = sample.complete(
+            model, recognisability.as_payload(cut), n=demo.DEFAULT_ENDINGS, temperature=demo.DEFAULT_TEMPERATURE,
+            seed=recognisability.SEED + index, category=category, canvas_size=demo.CANVAS_SIZE,
+            pen_temperature=demo.PEN_TEMPERATURE, tries=tries, calibration=demo.guess_calibration(), guidance=guidance,
+        )
+        whole += [list(completion.prime) + list(ending) for ending in completion.endings]
+        points += [sum(len(stroke) for stroke in ending) for ending in completion.endings]
+    return whole, points
+
+
+def measure(model, groups: dict, recogniser, guidance: float, tries: int, per_category: int) -> dict:
+    """Top-1 per category, the mean ending's points and the seconds taken, for one setting."""
+    started, rates, points = time.perf_counter(), {}, []
+    for category, drawings in groups.items():
+        cuts = [recognisability.cut_on_canvas(d) for d in drawings[:per_category]]
+        whole, ink = completions(model, category, cuts, guidance, tries)
+        rates[category] = recogniser.rates(whole, category)["top1"]
+        points += ink
+    return {"rates": rates, "points": float(np.mean(points)), "seconds": time.perf_counter() - started}
+
+
+def table(name: str, groups: dict, results: dict, per_category: int) -> list[str]:
+    counts = {category: min(per_category, len(drawings)) for category, drawings in groups.items()}
+    lines = [f"### {name} (validation cuts: {', '.join(f'{c} {n}' for c, n in counts.items())}; 4 endings each)", "",
+             "| guidance | tries | mean | " + " | ".join(groups) + " | points per ending | seconds |",
+             "|---" * (len(groups) + 5) + "|"]
+    for (guidance, tries), row in results.items():
+        rates = row["rates"]
+        lines.append(f"| {guidance:g} | {tries} | **{np.mean(list(rates.values())):.1%}** | "
+                     + " | ".join(f"{rates[c]:.0%}" for c in groups) + f" | {row['points']:.1f} | {row['seconds']:.0f} |")
+    return lines + [""]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", nargs="+", default=["quickdraw6", "spg20"], metavar="NAME",
+                        help="bundled models of several categories (default: quickdraw6 spg20)")
+    parser.add_argument("--guidance", nargs="+", type=float, default=[0.0, 4.0, 8.0, 16.0], metavar="G")
+    parser.add_argument("--tries", nargs="+", type=int, default=[1, 3], metavar="N")
+    parser.add_argument("--per-category", type=int, default=100, metavar="N",
+                        help="validation drawings per category, at most (default 100)")
+    parser.add_argument("--out", type=Path, help="also write the tables here as markdown")
+    arguments = parser.parse_args(argv)
+    bundled = {d.name: checkpoint.load_model(d) for d in checkpoint.bundled_model_dirs()}
+    unknown = [name for name in arguments.models if name not in bundled or "train_settings" not in bundled[name].metadata]
+    if unknown:
+        print(f"guidance: {', '.join(unknown)} is not a bundled model trained here", file=sys.stderr)
+        return 2
+    datasets = {n: recognisability.load_model_data(m) for n, m in bundled.items()
+                if "train_settings" in m.metadata and m.config.kind == "decoder"}
+    network, categories, _ = recognisability.load_or_train_recogniser(datasets, retrain=False)
+    recogniser = recognisability.Recogniser(network, categories)
+    lines = ["# Guidance, chosen on validation cuts", "",
+             f"Written by `benchmarks/guidance.py` on {datetime.date.today().isoformat()} "
+             f"(`python benchmarks/guidance.py {' '.join(sys.argv[1:] if argv is None else argv)}`); "
+             f"{recognisability.machine()}. Top-1 of the recognisability yardstick on whole drawings (cut + ending); "
+             f"demo settings otherwise (temperature {demo.DEFAULT_TEMPERATURE}, pen temperature {demo.PEN_TEMPERATURE}).",
+             ""]
+    for name in arguments.models:
+        model, groups = bundled[name], recognisability.split_by_category(datasets[name], "valid")
+        results = {}
+        for tries in arguments.tries:
+            for guidance in arguments.guidance:
+                row = measure(model, groups, recogniser, guidance, tries, arguments.per_category)
+                results[(guidance, tries)] = row
+                print(f"{name} guidance {guidance:g} tries {tries}: mean {np.mean(list(row['rates'].values())):.1%} "
+                      + " ".join(f"{c}={r:.0%}" for c, r in row["rates"].items())
+                      + f" ({row['points']:.1f} points per ending, {row['seconds']:.0f} s)", flush=True)
+        lines += table(name, groups, results, arguments.per_category)
+    if arguments.out:
+        arguments.out.write_text("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
