@@ -6,7 +6,8 @@ Starts the demo (``python app.py``) on 127.0.0.1 at a free port, then, per repet
   over, one request in flight each: ``MAX_PAYLOAD_POINTS`` points in ``MAX_PAYLOAD_STROKES`` strokes
   (single dots, which cannot be simplified, plus one long zigzag, RDP's worst case), 8 endings
   (the most), temperature 1.5 (the wildest, longest endings), animated, to the model of the most categories
-  with the most tries (each ending chosen from 4 by scoring every one under each of its categories);
+  with the most tries (each ending chosen from 4 by scoring every one under each of its categories), guided
+  (one LSTM stream per category for each of the 32 endings drawn);
 * a third client, once both have a request running, times a normal completion (a two-stroke
   squiggle, 4 endings, the page's defaults, on the page's default category and on the worst model's);
 * then the same with the hostile clients sending that squiggle at the worst settings instead (a small
@@ -40,7 +41,7 @@ from gradio_client import Client  # noqa: E402
 
 from sketchrnn import demo  # noqa: E402
 from sketchrnn.canvas import MAX_PAYLOAD_POINTS, MAX_PAYLOAD_STROKES  # noqa: E402
-from sketchrnn.sample import MAX_TRIES  # noqa: E402
+from sketchrnn.sample import MAX_GUIDANCE, MAX_TRIES  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TARGET_S = 2.0
@@ -96,10 +97,10 @@ def connect(url: str) -> Client:
 
 
 def complete(client: Client, label: str, strokes, endings: int = 4, temperature: float = 0.4, animate=False,
-             tries=None):
-    """One completion (``tries=None``: the page's default); returns its wall-clock seconds."""
+             tries=None, guidance=None):
+    """One completion (``tries=None``, ``guidance=None``: the page's defaults); returns its wall-clock seconds."""
     started = time.perf_counter()
-    extra = () if tries is None else (tries,)
+    extra = () if tries is None else (tries,) if guidance is None else (tries, guidance)
     client.predict(strokes, label, temperature, endings, 0, animate, *extra, api_name="/complete")
     return time.perf_counter() - started
 
@@ -128,8 +129,10 @@ class Hostile(threading.Thread):
 
 
 def worst_request(client: Client, label: str, drawing) -> float:
-    """The costliest request the page takes: the worst drawing, 8 endings, temperature 1.5, animated, most tries."""
-    return complete(client, label, drawing, endings=8, temperature=1.5, animate=True, tries=MAX_TRIES)
+    """The costliest request the page takes: the worst drawing, 8 endings, temperature 1.5, animated, most tries,
+    guided (guided sampling costs the same at any guidance above 0)."""
+    return complete(client, label, drawing, endings=8, temperature=1.5, animate=True, tries=MAX_TRIES,
+                    guidance=MAX_GUIDANCE)
 
 
 def worst_label(model_dir) -> str:
