@@ -291,7 +291,7 @@ def add_drawing_options(parser, n_default: int) -> None:
     parser.add_argument("--greedy", action="store_true", help="always take the most likely move (no randomness)")
     parser.add_argument("--tries", type=int, default=1,
                         help="draw this many per drawing kept, 1-4, and keep those the model itself finds most like "
-                             "--category (a model of several categories; the demo uses 3; default 1: keep all drawn)")
+                             "--category (a model of several categories; default 1, as the demo: keep all drawn)")
     parser.add_argument("--guidance", type=float, default=0.0,
                         help="0-16: at each step prefer what --category draws and the model's other categories do "
                              "not (a model of several categories; costs a batch as many times larger as it has "

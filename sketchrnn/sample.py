@@ -4,8 +4,9 @@ The model's compiled sampler (``model.sampler``, :class:`sketchrnn.model.Sampler
 and the whole sampling loop in one XLA-compiled ``tf.while_loop``, with randomness from stateless ops keyed
 by ``(seed, step)``, so the same seed gives the same drawing, always; scoring ("what are you drawing?") runs
 the same compiled step over the drawing's rows and gives each point's log-likelihood. This module checks a
-person's input, maps their canvas onto the model's units and back, ranks categories by those scores, and
-(with ``tries``) keeps the drawings a model itself finds most like the chosen category (:func:`most_like`).
+person's input, maps their canvas onto the model's units and back, ranks categories by those scores,
+(with ``tries``) keeps the drawings a model itself finds most like the chosen category (:func:`most_like`), and
+(with ``guidance``) has a model of several categories guide each step towards the chosen one (:func:`guided`).
 ``tests/test_sample.py`` checks the compiled path against the Keras network and a NumPy reference step.
 
 Everything here is a pure function of the model, the inputs and an explicit seed.

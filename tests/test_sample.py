@@ -378,6 +378,18 @@ def test_bad_options_are_refused(model, options, message):
         sample.complete(model, SQUIGGLE, **{"n": 1, **options})
 
 
+def test_an_unknown_category_is_named_readably_however_it_is_written():
+    """Hypothesis sent a 400-digit number as the category to spg20: the message repeated it whole (over 500
+    characters). It is cut short, and so is the list of a model of many categories."""
+    many = untrained_model(tuple(f"category number {i}" for i in range(40)), seed=1)
+    for category in (10**400, "x" * 1000, "giraffe"):
+        with pytest.raises(ValueError, match="unknown category") as raised:
+            sample.complete(many, SQUIGGLE, 1, category=category)
+        message = str(raised.value)
+        assert len(message) < 450 and "category number 0" in message and "(40 in all)" in message
+    assert "unknown category 'giraffe'" in message
+
+
 def test_guess_ranks_every_category(model):
     ranked = sample.guess([model, untrained_model(("radio", "pig"), seed=4)], SQUIGGLE, top=10)
     assert sorted(name for name, _ in ranked) == ["eye", "face", "pig", "radio"], "pig of both models is one entry"
