@@ -27,21 +27,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 import recognisability  # noqa: E402  (benchmarks/ is on the path when this script runs)
-from sketchrnn import checkpoint, demo, sample  # noqa: E402
-
-
-def completions(model, category: str, cuts: list, guidance: float, tries: int) -> tuple[list, list[int]]:
-    """Every ending of every cut as one whole drawing at the demo's settings, and each ending's number of points."""
-    whole, points = [], []
-    for index, cut in enumerate(cuts):
-        completion = sample.complete(
-            model, recognisability.as_payload(cut), n=demo.DEFAULT_ENDINGS, temperature=demo.DEFAULT_TEMPERATURE,
-            seed=recognisability.SEED + index, category=category, canvas_size=demo.CANVAS_SIZE,
-            pen_temperature=demo.PEN_TEMPERATURE, tries=tries, calibration=demo.guess_calibration(), guidance=guidance,
-        )
-        whole += [list(completion.prime) + list(ending) for ending in completion.endings]
-        points += [sum(len(stroke) for stroke in ending) for ending in completion.endings]
-    return whole, points
+from sketchrnn import checkpoint, demo  # noqa: E402
 
 
 def measure(model, groups: dict, recogniser, guidance: float, tries: int, per_category: int) -> dict:
@@ -49,9 +35,10 @@ def measure(model, groups: dict, recogniser, guidance: float, tries: int, per_ca
     started, rates, points = time.perf_counter(), {}, []
     for category, drawings in groups.items():
         cuts = [recognisability.cut_on_canvas(d) for d in drawings[:per_category]]
-        whole, ink = completions(model, category, cuts, guidance, tries)
+        whole = recognisability.completions(model, category, cuts, tries, guidance)  # the cut, then each ending
         rates[category] = recogniser.rates(whole, category)["top1"]
-        points += ink
+        cut_points = np.repeat([sum(len(stroke) for stroke in cut) for cut in cuts], demo.DEFAULT_ENDINGS)
+        points += list(np.array([sum(len(stroke) for stroke in d) for d in whole]) - cut_points)
     return {"rates": rates, "points": float(np.mean(points)), "seconds": time.perf_counter() - started}
 
 

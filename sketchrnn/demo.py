@@ -46,7 +46,9 @@ from sketchrnn.canvas import DEFAULT_SIZE, StrokeCanvas, parse_strokes
 from sketchrnn.checkpoint import bundled_model_dirs, load_model
 from sketchrnn.model import TrainedModel
 from sketchrnn.model.config import MODEL_KINDS
-from sketchrnn.sample import CANVAS_FILL, MAX_GUIDANCE, MAX_TRIES, compares_categories, complete, guess, sample
+from sketchrnn.sample import (
+    CANVAS_FILL, MAX_GUIDANCE, MAX_TRIES, compares_categories, complete, guess, guided, sample,
+)
 from sketchrnn.strokes import stroke3_to_polylines
 from sketchrnn.svg import (
     DEFAULT_COLOR,
@@ -216,7 +218,11 @@ def chooses(model: TrainedModel) -> bool:
 def default_batch(model: TrainedModel) -> int:
     """The batch the sampler runs for the page's default settings: the default endings, times the default
     tries for a model that chooses, padded to a power of two as the sampler pads it."""
-    drawn = DEFAULT_ENDINGS * (DEFAULT_TRIES if chooses(model) else 1)
+    return padded_batch(DEFAULT_ENDINGS * (DEFAULT_TRIES if chooses(model) else 1))
+
+
+def padded_batch(drawn: int) -> int:
+    """The batch the sampler runs to draw `drawn` drawings: the next power of two."""
     return 1 << (drawn - 1).bit_length()
 
 
@@ -355,9 +361,9 @@ def checked_guidance(guidance) -> float:
 def guided_streams(model: TrainedModel, shown: int, tries: int, guidance: float) -> int:
     """LSTM streams a request's guided sampling runs: one per category for each drawing drawn, padded as the
     sampler pads them (0 where it does not guide)."""
-    if not (guidance > 0 and chooses(model)):
+    if not guided(model, guidance):  # exactly when the sampler guides
         return 0
-    return (1 << (shown * tries - 1).bit_length()) * len(model.categories)
+    return padded_batch(shown * tries) * len(model.categories)
 
 
 def scored_pairs(model: TrainedModel, shown: int, tries: int) -> int:

@@ -51,7 +51,11 @@ def shown(value, limit: int = 60) -> str:
     """``repr(value)`` cut to ``limit`` characters, for messages (an int of 400 digits stays readable)."""
     if isinstance(value, int) and abs(value) >= 10**limit:  # str() refuses ints over 4,300 digits
         return f"a number of about {int(value.bit_length() * 0.30103) + 1} digits"
-    text = repr(value)
+    return cut(repr(value), limit)
+
+
+def cut(text: str, limit: int) -> str:
+    """``text``, cut to ``limit`` characters with "..." when longer (a message stays readable whatever it names)."""
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

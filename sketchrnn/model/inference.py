@@ -107,13 +107,19 @@ class Sampler:
     def _log_likelihoods(self, outputs, targets):
         """log p(target row) per step ``[B, T]`` under head outputs ``[B, T, 6M + 3]``: the log of the offset
         mixture density plus the log of the pen state's probability (the terms of the paper's L_s and L_p)."""
+        offset, pen = self._log_likelihood_parts(outputs, targets)
+        return offset + pen
+
+    def _log_likelihood_parts(self, outputs, targets):
+        """The two terms of :meth:`_log_likelihoods` apart, ``(offset, pen)``; outputs and targets broadcast
+        against each other (all but their last axis)."""
         params = mixture_params(outputs, self.num_mixtures, min_log_sigma=self.min_log_sigma)
         log_density = bivariate_normal_log_pdf(
             targets[..., 0:1], targets[..., 1:2], params["mu_x"], params["mu_y"], params["sigma_x"], params["sigma_y"],
             params["rho"],
-        )  # (B, T, M)
-        offset = tf.reduce_logsumexp(params["log_pi"] + log_density, axis=-1)  # (B, T)
-        return offset + tf.reduce_sum(tf.nn.log_softmax(params["pen_logits"]) * targets[..., 2:], axis=-1)
+        )  # (..., M)
+        offset = tf.reduce_logsumexp(params["log_pi"] + log_density, axis=-1)
+        return offset, tf.reduce_sum(tf.nn.log_softmax(params["pen_logits"]) * targets[..., 2:], axis=-1)
 
     def _score(self, stroke5, category_ids, z=None):
         """:meth:`_teacher_forced` on one drawing's rows ``[T, 5]`` for each category id (and z), cut back to ``T``.
@@ -208,7 +214,7 @@ class Sampler:
                                     pen_temperature)
         return [strokes.stroke5_to_stroke3(r, has_start_token=False) for r in rows[:count, : int(steps)]]
 
-    def _guided_loop(self, prime, prime_length, bias, hidden, cell, targets, seed, temperature, pen_temperature,
+    def _guided_loop(self, prime, prime_length, bias, hidden, cell, seed, temperature, pen_temperature, targets,
                      guidance, max_steps):
         """:meth:`_sample_loop`, guided (see :meth:`generate`): ``prime`` and the start have one row per stream
         (``[N * C, ...]``, ending i's streams at rows i*C .. i*C + C - 1), ``targets [N]`` the endings' categories."""
@@ -236,17 +242,12 @@ class Sampler:
         ``GUIDANCE_CANDIDATES`` rows drawn from each ending's category ``targets [N]`` (:meth:`next_row`), one kept
         by the weights :meth:`generate` describes."""
         drawings, categories = tf.shape(outputs)[0], tf.shape(outputs)[1]
-        candidates = GUIDANCE_CANDIDATES
         own = tf.gather(outputs, targets, axis=1, batch_dims=1)  # (N, D)
-        drawn = self.next_row(tf.repeat(own, candidates, axis=0), key, temperature, pen_temperature, False)
-        drawn = tf.reshape(drawn, [drawings, candidates, 5])
-        # every candidate under every category's untempered density: (N, K x C)
-        scored = tf.repeat(drawn, categories, axis=1)
-        heads = tf.tile(outputs, [1, candidates, 1])
-        log_likelihood = self._log_likelihoods(heads, scored)
-        pen_only = tf.reduce_sum(tf.nn.log_softmax(heads[..., :3]) * scored[..., 2:], axis=-1)
-        log_likelihood = tf.where(scored[..., 4] > 0.5, pen_only, log_likelihood)  # an end row has no offset
-        log_likelihood = tf.reshape(log_likelihood, [drawings, candidates, categories])
+        drawn = self.next_row(tf.repeat(own, GUIDANCE_CANDIDATES, axis=0), key, temperature, pen_temperature, False)
+        drawn = tf.reshape(drawn, [drawings, GUIDANCE_CANDIDATES, 5])
+        # every candidate under every category's untempered density: (N, K, 1) rows against (N, 1, C) heads
+        offset, pen = self._log_likelihood_parts(outputs[:, None], drawn[:, :, None])  # (N, K, C) each
+        log_likelihood = tf.where(drawn[:, :, None, 4] > 0.5, pen, offset + pen)  # an end row has no offset
         own_log_likelihood = tf.gather(log_likelihood, targets, axis=2, batch_dims=1)  # (N, K)
         mean_log_likelihood = tf.reduce_logsumexp(log_likelihood, axis=2) - tf.math.log(tf.cast(categories, tf.float32))
         pick = tf.random.stateless_categorical(guidance * (own_log_likelihood - mean_log_likelihood), 1,
@@ -257,25 +258,25 @@ class Sampler:
              pen_temperature: float | None = None):
         """The compiled sampling loop from ``start = (bias, hidden, cell)``; returns rows ``[B, R, 5]`` and the
         step count."""
-        buffer = np.zeros((len(start[0]), self.max_rows, 5), np.float32)
-        buffer[:, : len(prime)] = prime
-        rows, steps = self._compiled_sample(
-            tf.constant(buffer), tf.constant(len(prime), tf.int32), *start,
-            tf.constant(int(seed) % 2**31, tf.int32), tf.constant(temperature, tf.float32),
-            tf.constant(pen_temperature or temperature, tf.float32), tf.constant(bool(greedy)),
-            tf.constant(min(max_steps, self.max_rows), tf.int32),
-        )
-        return rows.numpy(), steps
+        return self._call_loop(self._compiled_sample, prime, start, max_steps, temperature, seed, pen_temperature,
+                               tf.constant(bool(greedy)))
 
     def _run_guided(self, prime, start, targets, max_steps: int, temperature: float, seed: int,
                     pen_temperature: float | None, guidance: float):
         """The compiled guided loop from ``start`` (one row per stream); rows ``[N, R, 5]`` and the step count."""
+        return self._call_loop(self._compiled_guided, prime, start, max_steps, temperature, seed, pen_temperature,
+                               tf.constant(np.asarray(targets, np.int32)), tf.constant(float(guidance), tf.float32))
+
+    def _call_loop(self, loop, prime, start, max_steps: int, temperature: float, seed: int,
+                   pen_temperature: float | None, *options):
+        """Call a compiled loop with ``prime`` in a buffer of the model's length cap (one row per row of the start),
+        the loop's own ``options`` between the temperatures and the step cap; rows as NumPy and the step count."""
         buffer = np.zeros((len(start[0]), self.max_rows, 5), np.float32)
         buffer[:, : len(prime)] = prime
-        rows, steps = self._compiled_guided(
-            tf.constant(buffer), tf.constant(len(prime), tf.int32), *start, tf.constant(np.asarray(targets, np.int32)),
+        rows, steps = loop(
+            tf.constant(buffer), tf.constant(len(prime), tf.int32), *start,
             tf.constant(int(seed) % 2**31, tf.int32), tf.constant(temperature, tf.float32),
-            tf.constant(pen_temperature or temperature, tf.float32), tf.constant(float(guidance), tf.float32),
+            tf.constant(pen_temperature or temperature, tf.float32), *options,
             tf.constant(min(max_steps, self.max_rows), tf.int32),
         )
         return rows.numpy(), steps
@@ -288,11 +289,12 @@ class Sampler:
         """
         units = self.recurrent_kernel.shape[0]
         empty = strokes.stroke3_to_stroke5(np.zeros((0, 3), np.float32))[:-1]
+
+        def zero_start(rows):
+            return tf.zeros([rows, 4 * units]), tf.zeros([rows, units]), tf.zeros([rows, units])
+
         for size in sizes:
-            zeros = tf.zeros([size, units])
-            self._run(empty, (tf.zeros([size, 4 * units]), zeros, zeros), 2, 1.0, 0)
+            self._run(empty, zero_start(size), 2, 1.0, 0)
             if guided_categories > 1:
-                streams = size * guided_categories
-                zeros = tf.zeros([streams, units])
-                self._run_guided(empty, (tf.zeros([streams, 4 * units]), zeros, zeros), np.zeros(size, np.int32), 2,
-                                 1.0, 0, None, 1.0)
+                self._run_guided(empty, zero_start(size * guided_categories), np.zeros(size, np.int32), 2, 1.0, 0,
+                                 None, 1.0)

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from sketchrnn.model.inference import Sampler
+from sketchrnn.sample import cut, shown
 from sketchrnn.strokes import DataStats
 
 
@@ -30,8 +31,8 @@ class TrainedModel:
         if category is None:
             return 0
         if category not in self.categories:
-            raise ValueError(f"unknown category {shortened(repr(category), 60)}; this model draws: "
-                             f"{shortened(', '.join(self.categories), 300)} ({len(self.categories)} in all)")
+            raise ValueError(f"unknown category {shown(category)}; this model draws: "
+                             f"{cut(', '.join(self.categories), 300)} ({len(self.categories)} in all)")
         return self.categories.index(category)
 
     @functools.cached_property
@@ -43,11 +44,6 @@ class TrainedModel:
     def numpy_weights(self) -> dict[str, np.ndarray]:
         """The weights as NumPy arrays keyed by weight path (what a checkpoint saves)."""
         return {weight_key(weight): np.asarray(weight.numpy()) for weight in self.network.weights}
-
-
-def shortened(text: str, limit: int) -> str:
-    """``text``, cut to ``limit`` characters with "..." when longer (a message stays readable whatever it names)."""
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def weight_key(weight) -> str:
