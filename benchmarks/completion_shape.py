@@ -77,12 +77,9 @@ def people_row(drawings: list, people: list, cuts: list, recogniser, category: s
 def model_row(name: str, model, category: str, cuts: list, recogniser, arguments) -> Row:
     """A model's endings of every cut, at the given temperatures (the demo's by default)."""
     wholes, ratios, counts, points, extents, capped = [], [], [], [], [], 0
-    for index, cut in enumerate(cuts):
-        completion = sample.complete(model, yardstick.as_payload(cut), n=demo.DEFAULT_ENDINGS,
-                                     temperature=arguments.temperature, seed=yardstick.SEED + index, category=category,
-                                     canvas_size=demo.CANVAS_SIZE, pen_temperature=arguments.pen_temperature,
-                                     tries=arguments.tries, calibration=demo.guess_calibration(),
-                                     guidance=arguments.guidance)
+    completions = yardstick.completed(model, category, cuts, arguments.tries, arguments.guidance,
+                                      arguments.temperature, arguments.pen_temperature)
+    for cut, completion in zip(cuts, completions):
         prime_rows = len(sample.canvas_to_model(cut, model, demo.CANVAS_SIZE)[0])
         cap = max(model.config.max_length - prime_rows, sample.MIN_ENDING_STEPS)
         for ending in completion.endings:

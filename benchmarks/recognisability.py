@@ -429,18 +429,24 @@ def test_set_for(entry: Entry, category: str, tests: dict[str, list[TestSet]]) -
     return candidates[0] if candidates else None
 
 
+def completed(model, category: str, cuts: list, tries: int = demo.DEFAULT_TRIES,
+              guidance: float = demo.DEFAULT_GUIDANCE, temperature: float = demo.DEFAULT_TEMPERATURE,
+              pen_temperature: float = demo.PEN_TEMPERATURE) -> list:
+    """Each cut's :class:`sketchrnn.sample.Completion` (the prime and its endings), as the demo draws them: its
+    endings, seeds and canvas, and its settings unless given (``tries=1, guidance=0``: the first endings drawn,
+    unguided: plain sampling)."""
+    return [sample.complete(model, as_payload(cut), n=demo.DEFAULT_ENDINGS, temperature=temperature,
+                            seed=SEED + index, category=category, canvas_size=demo.CANVAS_SIZE,
+                            pen_temperature=pen_temperature, tries=tries, calibration=demo.guess_calibration(),
+                            guidance=guidance)
+            for index, cut in enumerate(cuts)]
+
+
 def completions(model, category: str, cuts: list, tries: int = demo.DEFAULT_TRIES,
                 guidance: float = demo.DEFAULT_GUIDANCE) -> list:
-    """Every ending of every cut as one whole drawing (prime + ending), at the demo's defaults (``tries=1,
-    guidance=0``: the first endings drawn, unguided: plain sampling)."""
-    whole = []
-    for index, cut in enumerate(cuts):
-        completion = sample.complete(model, as_payload(cut), n=demo.DEFAULT_ENDINGS, temperature=demo.DEFAULT_TEMPERATURE,
-                                     seed=SEED + index, category=category, canvas_size=demo.CANVAS_SIZE,
-                                     pen_temperature=demo.PEN_TEMPERATURE, tries=tries,
-                                     calibration=demo.guess_calibration(), guidance=guidance)
-        whole += [list(completion.prime) + list(ending) for ending in completion.endings]
-    return whole
+    """Every ending of every cut as one whole drawing (prime + ending), as :func:`completed` draws them."""
+    return [list(completion.prime) + list(ending)
+            for completion in completed(model, category, cuts, tries, guidance) for ending in completion.endings]
 
 
 def unconditional(model, category: str, count: int, tries: int = demo.DEFAULT_TRIES,

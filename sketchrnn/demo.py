@@ -47,7 +47,7 @@ from sketchrnn.checkpoint import bundled_model_dirs, load_model
 from sketchrnn.model import TrainedModel
 from sketchrnn.model.config import MODEL_KINDS
 from sketchrnn.sample import (
-    CANVAS_FILL, MAX_GUIDANCE, MAX_TRIES, compares_categories, complete, guess, guided, sample,
+    CANVAS_FILL, MAX_GUIDANCE, MAX_TRIES, complete, decoder_of_categories, guess, guided, sample,
 )
 from sketchrnn.strokes import stroke3_to_polylines
 from sketchrnn.svg import (
@@ -212,7 +212,7 @@ def load_page_models(model_dir=None) -> tuple[dict[str, Choice], dict[str, Train
 
 def chooses(model: TrainedModel) -> bool:
     """Whether the page draws more than it shows with this model (tries): a decoder of several categories."""
-    return model.config.kind != "vae" and compares_categories(model)
+    return decoder_of_categories(model)
 
 
 def default_batch(model: TrainedModel) -> int:

@@ -76,7 +76,7 @@ def check_guidance(guidance) -> None:
 def guided(model, guidance: float) -> dict:
     """The sampler's guidance arguments for ``model``: guidance needs categories to compare, so a model of one
     category, or a VAE (whose drawings follow z), draws without it."""
-    if guidance > 0 and compares_categories(model) and model.config.kind == "decoder":
+    if guidance > 0 and decoder_of_categories(model):
         return {"guidance": float(guidance), "categories": len(model.categories)}
     return {}
 
@@ -133,6 +133,12 @@ def check_tries(tries) -> None:
 def compares_categories(model) -> bool:
     """Whether ``tries`` can choose among a model's drawings: it draws several categories to compare them by."""
     return len(model.categories) > 1
+
+
+def decoder_of_categories(model) -> bool:
+    """A decoder of several categories: the models whose drawings guidance steers and the demo's tries choose
+    among (a VAE's drawings follow z, a model of one category has nothing to compare)."""
+    return model.config.kind == "decoder" and compares_categories(model)
 
 
 def drawings_to_draw(model, n: int, tries: int, greedy: bool) -> int:

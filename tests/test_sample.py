@@ -490,11 +490,12 @@ def numpy_log_likelihood(outputs, row, num_mixtures):
 
 def test_a_guided_row_is_the_candidate_its_category_explains_best_against_the_others(model):
     """With a very large guidance, each ending keeps, of the candidate rows drawn from its own category (the
-    plain sampler's draws for the same key), the one with the highest log p_c - log mean_k p_k (NumPy)."""
-    sampler, candidates = model.sampler, inference.GUIDANCE_CANDIDATES
+    plain sampler's draws for the same key) that have the first candidate's pen state, the one with the highest
+    log p_c - log mean_k p_k (NumPy)."""
+    sampler, candidates = model.sampler, model.sampler.guidance_candidates
     rng = np.random.default_rng(0)
     outputs = rng.normal(scale=1.5, size=(2, 3, 6 * 5 + 3))  # 2 endings x 3 categories
-    outputs[..., :3] += [3.0, 0.0, -6.0]  # mostly pen-down rows, whose offsets the categories score differently
+    outputs[..., :3] = [0.0, 0.0, -6.0]  # pen-down and pen-up rows alike, whose offsets the categories score differently
     outputs = tf.constant(outputs, tf.float32)
     targets = tf.constant([2, 0], tf.int32)
     key = tf.constant([7, 3], tf.int32)
@@ -506,9 +507,25 @@ def test_a_guided_row_is_the_candidate_its_category_explains_best_against_the_ot
         for row in drawn:
             scores = [numpy_log_likelihood(outputs[ending, k].numpy(), row, 5) for k in range(3)]
             contrast.append(scores[target] - (np.logaddexp.reduce(scores) - np.log(3)))
+        plain_pen = (drawn[:, 2:] == drawn[0, 2:]).all(axis=1)
+        assert 2 < plain_pen.sum() < candidates, "some candidates have the first one's pen state, not all"
+        contrast = np.where(plain_pen, contrast, -np.inf)
         best, second = sorted(contrast)[::-1][:2]
         assert best > second + 1e-3, "one candidate is clearly the one its category explains best"
         np.testing.assert_allclose(kept[ending], drawn[int(np.argmax(contrast))], rtol=1e-6)
+
+
+def test_guidance_chooses_among_the_candidates_a_step_draws():
+    """The sampler's candidate count is what guidance chooses among: with one candidate a step has nothing to
+    choose, so every guidance draws the same; with the default 8 a stronger guidance draws differently."""
+    start, drawn = np.zeros((0, 3), np.float32), {}
+    for candidates in (1, inference.GUIDANCE_CANDIDATES):
+        model = untrained_model(("pig", "face", "eye"), seed=2)
+        model.sampler.guidance_candidates = candidates  # before the guided program is compiled
+        drawn[candidates] = [model.sampler.generate(start, np.full(2, 1), 30, 0.8, 5, pen_temperature=1.0,
+                                                    **sample.guided(model, guidance)) for guidance in (1.0, 16.0)]
+    assert same_drawings(*drawn[1])
+    assert not same_drawings(*drawn[inference.GUIDANCE_CANDIDATES])
 
 
 def contrast_per_point(model, stroke3, category_id) -> float:

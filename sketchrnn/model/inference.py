@@ -61,6 +61,7 @@ class Sampler:
         self.num_mixtures = network.config.num_mixtures
         self.min_log_sigma = network.config.min_log_sigma
         self.max_rows = network.config.max_length + 1
+        self.guidance_candidates = GUIDANCE_CANDIDATES  # read when the guided program is traced
         logging.getLogger("tensorflow").addFilter(_is_expected_retracing)  # once: the same filter is added only once
         # the start as a graph function, not XLA: the same kernels as eager (bit for bit), without the ~0.5 ms
         # a Keras layer call costs in eager mode; traced on first use (twice at most: shapes are then relaxed)
@@ -193,11 +194,15 @@ class Sampler:
 
         ``guidance`` > 0 (a decoder of ``categories`` > 1, not greedy) draws each ending guided: one stream per
         category reads the ending's rows, and at each step ``GUIDANCE_CANDIDATES`` rows are drawn from the ending's
-        category as usual (same temperatures); one of them is kept with probability proportional to
+        category as usual (same temperatures). The pen does what the first of them, a plain draw, does (go on,
+        lift, end); of the candidates with that pen state, one is kept with probability proportional to
         ``exp(guidance * (log p_c(row) - log mean_k p_k(row)))``, the untempered densities of that category
         against the mean over all ``categories``. A row the other categories would draw as readily (the circle
-        that starts a face, a pig or a clock) gains nothing; one only this category draws is preferred. At 0
-        (the default) this is plain sampling. The cost is a batch ``categories`` times as large.
+        that starts a face, a pig or a clock) gains nothing; one only this category draws is preferred. The pen
+        is left to plain sampling because guiding it, too, kept the pen down on what only this category draws
+        (an eye's pupil, a pineapple's criss-cross) and scribbled on to the point cap (18% of quickdraw6's eye
+        endings of test cuts, ``benchmarks/completion_shape.py``). At 0 (the default) this is plain sampling. The cost is a batch
+        ``categories`` times as large.
         """
         count = len(category_ids)
         padded = 1 << (count - 1).bit_length()  # 1, 2, 4, 8, 16: the padding rows repeat the last
@@ -239,19 +244,23 @@ class Sampler:
 
     def guided_row(self, outputs, targets, key, temperature, pen_temperature, guidance):
         """The next row ``[N, 5]`` of N guided endings from every category's head outputs ``[N, C, 6M + 3]``:
-        ``GUIDANCE_CANDIDATES`` rows drawn from each ending's category ``targets [N]`` (:meth:`next_row`), one kept
-        by the weights :meth:`generate` describes."""
+        ``guidance_candidates`` rows (``GUIDANCE_CANDIDATES``) drawn from each ending's category ``targets [N]``
+        (:meth:`next_row`), one of those with the first one's pen state kept by the weights :meth:`generate`
+        describes."""
         drawings, categories = tf.shape(outputs)[0], tf.shape(outputs)[1]
         own = tf.gather(outputs, targets, axis=1, batch_dims=1)  # (N, D)
-        drawn = self.next_row(tf.repeat(own, GUIDANCE_CANDIDATES, axis=0), key, temperature, pen_temperature, False)
-        drawn = tf.reshape(drawn, [drawings, GUIDANCE_CANDIDATES, 5])
+        candidates = self.guidance_candidates
+        drawn = self.next_row(tf.repeat(own, candidates, axis=0), key, temperature, pen_temperature, False)
+        drawn = tf.reshape(drawn, [drawings, candidates, 5])
         # every candidate under every category's untempered density: (N, K, 1) rows against (N, 1, C) heads
         offset, pen = self._log_likelihood_parts(outputs[:, None], drawn[:, :, None])  # (N, K, C) each
         log_likelihood = tf.where(drawn[:, :, None, 4] > 0.5, pen, offset + pen)  # an end row has no offset
         own_log_likelihood = tf.gather(log_likelihood, targets, axis=2, batch_dims=1)  # (N, K)
         mean_log_likelihood = tf.reduce_logsumexp(log_likelihood, axis=2) - tf.math.log(tf.cast(categories, tf.float32))
-        pick = tf.random.stateless_categorical(guidance * (own_log_likelihood - mean_log_likelihood), 1,
-                                               key + [0, 3 << 20])[:, 0]
+        # the pen as the first candidate, a plain draw, has it: only candidates with that pen state take part
+        plain_pen = tf.reduce_all(tf.equal(drawn[:, :, 2:], drawn[:, :1, 2:]), axis=2)  # (N, K)
+        weights = tf.where(plain_pen, guidance * (own_log_likelihood - mean_log_likelihood), -np.inf)
+        pick = tf.random.stateless_categorical(weights, 1, key + [0, 3 << 20])[:, 0]
         return tf.gather(drawn, pick, batch_dims=1)
 
     def _run(self, prime, start, max_steps: int, temperature: float, seed: int, greedy=False,
