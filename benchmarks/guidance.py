@@ -49,8 +49,7 @@ def measure(model, groups: dict, recogniser, setting: Setting, per_category: int
         cuts = [recognisability.cut_on_canvas(d) for d in drawings[:per_category]]
         completions = recognisability.completed(model, category, cuts, setting.tries, setting.guidance,
                                                 setting.temperature)
-        whole = [list(c.prime) + list(ending) for c in completions for ending in c.endings]  # the cut, then an ending
-        rates[category] = recogniser.rates(whole, category)["top1"]
+        rates[category] = recogniser.rates(recognisability.wholes(completions), category)["top1"]
         points += [sum(len(stroke) for stroke in ending) for c in completions for ending in c.endings]
     return {"rates": rates, "points": float(np.mean(points)), "seconds": time.perf_counter() - started}
 

@@ -445,8 +445,12 @@ def completed(model, category: str, cuts: list, tries: int = demo.DEFAULT_TRIES,
 def completions(model, category: str, cuts: list, tries: int = demo.DEFAULT_TRIES,
                 guidance: float = demo.DEFAULT_GUIDANCE) -> list:
     """Every ending of every cut as one whole drawing (prime + ending), as :func:`completed` draws them."""
-    return [list(completion.prime) + list(ending)
-            for completion in completed(model, category, cuts, tries, guidance) for ending in completion.endings]
+    return wholes(completed(model, category, cuts, tries, guidance))
+
+
+def wholes(completions: list) -> list:
+    """Each ending of each :class:`sketchrnn.sample.Completion` as one whole drawing: the prime, then the ending."""
+    return [list(completion.prime) + list(ending) for completion in completions for ending in completion.endings]
 
 
 def unconditional(model, category: str, count: int, tries: int = demo.DEFAULT_TRIES,

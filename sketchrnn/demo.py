@@ -46,6 +46,7 @@ from sketchrnn.canvas import DEFAULT_SIZE, StrokeCanvas, parse_strokes
 from sketchrnn.checkpoint import bundled_model_dirs, load_model
 from sketchrnn.model import TrainedModel
 from sketchrnn.model.config import MODEL_KINDS
+from sketchrnn.model.inference import padded_batch
 from sketchrnn.sample import (
     CANVAS_FILL, MAX_GUIDANCE, MAX_TRIES, complete, decoder_of_categories, guess, guided, sample,
 )
@@ -219,11 +220,6 @@ def default_batch(model: TrainedModel) -> int:
     """The batch the sampler runs for the page's default settings: the default endings, times the default
     tries for a model that chooses, padded to a power of two as the sampler pads it."""
     return padded_batch(DEFAULT_ENDINGS * (DEFAULT_TRIES if chooses(model) else 1))
-
-
-def padded_batch(drawn: int) -> int:
-    """The batch the sampler runs to draw `drawn` drawings: the next power of two."""
-    return 1 << (drawn - 1).bit_length()
 
 
 def page_batches(model: TrainedModel) -> list[int]:

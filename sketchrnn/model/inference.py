@@ -31,6 +31,12 @@ MIN_SCORED_ROWS = 16  # scoring pads a drawing's rows to a power of two, at leas
 GUIDANCE_CANDIDATES = 8  # rows drawn per step and ending when guided, of which one is kept (see Sampler.generate)
 
 
+def padded_batch(count: int) -> int:
+    """The batch the sampler runs to draw ``count`` drawings (or the rows it scores): the next power of two, so a
+    model compiles one program per size bucket, not per size."""
+    return 1 << (count - 1).bit_length()
+
+
 def _is_expected_retracing(record) -> bool:
     """False for TensorFlow's "triggered tf.function retracing" warning about a :class:`Sampler`.
 
@@ -129,7 +135,7 @@ class Sampler:
         before it), so a model compiles one program per length bucket, not per drawing length.
         """
         steps = len(stroke5)
-        rows = np.zeros((len(category_ids), max(MIN_SCORED_ROWS, 1 << (steps - 1).bit_length()), 5), np.float32)
+        rows = np.zeros((len(category_ids), max(MIN_SCORED_ROWS, padded_batch(steps)), 5), np.float32)
         rows[:, :steps] = stroke5
         outputs, log_likelihoods = self._compiled_teacher_forced(tf.constant(rows), *self.start(category_ids, z))
         return outputs.numpy()[:, :steps], log_likelihoods.numpy()[:, : steps - 1]
@@ -201,11 +207,11 @@ class Sampler:
         that starts a face, a pig or a clock) gains nothing; one only this category draws is preferred. The pen
         is left to plain sampling because guiding it, too, kept the pen down on what only this category draws
         (an eye's pupil, a pineapple's criss-cross) and scribbled on to the point cap (18% of quickdraw6's eye
-        endings of test cuts, ``benchmarks/completion_shape.py``). At 0 (the default) this is plain sampling. The cost is a batch
-        ``categories`` times as large.
+        endings of test cuts, ``benchmarks/completion_shape.py``). At 0 (the default) this is plain sampling.
+        The cost is a batch ``categories`` times as large.
         """
         count = len(category_ids)
-        padded = 1 << (count - 1).bit_length()  # 1, 2, 4, 8, 16: the padding rows repeat the last
+        padded = padded_batch(count)  # 1, 2, 4, 8, 16: the padding rows repeat the last
         category_ids = np.concatenate([category_ids, np.repeat(category_ids[-1:], padded - count)])
         prime = strokes.stroke3_to_stroke5(stroke3)[:-1]  # start token + points
         if guidance > 0 and categories > 1 and not greedy and z is None:
