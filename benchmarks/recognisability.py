@@ -20,7 +20,9 @@ Per model and category it prints the recogniser's top-1 / top-3 rate on
 
 and, for "what are you drawing?" as the demo runs it (over the models the demo loads), the top-1 rate on
 complete test drawings and on the same drawings cut to 40%, and how often its first guess is right
-against the probability the demo shows for it. Writes docs/quality/recognisability.md.
+against the probability the demo shows for it; beside them, kept out of those figures, the same rates on
+the category's drawings of the 344-category sample that no own model's files hold (by key_id), people's
+drawings unlike a selected training set's (``unseen_sample_drawings``). Writes docs/quality/recognisability.md.
 
 Models: the bundled ones under data/models/ (our own and imported magenta-* models) and, for a
 category with a ../shared/data/magenta/<category>.gen.json but no bundled magenta model, that file
@@ -526,11 +528,50 @@ def recogniser_accuracy(recogniser: Recogniser, tests: dict[str, list[TestSet]])
     return {"per_category": per_category, "count": total, "top1": hits1 / total, "top3": hits3 / total}
 
 
+SAMPLE_344 = SHARED_DATA / "quickdraw_simplified_344cats_25each.ndjson"  # the first 25 drawings of 344 categories
+
+
+def sample_drawings(category: str) -> tuple[list, list[str]]:
+    """A category's drawings of the 344-category sample (all its splits) and their key_ids."""
+    dataset = load_dataset([str(SAMPLE_344)], categories=[category], seed=SEED, rescale_to=255.0)
+    splits = dataset.splits.values()
+    return [d for split in splits for d in split.drawings], [k for split in splits for k in split.keys]
+
+
 def extra_cat_drawings() -> list:
     """The 25 cat drawings of the 344-category sample (all its splits): the only cats here, for guessing."""
-    path = SHARED_DATA / "quickdraw_simplified_344cats_25each.ndjson"
-    dataset = load_dataset([str(path)], categories=["cat"], seed=SEED, rescale_to=255.0)
-    return [d for split in dataset.splits.values() for d in split.drawings]
+    return sample_drawings("cat")[0]
+
+
+def own_keys(datasets: dict) -> dict[str, set | None]:
+    """``{category: key_ids of every drawing any own model's files hold}``, None where some of them have no key_id
+    (the Sketch-RNN ``.npz`` files), so nothing can be checked against them."""
+    found: dict[str, set | None] = {}
+    for dataset in datasets.values():
+        for split in dataset.splits.values():
+            for key, category_id in zip(split.keys, split.category_ids):
+                category = dataset.categories[category_id]
+                keys = found.setdefault(category, set())
+                if keys is not None and ":" in key:  # "<file name>:<where in the file>": no key_id
+                    found[category] = None
+                elif keys is not None:
+                    keys.add(key)
+    return found
+
+
+def unseen_sample_drawings(category: str, keys: dict[str, set | None]) -> list:
+    """The category's drawings of the 344-category sample whose key_id no own model's files hold, and that
+    Quick, Draw! recognised (the SPG files hold only those): people's drawings no model here has seen, but not
+    a fair sample where the training files are a selection (SPG's leaves out drawings of few strokes), so they
+    are reported beside the test figures, never pooled with them. Empty for a category whose own drawings
+    cannot be checked (no key_ids) or that no own model has."""
+    held = keys.get(category)
+    if held is None:
+        return []
+    recognised = {str(record["key_id"]) for record in map(json.loads, SAMPLE_344.read_text().splitlines())
+                  if record.get("word") == category and record.get("recognized")}
+    drawings, ids = sample_drawings(category)
+    return [d for d, key in zip(drawings, ids) if key in recognised and key not in held]
 
 
 def guess_drawings(category: str, tests: dict, per_category: int) -> tuple[list, str]:
@@ -549,24 +590,44 @@ def top_guess(drawing, catalog) -> tuple[str | None, float]:
     return (max(guesses, key=guesses.get), max(guesses.values())) if guesses else (None, 0.0)
 
 
-def measure_guess(guess_models: list, tests: dict, per_category: int) -> dict:
+def guesses_of(drawings: list, catalog) -> dict:
+    """The demo's first guess (and the probability shown for it) of each drawing, complete and cut to 40%."""
+    return {"complete": [top_guess(on_canvas(d)[0], catalog) for d in drawings],
+            "cut": [top_guess(cut_on_canvas(d), catalog) for d in drawings]}
+
+
+def measure_guess(guess_models: list, tests: dict, per_category: int, keys: dict[str, set | None]) -> dict:
     """Top-1 of "what are you drawing?" over the given models, per category, complete and cut to 40%, and
-    each first guess's shown probability with whether it was right (``"sure"``: ``[(kind, probability, right)]``)."""
+    each first guess's shown probability with whether it was right (``"sure"``: ``[(kind, probability, right)]``);
+    under ``"unseen"`` the same top-1 rates on :func:`unseen_sample_drawings` (``keys``: :func:`own_keys`)."""
     catalog = demo.build_catalog(guess_models)
     categories = sorted({choice.category for choice in catalog.values()})
     results = {}
     for category in categories:
         drawings, source = guess_drawings(category, tests, per_category)
-        complete = [top_guess(on_canvas(d)[0], catalog) for d in drawings]
-        cut = [top_guess(cut_on_canvas(d), catalog) for d in drawings]
+        guesses = guesses_of(drawings, catalog)
+        unseen = unseen_sample_drawings(category, keys) if category in tests else []
+        unseen_guesses = guesses_of(unseen, catalog)
         results[category] = {"source": source, "count": len(drawings), "held_out": category in tests,
-                             "complete": float(np.mean([g == category for g, _ in complete])) if drawings else None,
-                             "cut": float(np.mean([g == category for g, _ in cut])) if drawings else None,
-                             "sure": [(kind, p, g == category) for kind, guesses in (("complete", complete), ("cut", cut))
-                                      for g, p in guesses]}
+                             "strokes": median_strokes(drawings),
+                             **{kind: hit_rate(found, category) for kind, found in guesses.items()},
+                             "sure": [(kind, p, g == category) for kind, found in guesses.items() for g, p in found],
+                             "unseen": {"count": len(unseen), "strokes": median_strokes(unseen),
+                                        **{kind: hit_rate(found, category) for kind, found in unseen_guesses.items()}}}
         if drawings:
-            log(f"guess / {category}: complete {results[category]['complete']:.0%}, cut {results[category]['cut']:.0%}")
+            log(f"guess / {category}: complete {results[category]['complete']:.0%}, cut {results[category]['cut']:.0%}"
+                + (f"; {len(unseen)} unseen sample drawings: cut {results[category]['unseen']['cut']:.0%}" if unseen else ""))
     return results
+
+
+def median_strokes(drawings: list) -> float:
+    """The median number of strokes of stroke-3 drawings (0 for none)."""
+    return float(np.median([np.sum(d[:, 2] > 0.5) for d in drawings])) if drawings else 0.0
+
+
+def hit_rate(guesses: list, category: str) -> float | None:
+    """How often the first guess was ``category`` (None for no drawings)."""
+    return float(np.mean([g == category for g, _ in guesses])) if guesses else None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -696,14 +757,39 @@ def guess_lines(results: dict, guess_models: list, per_category: int) -> list[st
         f"Over the {len(held_out)} categories with held-out test drawings ({drawings} drawings): complete **{overall['complete']:.1%}** "
         f"(mean of the categories {mean['complete']:.1%}; target ≥ 80%), cut to 40% **{overall['cut']:.1%}** (mean of the "
         f"categories {mean['cut']:.1%}; target ≥ 60%); lowest category when cut: {worst[0]} "
-        f"{percent(worst[1], 'cut')} (target: none below 30%).", "",
-        "| category | drawings | from | complete top-1 | cut to 40% top-1 |", "|---|---|---|---|---|"]
+        f"{percent(worst[1], 'cut')} (target: none below 30%).", "", *unseen_lines(held_out), "",
+        "| category | drawings | from | complete top-1 | cut to 40% top-1 "
+        "| unseen sample drawings (strokes / test's): complete / cut |", "|---|---|---|---|---|---|"]
     for category, row in results.items():
         mark = "" if row["held_out"] else " †"
-        lines.append(f"| {category}{mark} | {row['count']} | {row['source']} | {percent(row, 'complete')} | {percent(row, 'cut')} |")
+        extra = row["unseen"]
+        unseen = (f"{extra['count']} ({extra['strokes']:g} / {row['strokes']:g}): {percent(extra, 'complete')} / "
+                  f"{percent(extra, 'cut')}" if extra["count"] else "–")
+        lines.append(f"| {category}{mark} | {row['count']} | {row['source']} | {percent(row, 'complete')} | "
+                     f"{percent(row, 'cut')} | {unseen} |")
     if any(not r["held_out"] for r in results.values()):
         lines += ["", "† not in the overall figure: no held-out test split of this category here."]
     return lines + [""] + reliability_lines([item for r in held_out.values() for item in r["sure"]])
+
+
+def unseen_lines(held_out: dict) -> list[str]:
+    """What the unseen sample drawings are, and how the guess does on them against the same categories' tests."""
+    having = {c: r for c, r in held_out.items() if r["unseen"]["count"]}
+    if not having:
+        return []
+    extra, tested = sum(r["unseen"]["count"] for r in having.values()), sum(r["count"] for r in having.values())
+    unseen = {kind: sum(r["unseen"][kind] * r["unseen"]["count"] for r in having.values()) / extra for kind in ("complete", "cut")}
+    test = {kind: sum(r[kind] * r["count"] for r in having.values()) / tested for kind in ("complete", "cut")}
+    return [f"**Unseen sample drawings** (the last column): the category's drawings of the 344-category sample (the "
+            f"first 25 drawings of each category) that no own model's files hold (by key_id) and that Quick, Draw! "
+            f"recognised: {extra} in {len(having)} categories (none for the Sketch-RNN `.npz` categories, whose "
+            f"drawings have no key_id to check). They are not a bigger test split, and are kept out of the overall "
+            f"figures: for the SPG categories they are what the SPG set left out of those first drawings (it holds no "
+            f"drawing of one stroke and few of two), often of fewer strokes than the test drawings (median strokes in "
+            f"brackets, the test drawings' after the slash). They show how the guess does on people's drawings unlike "
+            f"those its models learned from: right first for {unseen['complete']:.0%} of them complete and "
+            f"{unseen['cut']:.0%} cut to 40%, against {test['complete']:.0%} and {test['cut']:.0%} of the same "
+            f"categories' {tested} test drawings."]
 
 
 SURE_BINS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0001)
@@ -855,8 +941,8 @@ def main(argv=None) -> int:
     sections = [recogniser_lines(facts, accuracy), *model_sections(entries, tests, recogniser, arguments.per_category)]
     if not arguments.no_guess:
         guess_models = demo.load_models()  # exactly the models the demo loads and guesses with
-        sections.append(guess_lines(measure_guess(guess_models, decoder_tests, arguments.per_category), guess_models,
-                                    arguments.per_category))
+        guesses = measure_guess(guess_models, decoder_tests, arguments.per_category, own_keys(datasets))
+        sections.append(guess_lines(guesses, guess_models, arguments.per_category))
     header["minutes"] = (time.perf_counter() - started) / 60.0
     header["cells"] = (f"n in each row: the first n = min({arguments.per_category}, the test split) test drawings of the "
                        f"category (ceiling, floor), {demo.DEFAULT_ENDINGS} x n completions ({demo.DEFAULT_ENDINGS} per cut), "
