@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import hashlib
 import json
 import os
@@ -531,16 +532,23 @@ def recogniser_accuracy(recogniser: Recogniser, tests: dict[str, list[TestSet]])
 SAMPLE_344 = SHARED_DATA / "quickdraw_simplified_344cats_25each.ndjson"  # the first 25 drawings of 344 categories
 
 
-def sample_drawings(category: str) -> tuple[list, list[str]]:
-    """A category's drawings of the 344-category sample (all its splits) and their key_ids."""
-    dataset = load_dataset([str(SAMPLE_344)], categories=[category], seed=SEED, rescale_to=255.0)
-    splits = dataset.splits.values()
-    return [d for split in splits for d in split.drawings], [k for split in splits for k in split.keys]
+@functools.cache
+def sample_344() -> tuple[dict[str, list], frozenset]:
+    """The 344-category sample, read once: ``{category: [(stroke-3, key_id), ...]}`` (all its splits) and the
+    key_ids of the drawings Quick, Draw! recognised."""
+    dataset = load_dataset([str(SAMPLE_344)], seed=SEED, rescale_to=255.0)
+    found: dict[str, list] = {}
+    for split in dataset.splits.values():
+        for drawing, category_id, key in zip(split.drawings, split.category_ids, split.keys):
+            found.setdefault(dataset.categories[category_id], []).append((drawing, key))
+    recognised = frozenset(str(record["key_id"]) for record in map(json.loads, SAMPLE_344.read_text().splitlines())
+                           if record.get("recognized"))
+    return found, recognised
 
 
 def extra_cat_drawings() -> list:
     """The 25 cat drawings of the 344-category sample (all its splits): the only cats here, for guessing."""
-    return sample_drawings("cat")[0]
+    return [drawing for drawing, _ in sample_344()[0]["cat"]]
 
 
 def own_keys(datasets: dict) -> dict[str, set | None]:
@@ -568,10 +576,8 @@ def unseen_sample_drawings(category: str, keys: dict[str, set | None]) -> list:
     held = keys.get(category)
     if held is None:
         return []
-    recognised = {str(record["key_id"]) for record in map(json.loads, SAMPLE_344.read_text().splitlines())
-                  if record.get("word") == category and record.get("recognized")}
-    drawings, ids = sample_drawings(category)
-    return [d for d, key in zip(drawings, ids) if key in recognised and key not in held]
+    drawings, recognised = sample_344()
+    return [drawing for drawing, key in drawings.get(category, []) if key in recognised and key not in held]
 
 
 def guess_drawings(category: str, tests: dict, per_category: int) -> tuple[list, str]:
