@@ -79,6 +79,24 @@ def browser_context(tmp_path_factory):
         context.close()
 
 
+def drawable_canvas(page, selector: str = "#canvas canvas"):
+    """The canvas at `selector`, once it is what a pointer at its centre reaches.
+
+    Gradio's page-loading overlay covers the whole page for a moment after the canvas shows (~0.2 s on a busy
+    machine): a stroke started then lands on the overlay and is lost, as a person's would be.
+    """
+    canvas = page.locator(selector)
+    canvas.wait_for()
+    page.wait_for_function(
+        """surface => {
+            const box = surface.getBoundingClientRect();
+            return document.elementFromPoint(box.left + box.width / 2, box.top + box.height / 2) === surface;
+        }""",
+        arg=canvas.element_handle(),
+    )
+    return canvas
+
+
 def draw_stroke(page, canvas, points) -> None:
     """Drag the mouse through `points` (fractions of the canvas box) with the button held down."""
     box = canvas.bounding_box()
@@ -145,8 +163,7 @@ def test_canvas_records_strokes_and_undo_clear_work(browser_context):
     try:
         page = browser_context.new_page()
         page.goto(url)
-        canvas = page.locator("#canvas canvas")
-        canvas.wait_for()
+        canvas = drawable_canvas(page)
         assert canvas.evaluate("surface => getComputedStyle(surface).touchAction") == "none"
         draw_two_strokes(page, canvas)
         strokes, points, first = read_count(page)
@@ -210,8 +227,7 @@ def test_demo_completes_a_drawing_in_the_browser(browser_context, demo_url, tmp_
     requested = []
     page.on("request", lambda request: requested.append(request.url))
     page.goto(demo_url)
-    canvas = page.locator("#canvas canvas")
-    canvas.wait_for()
+    canvas = drawable_canvas(page)
     draw_two_strokes(page, canvas)
     page.wait_for_timeout(300)  # let the pen-up reach the page state before the click reads it
     started = time.perf_counter()
@@ -273,7 +289,7 @@ def open_morph_tab(page, url):
     page.goto(url)
     page.get_by_role("tab", name="Morph").click()
     for side in ("a", "b"):
-        page.locator(f"#morph-canvas-{side} canvas").wait_for()
+        drawable_canvas(page, f"#morph-canvas-{side} canvas")
 
 
 def pick(page, side: str, label: str) -> None:
@@ -355,8 +371,7 @@ def test_redraw_shows_the_vae_redrawings_beside_completion(browser_context, morp
     url, _ = morph_demo
     page = browser_context.new_page()
     page.goto(url)
-    canvas = page.locator("#canvas canvas")
-    canvas.wait_for()
+    canvas = drawable_canvas(page)
     draw_two_strokes(page, canvas)
     page.wait_for_timeout(300)
     page.click("#redraw")
