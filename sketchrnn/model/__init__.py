@@ -9,6 +9,7 @@ at every step, so one model can draw several categories.
 * :mod:`~sketchrnn.model.lstm`: the LSTM layer with its hand-written, compiled backward pass;
 * :mod:`~sketchrnn.model.network`: the decoder-only network;
 * :mod:`~sketchrnn.model.vae`: the VAE (encoder to z, decoder from z) and its KL term;
+* :mod:`~sketchrnn.model.build`: :func:`build_network`, the network of either kind from its config;
 * :mod:`~sketchrnn.model.mixture`: mixture parameters and the reconstruction loss L_R;
 * :mod:`~sketchrnn.model.inference`: :class:`Sampler`, drawing and scoring in XLA-compiled loops;
 * :mod:`~sketchrnn.model.trained`: :class:`TrainedModel`, a network with everything needed to use it.
@@ -16,6 +17,7 @@ at every step, so one model can draw several categories.
 These modules build networks and compute losses: no files, prints or flags.
 """
 
+from sketchrnn.model.build import build_network
 from sketchrnn.model.config import ModelConfig
 from sketchrnn.model.inference import Sampler
 from sketchrnn.model.lstm import StrokeLSTM, layer_norm_lstm_sequence, lstm_sequence
@@ -27,7 +29,7 @@ from sketchrnn.model.mixture import (
     mixture_params,
     reconstruction_loss,
 )
-from sketchrnn.model.network import SketchRNN, build_network
+from sketchrnn.model.network import SketchRNN
 from sketchrnn.model.trained import TrainedModel, weight_key
 from sketchrnn.model.vae import SketchVAE, kl_annealing, kl_divergence, kl_term
 

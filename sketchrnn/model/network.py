@@ -1,4 +1,5 @@
-"""The decoder-only Sketch-RNN network (the VAE in :mod:`sketchrnn.model.vae` extends it)."""
+"""The decoder-only Sketch-RNN network (the VAE in :mod:`sketchrnn.model.vae` extends it; :mod:`sketchrnn.model.build`
+makes either from a config)."""
 
 from __future__ import annotations
 
@@ -70,18 +71,3 @@ class SketchRNN(keras.Model):
         zeros = tf.zeros(tf.stack([batch, self.config.hidden_size]))
         return bias, zeros, zeros
 
-
-def build_network(config):
-    """Create the network of ``config.kind`` (:class:`SketchRNN` or :class:`~sketchrnn.model.vae.SketchVAE`)
-    and build its weights with one dummy step."""
-    dummy = tf.zeros([1, 2, 5])
-    ids = tf.zeros([1], tf.int32) if config.num_categories > 1 else None
-    if config.kind == "vae":
-        from sketchrnn.model.vae import SketchVAE  # vae.py builds on this module
-
-        network = SketchVAE(config)
-        network((dummy, dummy, ids))
-        return network
-    network = SketchRNN(config)
-    network(dummy if ids is None else (dummy, ids))
-    return network
