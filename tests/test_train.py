@@ -280,7 +280,8 @@ def test_init_from_refuses_a_vae_and_another_architecture(shared_data, tmp_path,
 
 
 def test_train_command_takes_the_architecture_from_init_from(shared_data, tmp_path, two_category_base):
-    from sketchrnn.cli import build_parser, train_settings_from_arguments
+    from sketchrnn.cli import build_parser
+    from sketchrnn.cli.train_commands import train_settings_from_arguments
 
     parser = build_parser()
     arguments = parser.parse_args(["train", "--data", *pig(shared_data), "--out", str(tmp_path / "run"),
