@@ -30,7 +30,7 @@ from sketchrnn.data import load_dataset  # noqa: E402
 from sketchrnn.train import evaluate, training_data_options  # noqa: E402
 
 TEMPERATURES = (0.2, 0.6)
-PEN_TEMPERATURE = 1.0  # as the demo and the CLI default (see README, "Sampling")
+PEN_TEMPERATURE = 1.0  # as the demo and the CLI default (see docs/design.md, "Sampling")
 COMPLETION_DRAWINGS, ENDINGS, PRIME_FRACTION, GUESS_FRACTION = 8, 4, 0.4, 0.5
 
 
