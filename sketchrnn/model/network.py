@@ -36,6 +36,25 @@ class SketchRNN(keras.Model):
                                layer_norm=config.layer_norm, name="lstm")
         self.head = keras.layers.Dense(config.output_size, name="mixture_head")
 
+    def lstm_input_size(self) -> int:
+        """Width of the LSTM's input rows: stroke-5 and the category embedding (if any)."""
+        return 5 + (self.config.category_embedding_size if self.category_embedding is not None else 0)
+
+    def build_weights(self) -> None:
+        """Create every weight from the config alone, without a forward pass (which would trace and compile the
+        LSTM's training loops: seconds that loading a model for drawing does not need). The weights are named
+        as a forward pass names them (``<model>/lstm/kernel``), within the network's name scope."""
+        with keras.name_scope(self.name, caller=self):
+            self.build_layers()
+        self.built = True
+
+    def build_layers(self) -> None:
+        """Build each layer for the input shape it will see."""
+        if self.category_embedding is not None:
+            self.category_embedding.build((None,))
+        self.lstm.build((None, None, self.lstm_input_size()))
+        self.head.build((None, None, self.config.hidden_size))
+
     def lstm_inputs(self, stroke5, category_ids=None):
         """Concatenate the category embedding (if any) to every stroke-5 row: ``[B, T, 5 (+E)]``."""
         if self.category_embedding is None:
