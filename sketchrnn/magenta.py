@@ -257,7 +257,8 @@ def check_exportable(model) -> None:
     """Refuse (ValueError) a model magenta.js's SketchRNN cannot run: a VAE, a layer-normalised LSTM, M != 20."""
     name, config = model.name or "this model", model.config
     if config.kind != "decoder":
-        raise ValueError(f"{name} is a {config.kind}: magenta.js runs decoder-only models (it starts every drawing "
+        kind = "a VAE" if config.kind == "vae" else f"a {config.kind}"
+        raise ValueError(f"{name} is {kind}: magenta.js runs decoder-only models (it starts every drawing "
                          "from a zero state, a VAE from its encoded drawing); export a decoder such as "
                          "data/models/quickdraw6 (nothing was written)")
     if config.layer_norm:
