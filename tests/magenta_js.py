@@ -10,7 +10,7 @@ sums ``H`` products of a hidden unit (``|h| < 1``) and a weight, plus a bias: on
 most ``STEP / 2 * (H + 1)`` (0.078 for H = 512), and the LSTM's gates likewise. That worst case (every error of
 the same sign) is the tolerance on means, correlations (tanh moves them no more) and log sigmas; a softmax's log
 probabilities move by at most twice a logit's change. Measured along held-out drawings, the rounding moves them
-by at most ~0.03 (``benchmarks/export_js_check.py``); an error of the exporter (the forget bias left in, another
+by at most 6% of that (``benchmarks/export_js_check.py``, every bundled category); an error of the exporter (the forget bias left in, another
 category's embedding) moves them by more than the tolerance (``test_export_js.py`` checks that it is caught).
 """
 

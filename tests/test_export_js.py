@@ -207,6 +207,15 @@ def test_bad_destinations_are_refused_before_the_model_loads(tmp_path, capsys):
     assert (tmp_path / "notes" / "todo.txt").read_text() == "keep me"
 
 
+def test_a_page_without_npm_says_how_to_get_the_runtime_and_writes_nothing(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "no-tools"))  # no npm on it
+    page = tmp_path / "page"
+    assert export([BUNDLED / "magenta-pig", "--page", page, "--cache-dir", tmp_path / "cache"]) == 2
+    error = capsys.readouterr().err
+    assert "npm (Node.js) is not installed" in error and "dist/magentasketch.js at" in error
+    assert not page.exists() and not (tmp_path / "cache" / "npm" / "magenta-sketch-0.2.0").exists()
+
+
 # ----------------------------------------------------------------------------------------------
 # The real runtime: @magenta/sketch in Node
 
