@@ -750,7 +750,7 @@ def add_demo_command(subparsers) -> None:
 def add_models_command(subparsers) -> None:
     """``sketchrnn models import|download|list``."""
     parser = subparsers.add_parser(
-        "models", help="use magenta's pretrained Sketch-RNN models: import, download, list",
+        "models", help="magenta's pretrained Sketch-RNN models (import, download, list); yours for magenta.js (export-js)",
         description=(
             "Magenta's published decoder-only Sketch-RNN models (about 113 Quick, Draw! categories, Apache-2.0) "
             "converted exactly into this project's model directories, so sample, complete, evaluate, render, export "
