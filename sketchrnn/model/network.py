@@ -90,3 +90,13 @@ class SketchRNN(keras.Model):
         zeros = tf.zeros(tf.stack([batch, self.config.hidden_size]))
         return bias, zeros, zeros
 
+
+def fold_embedding(kernel, bias, embedding):
+    """An LSTM's input weights for one fixed embedding: ``(kernel[:5] (5, 4H), bias + embedding @ kernel[5:] (4H,))``.
+
+    ``kernel (5 + E, 4H)`` reads a stroke-5 row and an embedding ``(E,)`` fed beside every row; a fixed embedding
+    contributes the same to every step, so it moves into the bias (the sum :meth:`SketchRNN.decoder_start` makes
+    per sequence). NumPy arrays in and out.
+    """
+    return kernel[:5], bias + embedding @ kernel[5:]
+
