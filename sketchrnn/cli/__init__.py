@@ -62,7 +62,10 @@ def main(argv=None) -> int:
     quiet_tensorflow_start()
     parser = build_parser()
     try:
-        arguments = parser.parse_args(argv)
+        arguments, unknown = parser.parse_known_args(argv)
+        if unknown and not getattr(arguments, "passes_through", False):
+            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+        arguments.passed_through = unknown
     except SystemExit as exit_request:  # --help (0) or a usage error (2)
         return exit_request.code if isinstance(exit_request.code, int) else 2
     try:

@@ -9,10 +9,17 @@ from sketchrnn import data
 
 
 def add_demo_command(subparsers) -> None:
-    """``sketchrnn demo``: the Gradio page (same as ``python app.py``)."""
+    """``sketchrnn demo [demo options]``: the Gradio page (same as ``python app.py``); every option after ``demo``,
+    ``--help`` included, goes to the demo's own parser (``passes_through``)."""
     parser = subparsers.add_parser("demo", help="start the Gradio demo (same as python app.py)", add_help=False)
-    parser.add_argument("demo_arguments", nargs=argparse.REMAINDER)
-    parser.set_defaults(handler=lambda arguments: __import__("sketchrnn.demo").demo.main(arguments.demo_arguments))
+    parser.set_defaults(handler=run_demo, passes_through=True)
+
+
+def run_demo(arguments) -> int:
+    """Start the page with the options given after ``demo``."""
+    from sketchrnn.demo import main as demo_main
+
+    return demo_main(arguments.passed_through)
 
 
 def add_models_command(subparsers) -> None:
