@@ -11,6 +11,7 @@ import argparse
 import importlib.abc
 import importlib.util
 import os
+import re
 import sys
 import tempfile
 
@@ -962,6 +963,18 @@ def quiet_tensorflow_start() -> None:
         sys.meta_path.insert(0, QuietTensorFlowImport())
 
 
+def plain_text(error: BaseException) -> str:
+    """An error's message without terminal colour codes (Keras puts them in its messages)."""
+    return re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", str(error))
+
+
+def out_of_memory(error: BaseException) -> bool:
+    """Whether ``error`` is memory running out: Python's MemoryError or TensorFlow's ResourceExhaustedError."""
+    tensorflow = sys.modules.get("tensorflow")
+    exhausted = getattr(getattr(tensorflow, "errors", None), "ResourceExhaustedError", ())
+    return isinstance(error, MemoryError) or (bool(exhausted) and isinstance(error, exhausted))
+
+
 def main(argv=None) -> int:
     """Run the command line; returns the exit status (2 for bad input, with ``error: ...`` on stderr)."""
     quiet_tensorflow_start()
@@ -973,8 +986,14 @@ def main(argv=None) -> int:
     try:
         return arguments.handler(arguments)
     except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {plain_text(error)}", file=sys.stderr)
         return 2
+    except Exception as error:  # noqa: BLE001 (only memory exhaustion is caught; everything else is re-raised)
+        if not out_of_memory(error):
+            raise
+        print(f"error: out of memory ({plain_text(error).splitlines()[0][:200]}): the model or data needs more memory "
+              "than this machine has; use a smaller model or less data", file=sys.stderr)
+        return 1
     except OSError as error:  # the file system failed (permissions, a full disk): not the arguments
         where = f" ({error.filename})" if error.filename else ""
         print(f"error: {error.strerror or error}{where}", file=sys.stderr)
