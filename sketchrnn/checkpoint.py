@@ -17,7 +17,6 @@ never leaves a half-written model where a good one was. A run directory looks li
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import zipfile
@@ -152,11 +151,11 @@ def _checked_config(config: dict) -> dict:
         raise ValueError(f"categories names {len(categories)}, but the model has num_categories "
                          f"{model_config.num_categories}")
     step, name, metadata = config.get("step", 0), config.get("name") or "", config.get("metadata", {})
-    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+    if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step <= 10**12:
         raise ValueError(f"step must be a whole number >= 0, got {str(step)[:40]}")
     if not (name == "" or _is_name(name)) or not isinstance(metadata, dict):
         raise ValueError(f"name must be a string of at most {MAX_NAME_CHARACTERS} characters and metadata an object")
-    return {**config, "model": model_config, "stats": _checked_stats(config["stats"]), "categories": categories,
+    return {**config, "model": model_config, "stats": checked_stats(config["stats"]), "categories": categories,
             "step": step, "name": name, "metadata": metadata}
 
 
@@ -166,15 +165,15 @@ def _is_name(value) -> bool:
             and value.isprintable())
 
 
-def _checked_stats(stats) -> DataStats:
+def checked_stats(stats) -> DataStats:
     """The ``stats`` object: positive finite numbers (simplify_epsilon up to 255), no unknown fields."""
     known = set(DataStats.__dataclass_fields__)
     if not isinstance(stats, dict) or not set(stats) <= known:
         raise ValueError(f"stats must be an object with the fields {', '.join(sorted(known))}")
     for field, value in stats.items():
         number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        highest = 255 if field == "simplify_epsilon" else math.inf  # a tolerance in the 0-255 frame
-        if not (number and math.isfinite(value) and 0 < value <= highest):
+        highest = 255 if field == "simplify_epsilon" else 1e30  # a tolerance in the 0-255 frame; NaN, inf fail
+        if not (number and 0 < value <= highest):
             accepted = "a number in (0, 255]" if field == "simplify_epsilon" else "a positive finite number"
             raise ValueError(f"stats {field} must be {accepted}, got {str(value)[:40]}")
     try:

@@ -306,12 +306,12 @@ def checked_drawing(strokes, empty: str = "The canvas is empty: draw the start o
     try:
         drawing = parse_strokes([] if strokes is None else strokes)
     except ValueError as error:
-        raise gr.Error(f"{error} Press Clear and draw something simpler.") from None
+        raise refusal(f"{error} Press Clear and draw something simpler.") from None
     points = sum(len(stroke) for stroke in drawing)
     if points == 0:
-        raise gr.Error(empty)
+        raise refusal(empty)
     if points < 2:
-        raise gr.Error("A single dot is not enough to go on: draw a line or two, then press the button again.")
+        raise refusal("A single dot is not enough to go on: draw a line or two, then press the button again.")
     return drawing
 
 
@@ -319,7 +319,7 @@ def checked_choice(catalog: dict[str, Choice], label) -> Choice:
     """The menu entry called `label`, or a gr.Error listing the entries."""
     if isinstance(label, str) and label in catalog:
         return catalog[label]
-    raise gr.Error(f"Pick what you are drawing from the list: {', '.join(catalog)}.")
+    raise refusal(f"Pick what you are drawing from the list: {', '.join(catalog)}.")
 
 
 def checked_number(value, name: str, low: float, high: float, *, integer: bool = False) -> float | int:
@@ -331,9 +331,9 @@ def checked_number(value, name: str, low: float, high: float, *, integer: bool =
             value = None
     # compared, never converted: a JSON integer of 400 digits fits no float (OverflowError)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or abs(value) == math.inf:
-        raise gr.Error(f"The {name} must be a number from {number_text(low)} to {number_text(high)}.")
+        raise refusal(f"The {name} must be a number from {number_text(low)} to {number_text(high)}.")
     if not low <= value <= high:
-        raise gr.Error(f"The {name} must be from {number_text(low)} to {number_text(high)}; got {number_text(value)}.")
+        raise refusal(f"The {name} must be from {number_text(low)} to {number_text(high)}; got {number_text(value)}.")
     return int(round(value)) if integer else float(value)
 
 
@@ -371,7 +371,7 @@ def tries_note(model: TrainedModel, shown: int, tries: int, category: str) -> st
     """What the status line says about the tries: how many were drawn and how the shown ones were chosen."""
     if not scored_pairs(model, shown, tries):
         return ""
-    return f" Chosen from {shown * tries}: those the model itself finds most like a {category}."
+    return f" Chosen from {shown * tries}: those the model itself finds most like a {markdown_text(category)}."
 
 
 def checked_settings(temperature, endings, seed) -> tuple[float, int, int]:
@@ -394,15 +394,28 @@ def drawing_lane(drawing, scored_pairs: int = 0, guided_streams: int = 0):
     return contextlib.nullcontext()
 
 
+def refusal(message: str) -> gr.Error:
+    """The gr.Error for a refused request: one line in the server's log (not a traceback), and the message shown
+    as text (Gradio renders an error's message as HTML; a name from an imported model may hold markup)."""
+    logger.warning("refused a request: %s", " ".join(message.split())[:300])
+    return gr.Error(html.escape(message, quote=False), print_exception=False)
+
+
+def markdown_text(text) -> str:
+    """Untrusted text (a category or model name from a model's files) for a Markdown status line: shown as
+    written, never as markup (Markdown's inline characters backslash-escaped, then HTML's, as the endings' captions)."""
+    return html.escape(re.sub(r"([\\`*_\[\]~|!])", r"\\\1", str(text)), quote=False)
+
+
 def call_model(function, *args, **kwargs):
     """Run a sampling function; its ValueError becomes a gr.Error, anything else a short apology."""
     try:
         return function(*args, **kwargs)
     except ValueError as error:
-        raise gr.Error(str(error)) from None
+        raise refusal(str(error)) from None
     except Exception:
         logger.exception("the model failed")
-        raise gr.Error("The model failed on this drawing. Try again, or press Clear and draw something else.") from None
+        raise refusal("The model failed on this drawing. Try again, or press Clear and draw something else.") from None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -541,7 +554,7 @@ def complete_drawing(strokes, label, temperature, endings, seed, animate, tries=
     captions = [f"Ending {index}" for index in range(1, len(svg_texts) + 1)]
     seconds = time.perf_counter() - started
     noun = "ending" if len(svg_texts) == 1 else "endings"
-    status = f"{len(svg_texts)} {noun} of your {choice.category} in {seconds:.2f} s (seed {seed})."
+    status = f"{len(svg_texts)} {noun} of your {markdown_text(choice.category)} in {seconds:.2f} s (seed {seed})."
     status += tries_note(choice.model, len(svg_texts), tries, choice.category)
     if completion.left_out:
         status += (f" Your drawing has more strokes than the model can read: it left out the "
@@ -549,7 +562,7 @@ def complete_drawing(strokes, label, temperature, endings, seed, animate, tries=
     finished = sum(1 for ending in completion.endings if not any(len(stroke) for stroke in ending))
     if finished:
         which = "The model added nothing" if len(svg_texts) == 1 else f"{finished} of {len(svg_texts)} endings added nothing"
-        status += (f" {which}: it takes your {choice.category} as finished. Try another seed or a higher "
+        status += (f" {which}: it takes your {markdown_text(choice.category)} as finished. Try another seed or a higher "
                    "temperature, or draw less of it.")
     return endings_html(svg_texts, captions), files, status
 
@@ -576,7 +589,8 @@ def draw_something(label, temperature, endings, seed, animate, tries=DEFAULT_TRI
     all_svg = grid_svg(drawings, color=DEFAULT_ENDING_COLOR)
     files = write_svg_files(svg_texts, all_svg, file_stem(choice.category), output_root)
     captions = [f"Drawing {index}" for index in range(1, len(svg_texts) + 1)]
-    status = f"{len(svg_texts)} new {choice.category} drawings in {time.perf_counter() - started:.2f} s (seed {seed})."
+    status = (f"{len(svg_texts)} new {markdown_text(choice.category)} drawings in {time.perf_counter() - started:.2f} s "
+              f"(seed {seed}).")
     status += tries_note(choice.model, len(svg_texts), tries, choice.category)
     return endings_html(svg_texts, captions), files, status
 
@@ -604,7 +618,7 @@ def redraw_drawing(strokes, label, temperature, endings, seed, animate, *, catal
         files = write_svg_files(svg_texts, all_svg, f"{file_stem(model.name)}-redrawing", output_root)
     captions = [f"Redrawing {index}" for index in range(1, len(svg_texts) + 1)]
     noun = "redrawing" if len(svg_texts) == 1 else "redrawings"
-    status = (f"{len(svg_texts)} {noun} of your drawing by {model.name} in {time.perf_counter() - started:.2f} s "
+    status = (f"{len(svg_texts)} {noun} of your drawing by {markdown_text(model.name)} in {time.perf_counter() - started:.2f} s "
               f"(seed {seed}).")
     if redrawing.left_out:
         status += (f" Your drawing has more strokes than the model can read: it left out the "
@@ -632,7 +646,7 @@ def checked_redrawer(redrawers: dict[str, TrainedModel], name, catalog: dict[str
     decoders = {choice.model.name: choice.model for choice in catalog.values()}
     if isinstance(name, str) and name in decoders:
         call_model(morph.check_vae, decoders[name])  # raises: it cannot redraw
-    raise gr.Error(f"Pick a model that redraws from the list: {', '.join(redrawers)}.")
+    raise refusal(f"Pick a model that redraws from the list: {', '.join(redrawers)}.")
 
 
 def morph_drawings(first, second, name, steps, temperature, seed, *, catalog, redrawers, output_root):
@@ -658,7 +672,8 @@ def morph_drawings(first, second, name, steps, temperature, seed, *, catalog, re
         strip = interpolation_svg(interpolation.start, interpolation.drawings, interpolation.end)
         animated = morph_svg(interpolation.drawings, color=DEFAULT_ENDING_COLOR, size=SVG_SIZE)
         files = write_named_svg_files({"morph-strip.svg": strip, "morph-animated.svg": animated}, output_root)
-    status = f"{steps} drawings from A to B by {model.name} in {time.perf_counter() - started:.2f} s (seed {seed})."
+    status = (f"{steps} drawings from A to B by {markdown_text(model.name)} in {time.perf_counter() - started:.2f} s "
+              f"(seed {seed}).")
     if interpolation.left_out:
         status += (f" The drawings have more strokes than the model can read: it left out the "
                    f"{interpolation.left_out} shortest.")
@@ -672,7 +687,7 @@ def pick_test_drawing(label, *, test_drawings: dict[str, list]):
         return gr.skip()
     if isinstance(label, str) and label in test_drawings:
         return test_drawings[label]
-    raise gr.Error(f"Pick a drawing from the list of {len(test_drawings)} test drawings.")
+    raise refusal(f"Pick a drawing from the list of {len(test_drawings)} test drawings.")
 
 
 def guess_drawing(strokes, *, catalog) -> dict[str, float]:
@@ -683,7 +698,7 @@ def guess_drawing(strokes, *, catalog) -> dict[str, float]:
     try:
         drawing = parse_strokes([] if strokes is None else strokes)
     except ValueError as error:
-        raise gr.Error(str(error)) from None
+        raise refusal(str(error)) from None
     if sum(len(stroke) for stroke in drawing) < 2:
         return {}
     models = list({id(choice.model): choice.model for choice in catalog.values()}.values())

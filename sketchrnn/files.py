@@ -102,9 +102,9 @@ def check_directory_target(path, owned=_never, kind: str = "") -> Path:
         return path
     if not stat.S_ISDIR(mode):
         raise ValueError(f"{path} is {describe_mode(mode)}, not a folder: refusing to replace it")
-    contents = sorted(item.name for item in path.iterdir())
+    contents = sorted((item.name for item in path.iterdir()), key=lambda name: (name.startswith("."), name))
     if contents and not owned(path):
-        shown = ", ".join(contents[:3]) + (", ..." if len(contents) > 3 else "")
+        shown = ", ".join(contents[:4]) + (", ..." if len(contents) > 4 else "")
         raise ValueError(f"{path} is a folder with other files in it ({shown})" + (f", not {kind}" if kind else "")
                          + ": refusing to replace it (and delete them); choose a new or empty folder")
     return path

@@ -75,7 +75,7 @@ class Limit:
         if self.unit == "MiB":
             suggestion = max(suggestion, 1024)
         return ValueError(
-            f"{where}: {found} more than {self.shown(limit)}, the limit on {self.bounds}"
+            (f"{where}: " if where else "") + f"{found} more than {self.shown(limit)}, the limit on {self.bounds}"
             + (f" ({why})" if why else "")
             + f". If it is genuine, raise the limit with the environment variable {self.variable}, "
             f"e.g. {self.variable}={suggestion}"

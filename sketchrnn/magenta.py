@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import json
 import math
 import os
@@ -125,7 +126,7 @@ def _check_info(path: Path, info) -> dict:
                          f"got {str(name)[:60]!r}")
     if isinstance(length, bool) or not isinstance(length, int) or not 1 <= length <= 10_000:
         raise ValueError(f"{path}: info.max_seq_len must be a whole number from 1 to 10000, got {length!r}")
-    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not (math.isfinite(scale) and scale > 0):
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 < scale < 1e30:  # NaN and inf fail too
         raise ValueError(f"{path}: info.scale_factor must be a positive finite number, got {scale!r}")
     return {"name": name.strip(), "max_seq_len": length, "scale_factor": float(scale)}
 
@@ -203,9 +204,9 @@ def to_trained_model(magenta: MagentaFile, source: str = "", measure_size: bool 
                          recurrent_dropout=0.0, max_length=magenta.max_seq_len, min_log_sigma=UNCLIPPED_LOG_SIGMA)
     try:
         config.validate()
-        config.check_memory()
     except ValueError as error:
         raise ValueError(f"{source or magenta.name}: {error}") from None
+    config.check_memory(source or magenta.name)
     network = build_network(config)
     checkpoint.assign_weights(network, converted_weights(magenta), source or magenta.name)
     category = data.canonical_category(magenta.name)
@@ -216,7 +217,11 @@ def to_trained_model(magenta: MagentaFile, source: str = "", measure_size: bool 
                   "license": "Apache-2.0", "credit": CREDIT},
     )
     if measure_size:
-        model.stats = own_size(model)
+        try:
+            model.stats = checkpoint.checked_stats(dataclasses.asdict(own_size(model)))
+        except ValueError as error:  # e.g. no extent: its own drawings are single points
+            raise ValueError(f"{source or magenta.name}: its own drawings, measured at import, give {error}; "
+                             "the file holds no usable model") from None
     model.metadata["rescale_to"] = model.stats.typical_extent * model.stats.scale_factor
     return model
 

@@ -195,7 +195,8 @@ def load_npz_safely(path, members=None) -> dict[str, np.ndarray]:
         _check_members(list(chosen.values()), path)
         arrays, drawings = {}, 0
         for key, info in chosen.items():
-            arrays[key] = _read_npy(_read_member(archive, info, path), path, info.filename, drawings)
+            start_check = functools.partial(_check_declared_drawings, path=path, member=info.filename, before=drawings)
+            arrays[key] = _read_npy(_read_member(archive, info, path, start_check), path, info.filename, drawings)
             drawings += _drawing_count(arrays[key].shape, arrays[key].dtype)
         return arrays
 
@@ -263,12 +264,26 @@ def _check_members(infos: list[zipfile.ZipInfo], path: Path) -> None:
         raise _inflation_error(path, f"its arrays inflate to {declared} bytes,", limit)
 
 
-def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> bytes:
-    """The bytes of one archive member, CRC-checked, inflated in chunks never past its declared size."""
+def _check_declared_drawings(start: bytes, path: Path, member: str, before: int) -> None:
+    """Refuse a member whose ``.npy`` header (in ``start``, its first bytes) declares more drawings than the limit
+    allows, before the rest is inflated; a header that does not parse here is left to the full read to report."""
+    try:
+        shape, _, dtype = _npy_header(io.BytesIO(start), path, member)
+    except ValueError:
+        return
+    limits.DRAWINGS.check(before + _drawing_count(shape, dtype), str(path),
+                          f"its arrays hold {before + _drawing_count(shape, dtype):,} drawings,")
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path, check_start=None) -> bytes:
+    """The bytes of one archive member, CRC-checked, inflated in chunks never past its declared size;
+    ``check_start(first_chunk)`` may refuse it before the rest is inflated."""
     chunks = []
     try:
         with archive.open(info) as member:
             while chunk := member.read(READ_CHUNK):
+                if check_start is not None and not chunks:
+                    check_start(chunk)
                 chunks.append(chunk)
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError, struct.error) as error:
         raise ValueError(f"{path}: not a valid .npz file (member {info.filename} is corrupt or truncated: {error})") from None

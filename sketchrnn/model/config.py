@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 
 from sketchrnn import limits
@@ -86,7 +85,7 @@ class ModelConfig:
         per_row = 5 * 5 + 2 * self.output_size  # floats a row takes: stroke-5 buffers, head outputs when scoring
         return 4 * (WEIGHT_COPIES * self.parameter_count() + streams * rows * per_row)
 
-    def check_memory(self, where: str = "the model") -> None:
+    def check_memory(self, where: str = "") -> None:
         """Raise ValueError when :meth:`memory_estimate` is past the model memory limit (``SKETCHRNN_MAX_MODEL_MB``),
         naming the setting that costs most; ``where`` names the model for the message."""
         estimate = self.memory_estimate()
@@ -129,7 +128,7 @@ def check_field(name: str, value) -> None:
         kind = "a whole number" if whole else "a number"
         raise ValueError(f"model setting {name} must be {kind}, got {_shown(value)}")
     low, high = FIELD_RANGES[name]
-    if not (math.isfinite(value) and low <= value <= high):
+    if not low <= value <= high:  # NaN fails both comparisons; a huge integer is compared exactly, never converted
         raise ValueError(f"model setting {name} must be from {low:g} to {high:g}, got {_shown(value)}")
 
 
