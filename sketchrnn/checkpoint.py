@@ -23,6 +23,7 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+from numpy.lib import format as npy_format
 
 from sketchrnn import files
 from sketchrnn.model import TrainedModel, build_network, weight_key
@@ -208,6 +209,33 @@ def assign_weights(network, arrays: dict[str, np.ndarray], source) -> None:
         weight.assign(arrays[name])
 
 
+def _check_weight_shapes(path: Path, config) -> None:
+    """Refuse a weights.npz whose decoder does not fit config.json, from its ``.npy`` headers alone, so no network is
+    built (which costs time and memory for a large ``hidden_size``) for weights that cannot fill it."""
+    expected = {"lstm/recurrent_kernel": (config.hidden_size, 4 * config.hidden_size),
+                "mixture_head/kernel": (config.hidden_size, config.output_size)}
+    for key, found in _header_shapes(path, expected).items():
+        if found != expected[key]:
+            raise ValueError(f"{path}: weight {key} has shape {found}, but config.json describes {expected[key]}: the two "
+                             "files are not of one model")
+
+
+def _header_shapes(path: Path, keys) -> dict[str, tuple]:
+    """The shapes of these arrays of an .npz, read from their headers; what cannot be read is left out (a damaged
+    file is reported when its arrays are read)."""
+    shapes = {}
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for key in keys:
+                with archive.open(f"{key}.npy") as member:
+                    version = npy_format.read_magic(member)
+                    reader = npy_format.read_array_header_1_0 if version == (1, 0) else npy_format.read_array_header_2_0
+                    shapes[key] = tuple(reader(member)[0])
+    except (OSError, KeyError, ValueError, EOFError, SyntaxError, TypeError, zipfile.BadZipFile):
+        pass
+    return shapes
+
+
 def restore_weights(network, directory) -> None:
     """Fill a built network with the weights saved in a model or checkpoint directory."""
     path = Path(directory) / WEIGHTS_FILE
@@ -237,6 +265,7 @@ def load_model(path) -> TrainedModel:
     """
     directory = resolve_model_dir(path)
     config = _read_config(directory)
+    _check_weight_shapes(directory / WEIGHTS_FILE, config["model"])
     network = build_network(config["model"])
     restore_weights(network, directory)
     return TrainedModel(

@@ -290,7 +290,7 @@ def hostile_copy(model_dir, folder, **model_values):
 @pytest.mark.parametrize(("values", "message"), [
     ({"max_length": 1_000_000_000}, "model setting max_length must be from 1 to 10000, got 1000000000"),  # took 16.8 GB
     ({"hidden_size": 1_000_000}, "model setting hidden_size must be from 1 to 8192"),  # ResourceExhaustedError traceback
-    ({"hidden_size": 6000}, "the model would take about 1,65"),  # in range, past the memory limit
+    ({"hidden_size": 6000}, "the model would take about 4,40"),  # in range, past the memory limit
     ({"max_length": -5}, "model setting max_length must be from 1 to 10000, got -5"),  # numpy internals
     ({"hidden_size": 512.5}, "model setting hidden_size must be a whole number, got 512.5"),  # Keras, colour codes
 ])

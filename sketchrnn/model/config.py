@@ -78,12 +78,12 @@ class ModelConfig:
         return count
 
     def memory_estimate(self) -> int:
-        """Bytes the model takes once loaded and sampling at its largest: its weights (``WEIGHT_COPIES`` times) and
-        the sampler's buffers, which grow with ``max_length`` and the batch (``SAMPLER_STREAMS`` per category)."""
+        """Bytes the model takes to build, load and sample at its largest: its weights (``WEIGHT_COST`` times their
+        size) and the sampler's buffers, which grow with ``max_length`` and the batch (``SAMPLER_STREAMS`` per category)."""
         streams = SAMPLER_STREAMS * self.num_categories  # guided drawing and scoring run one stream per category
         rows = self.max_length + 1
         per_row = 5 * 5 + 2 * self.output_size  # floats a row takes: stroke-5 buffers, head outputs when scoring
-        return 4 * (WEIGHT_COPIES * self.parameter_count() + streams * rows * per_row)
+        return 4 * (WEIGHT_COST * self.parameter_count() + streams * rows * per_row)
 
     def check_memory(self, where: str = "") -> None:
         """Raise ValueError when :meth:`memory_estimate` is past the model memory limit (``SKETCHRNN_MAX_MODEL_MB``),
@@ -108,7 +108,10 @@ FIELD_RANGES = {  # field -> (lowest, highest) a config may hold; whole numbers 
 MEMORY_FIELDS = ("hidden_size", "max_length", "num_categories", "num_mixtures", "category_embedding_size", "encoder_size",
                  "latent_size")  # the settings the memory estimate grows with
 SAMPLER_STREAMS = 64  # the most rows the sampler runs per category: 16 drawings x 4 tries (sample.MAX_ENDINGS, MAX_TRIES)
-WEIGHT_COPIES = 3  # weights live as Keras variables and the sampler's constants, and as NumPy arrays while loading
+# bytes a model takes per byte of its weights: the Keras variables, the sampler's copies, the NumPy arrays while
+# loading, and building's orthogonal initialiser (a QR of the recurrent kernel): measured with /usr/bin/time -f %M,
+# building cost 3.4x the weights' size at hidden_size 1500, 5.4x at 3000, 6x at 4500
+WEIGHT_COST = 8
 
 
 def check_field(name: str, value) -> None:
