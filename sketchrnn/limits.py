@@ -5,7 +5,7 @@ describe gigabytes (a ``.gz`` of tiny records, an ``.npz`` of millions of empty 
 whose ``max_length`` is a billion). So what an input *turns into* is bounded, not only its bytes, and
 checked before the memory is spent. Each default admits every genuine input the project knows of with
 room to spare, and keeps what one input can cost to about 1 GB above a normal one (measured with
-``/usr/bin/time -f %M``; see docs/readme_sections/limits.md). A genuine larger input is let through by
+``/usr/bin/time -f %M``; see docs/readme_sections/limits.md for the figures). A genuine larger input is let through by
 setting the limit's environment variable to a positive whole number, in the unit shown:
 
 ====================  =============  ===============================  ====================================================
@@ -22,7 +22,7 @@ points                10,000,000     ``SKETCHRNN_MAX_POINTS``         points in 
 points per drawing    20,000         ``SKETCHRNN_MAX_DRAWING_POINTS`` points of one drawing as the file holds it
                                                                       (before simplification)
 model memory          1,024 MiB      ``SKETCHRNN_MAX_MODEL_MB``       a model's estimated memory: its weights and the
-                                                                      sampler's buffers (the bundled models: 25-350 MB)
+                                                                      sampler's buffers (the bundled models: 43-368 MiB)
 ====================  =============  ===============================  ====================================================
 """
 

@@ -106,6 +106,8 @@ CONFIG_CASES = [  # (id, edit, what the message says)
     ("name-object", set_top(name={"a": 1}), "name must be a string"),
     ("metadata-list", set_top(metadata=[1]), "metadata an object"),
     ("format_version", set_top(format_version="1"), "has format_version '1', expected 1"),
+    ("weights-of-another-model", set_model(hidden_size=32),
+     "weight lstm/recurrent_kernel has shape (16, 64), but config.json describes (32, 128)"),
 ]
 
 
