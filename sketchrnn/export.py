@@ -39,7 +39,7 @@ def export_run(run_dir, destination, test_losses: dict | None = None, reference:
     ``reference`` (``{"model": name, "test_loss": same kind of dict}``: another model on the same split) beside them.
     ``weights_dtype`` np.float16 stores the weights at half the size (loading casts them back to float32).
     """
-    from sketchrnn.train import read_settings
+    from sketchrnn.train import read_settings, run_lock_of
 
     check_destination(destination)
     run_dir = Path(run_dir)
@@ -60,8 +60,6 @@ def export_run(run_dir, destination, test_losses: dict | None = None, reference:
     model.name = Path(destination).name
     if weights_dtype != np.float32:
         model.metadata["weights_dtype"] = np.dtype(weights_dtype).name
-    from sketchrnn.train import run_lock_of
-
     with run_lock_of(Path(destination).parent):  # a run folder's best/ is not replaced under a running `train`
         checkpoint.save_model(model, destination, weights_dtype=weights_dtype, extra_files={CARD_FILE: model_card(model)})
     return Path(destination)
