@@ -17,11 +17,13 @@ never leaves a half-written model where a good one was. A run directory looks li
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import zipfile
 from pathlib import Path
 
 import numpy as np
+from numpy.lib import format as npy_format
 
 from sketchrnn import files
 from sketchrnn.model import TrainedModel, build_network, weight_key
@@ -35,7 +37,10 @@ KEEP_CHECKPOINTS = 2
 FORMAT_VERSION = 1
 
 
-MODEL_DIR_KIND = f"a model directory (it has no {CONFIG_FILE})"
+MARKER_FILE = ".sketchrnn-model"  # written into every model directory and checkpoint: "this project wrote this folder"
+CARD_FILE = "MODEL_CARD.md"
+PROJECT_FILES = frozenset({CONFIG_FILE, WEIGHTS_FILE, OPTIMIZER_FILE, STATE_FILE, CARD_FILE, MARKER_FILE})
+MODEL_DIR_KIND = "a model directory this project wrote"
 
 
 def is_model_dir(directory: Path) -> bool:
@@ -43,9 +48,28 @@ def is_model_dir(directory: Path) -> bool:
     return (Path(directory) / CONFIG_FILE).is_file()
 
 
+def written_here(directory) -> bool:
+    """Whether a writer of models may replace ``directory`` as a whole: a folder this project wrote, holding
+    nothing but the files it writes.
+
+    Its entries must all be regular files (no link, no subfolder) named as this project names them
+    (``PROJECT_FILES``), among them ``config.json``, and either the marker ``.sketchrnn-model`` (written since
+    the marker exists) or ``weights.npz`` (model directories written before it: the bundled ``data/models/*``,
+    earlier exports, imports and runs, whose files are exactly the project's). A folder holding anything else --
+    a person's notes, a subfolder, a symbolic link -- is never replaced, marker or not.
+    """
+    try:
+        entries = list(os.scandir(directory))
+        kinds_ok = all(entry.is_file(follow_symlinks=False) for entry in entries)
+    except OSError:
+        return False
+    names = {entry.name for entry in entries}
+    return kinds_ok and names <= PROJECT_FILES and CONFIG_FILE in names and bool({MARKER_FILE, WEIGHTS_FILE} & names)
+
+
 def _atomic_directory(final: Path, write) -> Path:
-    """Write a model or checkpoint directory atomically; refuses to replace a folder that holds no model."""
-    return files.atomic_directory(final, write, owned=is_model_dir, kind=MODEL_DIR_KIND)
+    """Write a model or checkpoint directory atomically; refuses to replace a folder this project did not write."""
+    return files.atomic_directory(final, write, owned=written_here, kind=MODEL_DIR_KIND)
 
 
 atomic_write_text = files.atomic_write_text  # replace a small text file atomically (never a link or a device)
@@ -68,6 +92,7 @@ def _write_model_files(directory: Path, model: TrainedModel, weights_dtype=np.fl
         "metadata": model.metadata,
     }
     (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
+    (directory / MARKER_FILE).write_text("written by sketchrnn: a model directory it may replace as a whole\n")
     np.savez(directory / WEIGHTS_FILE, **{k: v.astype(weights_dtype) for k, v in model.numpy_weights().items()})
 
 
@@ -87,7 +112,11 @@ def save_model(model: TrainedModel, directory, *, weights_dtype=np.float32, extr
 
 
 def _read_config(directory: Path) -> dict:
-    """Parse and check config.json of a model directory."""
+    """Parse config.json of a model directory and check every field as untrusted input.
+
+    Returns its fields with ``model`` a checked :class:`~sketchrnn.model.ModelConfig` and ``stats`` a checked
+    :class:`DataStats`; a ValueError names the file and the field for anything else, before anything is built.
+    """
     config_path = directory / CONFIG_FILE
     if not (config_path.exists() or config_path.is_symlink()):
         raise ValueError(f"{directory} is not a model directory: {CONFIG_FILE} is missing")
@@ -97,8 +126,61 @@ def _read_config(directory: Path) -> dict:
     except (ValueError, KeyError, TypeError) as error:
         raise ValueError(f"{config_path} is corrupt or incomplete ({error}); re-export or retrain the model") from None
     if config.get("format_version") != FORMAT_VERSION:
-        raise ValueError(f"{config_path} has format_version {config.get('format_version')}, expected {FORMAT_VERSION}")
-    return config
+        raise ValueError(f"{config_path} has format_version {config.get('format_version')!r}, expected {FORMAT_VERSION}")
+    try:
+        return _checked_config(config)
+    except ValueError as error:
+        raise ValueError(f"{config_path}: {error}") from None
+
+
+MAX_NAME_CHARACTERS = 200  # the longest category or model name a config may hold
+
+
+def _checked_config(config: dict) -> dict:
+    """config.json's fields checked: the model settings (types, ranges, memory), statistics, categories, step, name."""
+    from sketchrnn.model import ModelConfig
+
+    model_config = ModelConfig.from_dict(config["model"])
+    model_config.check_memory()
+    categories = config["categories"]
+    if not (isinstance(categories, list) and categories and all(_is_name(name) for name in categories)):
+        raise ValueError(f"categories must be a list of names (strings of 1 to {MAX_NAME_CHARACTERS} characters), "
+                         f"got {str(categories)[:80]}")
+    if len(set(categories)) != len(categories):
+        raise ValueError("categories must not repeat a name")
+    if model_config.num_categories > 1 and len(categories) != model_config.num_categories:
+        raise ValueError(f"categories names {len(categories)}, but the model has num_categories "
+                         f"{model_config.num_categories}")
+    step, name, metadata = config.get("step", 0), config.get("name") or "", config.get("metadata", {})
+    if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step <= 10**12:
+        raise ValueError(f"step must be a whole number >= 0, got {str(step)[:40]}")
+    if not (name == "" or _is_name(name)) or not isinstance(metadata, dict):
+        raise ValueError(f"name must be a string of at most {MAX_NAME_CHARACTERS} characters and metadata an object")
+    return {**config, "model": model_config, "stats": checked_stats(config["stats"]), "categories": categories,
+            "step": step, "name": name, "metadata": metadata}
+
+
+def _is_name(value) -> bool:
+    """A category or model name: a string of 1 to MAX_NAME_CHARACTERS characters, none of them a control character."""
+    return (isinstance(value, str) and 0 < len(value) <= MAX_NAME_CHARACTERS
+            and value.isprintable())
+
+
+def checked_stats(stats) -> DataStats:
+    """The ``stats`` object: positive finite numbers (simplify_epsilon up to 255), no unknown fields."""
+    known = set(DataStats.__dataclass_fields__)
+    if not isinstance(stats, dict) or not set(stats) <= known:
+        raise ValueError(f"stats must be an object with the fields {', '.join(sorted(known))}")
+    for field, value in stats.items():
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        highest = 255 if field == "simplify_epsilon" else 1e30  # a tolerance in the 0-255 frame; NaN, inf fail
+        if not (number and 0 < value <= highest):
+            accepted = "a number in (0, 255]" if field == "simplify_epsilon" else "a positive finite number"
+            raise ValueError(f"stats {field} must be {accepted}, got {str(value)[:40]}")
+    try:
+        return DataStats(**stats)
+    except TypeError as error:  # a required field is missing
+        raise ValueError(f"stats is incomplete ({error})") from None
 
 
 def _read_arrays(path: Path, what: str) -> dict[str, np.ndarray]:
@@ -127,6 +209,33 @@ def assign_weights(network, arrays: dict[str, np.ndarray], source) -> None:
         weight.assign(arrays[name])
 
 
+def _check_weight_shapes(path: Path, config) -> None:
+    """Refuse a weights.npz whose decoder does not fit config.json, from its ``.npy`` headers alone, so no network is
+    built (which costs time and memory for a large ``hidden_size``) for weights that cannot fill it."""
+    expected = {"lstm/recurrent_kernel": (config.hidden_size, 4 * config.hidden_size),
+                "mixture_head/kernel": (config.hidden_size, config.output_size)}
+    for key, found in _header_shapes(path, expected).items():
+        if found != expected[key]:
+            raise ValueError(f"{path}: weight {key} has shape {found}, but config.json describes {expected[key]}: the two "
+                             "files are not of one model")
+
+
+def _header_shapes(path: Path, keys) -> dict[str, tuple]:
+    """The shapes of these arrays of an .npz, read from their headers; what cannot be read is left out (a damaged
+    file is reported when its arrays are read)."""
+    shapes = {}
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for key in keys:
+                with archive.open(f"{key}.npy") as member:
+                    version = npy_format.read_magic(member)
+                    reader = npy_format.read_array_header_1_0 if version == (1, 0) else npy_format.read_array_header_2_0
+                    shapes[key] = tuple(reader(member)[0])
+    except (OSError, KeyError, ValueError, EOFError, SyntaxError, TypeError, zipfile.BadZipFile):
+        pass
+    return shapes
+
+
 def restore_weights(network, directory) -> None:
     """Fill a built network with the weights saved in a model or checkpoint directory."""
     path = Path(directory) / WEIGHTS_FILE
@@ -149,33 +258,25 @@ def resolve_model_dir(path) -> Path:
 
 
 def load_model(path) -> TrainedModel:
-    """Load a trained model from a model directory, a run directory or a checkpoint (the one loader)."""
-    from sketchrnn.model import ModelConfig
+    """Load a trained model from a model directory, a run directory or a checkpoint (the one loader).
 
+    config.json is checked as untrusted input (:func:`_read_config`: types, ranges, a memory estimate) before the
+    network is built, and every weight against it.
+    """
     directory = resolve_model_dir(path)
     config = _read_config(directory)
-    try:
-        model_config = ModelConfig.from_dict(config["model"])
-        model_config.validate()
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"{directory / CONFIG_FILE}: bad model settings ({error})") from None
-    network = build_network(model_config)
+    _check_weight_shapes(directory / WEIGHTS_FILE, config["model"])
+    network = build_network(config["model"])
     restore_weights(network, directory)
-    stats = DataStats(**config["stats"])
-    if not (np.isfinite(stats.scale_factor) and stats.scale_factor > 0):
-        raise ValueError(f"{directory / CONFIG_FILE}: scale_factor must be a positive number")
-    if not (isinstance(stats.simplify_epsilon, (int, float)) and 0 < stats.simplify_epsilon <= 255):
-        raise ValueError(f"{directory / CONFIG_FILE}: simplify_epsilon must be a number in (0, 255], "
-                         f"got {stats.simplify_epsilon!r}")
     return TrainedModel(
         network=network,
-        config=model_config,
-        stats=stats,
+        config=config["model"],
+        stats=config["stats"],
         categories=list(config["categories"]),
-        step=int(config.get("step", 0)),
-        name=config.get("name") or directory.name,
+        step=config["step"],
+        name=config["name"] or directory.name,
         path=directory,
-        metadata=config.get("metadata", {}),
+        metadata=config["metadata"],
     )
 
 
@@ -192,6 +293,7 @@ def save_checkpoint(run_dir, model: TrainedModel, optimizer, state: dict) -> Pat
         np.savez(directory / OPTIMIZER_FILE, **{f"{i:04d}": np.asarray(v.numpy()) for i, v in enumerate(optimizer.variables)})
         (directory / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n")
 
+    files.clean_stale_temporaries(checkpoints)  # any step's temporaries a killed run left
     final = _atomic_directory(checkpoints / f"ckpt-{model.step:08d}", write)
     atomic_write_text(checkpoints / "latest", final.name + "\n")
     for old in sorted(checkpoints.glob("ckpt-*"))[:-KEEP_CHECKPOINTS]:

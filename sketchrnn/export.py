@@ -10,7 +10,7 @@ import numpy as np
 
 from sketchrnn import checkpoint, files
 
-CARD_FILE = "MODEL_CARD.md"
+CARD_FILE = checkpoint.CARD_FILE
 
 
 def machine_description() -> str:
@@ -22,11 +22,12 @@ def machine_description() -> str:
 
 
 def check_destination(destination) -> Path:
-    """Refuse an export destination that exists and is not a model directory or an empty folder.
+    """Refuse an export destination that exists and is not an empty folder or a model directory this project
+    wrote (:func:`sketchrnn.checkpoint.written_here`).
 
-    Exporting replaces the destination as a whole: a folder with anything but a model in it is never deleted.
+    Exporting replaces the destination as a whole: a folder holding anything else is never deleted.
     """
-    return files.check_directory_target(destination, checkpoint.is_model_dir, checkpoint.MODEL_DIR_KIND)
+    return files.check_directory_target(destination, checkpoint.written_here, checkpoint.MODEL_DIR_KIND)
 
 
 def export_run(run_dir, destination, test_losses: dict | None = None, reference: dict | None = None,
@@ -38,7 +39,7 @@ def export_run(run_dir, destination, test_losses: dict | None = None, reference:
     ``reference`` (``{"model": name, "test_loss": same kind of dict}``: another model on the same split) beside them.
     ``weights_dtype`` np.float16 stores the weights at half the size (loading casts them back to float32).
     """
-    from sketchrnn.train import read_settings
+    from sketchrnn.train import read_settings, run_lock_of
 
     check_destination(destination)
     run_dir = Path(run_dir)
@@ -59,8 +60,8 @@ def export_run(run_dir, destination, test_losses: dict | None = None, reference:
     model.name = Path(destination).name
     if weights_dtype != np.float32:
         model.metadata["weights_dtype"] = np.dtype(weights_dtype).name
-    checkpoint.save_model(model, destination, weights_dtype=weights_dtype)
-    checkpoint.atomic_write_text(Path(destination) / CARD_FILE, model_card(model))
+    with run_lock_of(Path(destination).parent):  # a run folder's best/ is not replaced under a running `train`
+        checkpoint.save_model(model, destination, weights_dtype=weights_dtype, extra_files={CARD_FILE: model_card(model)})
     return Path(destination)
 
 

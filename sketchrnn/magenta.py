@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import json
 import math
 import os
@@ -43,7 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sketchrnn import checkpoint, data
+from sketchrnn import checkpoint, data, files
 from sketchrnn.model import ModelConfig, TrainedModel, build_network, fold_embedding
 from sketchrnn.strokes import DataStats
 
@@ -56,6 +57,7 @@ MAX_FILE_BYTES = 64 * 2**20  # published files are ~3 MB; refuse anything far la
 UNCLIPPED_LOG_SIGMA = -20.0  # magenta clips no sigma; its models reach log sigma ~ -11, so -20 changes nothing
 SIZE_SAMPLES = 64  # own samples drawn at import to measure the model's typical drawing size
 SIZE_SEED = 0
+MAX_DIM = 1 << 16  # the largest dimension a file may declare (published models: 2048); the model's own limits follow
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,63}$")
 CREDIT = (
     "Pretrained by Google's Magenta project (sketch-rnn-js / @magenta/sketch models, Apache-2.0), "
@@ -125,23 +127,27 @@ def _check_info(path: Path, info) -> dict:
     if not isinstance(info, dict):
         raise ValueError(f"{path}: the first element must be the info object with name, max_seq_len, scale_factor")
     name, length, scale = info.get("name"), info.get("max_seq_len"), info.get("scale_factor")
-    if not isinstance(name, str) or not name.strip():
-        raise ValueError(f"{path}: info.name must be the category name, got {name!r}")
+    if not (isinstance(name, str) and name.strip() and len(name) <= 100 and name.isprintable()):
+        raise ValueError(f"{path}: info.name must be the category name (1 to 100 printable characters), "
+                         f"got {str(name)[:60]!r}")
     if isinstance(length, bool) or not isinstance(length, int) or not 1 <= length <= 10_000:
         raise ValueError(f"{path}: info.max_seq_len must be a whole number from 1 to 10000, got {length!r}")
-    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not (math.isfinite(scale) and scale > 0):
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 < scale < 1e30:  # NaN and inf fail too
         raise ValueError(f"{path}: info.scale_factor must be a positive finite number, got {scale!r}")
     return {"name": name.strip(), "max_seq_len": length, "scale_factor": float(scale)}
 
 
 def _check_dims(path: Path, dims) -> list[tuple[int, ...]]:
     """``dims`` must be the five shapes of a decoder-only model with consistent H and M."""
+    whole = lambda n: type(n) is int and 0 < n <= MAX_DIM  # noqa: E731 (not a bool, a float such as 512.0 or 1e999, a string)
     try:
-        shapes = [tuple(int(n) for n in shape) for shape in dims]
+        if not all(isinstance(shape, list) and all(whole(n) for n in shape) for shape in dims):
+            raise TypeError
+        shapes = [tuple(shape) for shape in dims]
         (hidden, outputs), (outputs_b,), (inputs, gates), (hidden_r, gates_r), (gates_b,) = shapes
     except (TypeError, ValueError):
-        raise ValueError(f"{path}: dims must be five shapes [[H, 6M+3], [6M+3], [5, 4H], [H, 4H], [4H]] "
-                         f"(a decoder-only model), got {str(dims)[:200]}") from None
+        raise ValueError(f"{path}: dims must be five shapes of whole numbers from 1 to {MAX_DIM} "
+                         f"[[H, 6M+3], [6M+3], [5, 4H], [H, 4H], [4H]] (a decoder-only model), got {str(dims)[:200]}") from None
     consistent = (hidden > 0 and gates == 4 * hidden and hidden_r == hidden and gates_r == gates_b == gates
                   and inputs == 5 and outputs == outputs_b and outputs > 3 and (outputs - 3) % 6 == 0)
     if not consistent:
@@ -202,6 +208,11 @@ def to_trained_model(magenta: MagentaFile, source: str = "", measure_size: bool 
 
     config = ModelConfig(hidden_size=magenta.hidden_size, num_mixtures=magenta.num_mixtures, num_categories=1,
                          recurrent_dropout=0.0, max_length=magenta.max_seq_len, min_log_sigma=UNCLIPPED_LOG_SIGMA)
+    try:
+        config.validate()
+    except ValueError as error:
+        raise ValueError(f"{source or magenta.name}: {error}") from None
+    config.check_memory(source or magenta.name)
     network = build_network(config)
     checkpoint.assign_weights(network, converted_weights(magenta), source or magenta.name)
     category = data.canonical_category(magenta.name)
@@ -212,7 +223,11 @@ def to_trained_model(magenta: MagentaFile, source: str = "", measure_size: bool 
                   "license": "Apache-2.0", "credit": CREDIT},
     )
     if measure_size:
-        model.stats = own_size(model)
+        try:
+            model.stats = checkpoint.checked_stats(dataclasses.asdict(own_size(model)))
+        except ValueError as error:  # e.g. no extent: its own drawings are single points
+            raise ValueError(f"{source or magenta.name}: its own drawings, measured at import, give {error}; "
+                             "the file holds no usable model") from None
     model.metadata["rescale_to"] = model.stats.typical_extent * model.stats.scale_factor
     return model
 
@@ -367,32 +382,25 @@ def check_name(name: str) -> str:
 def import_model(path, destination=None, *, evaluate_on=None, weights_dtype=np.float32) -> Path:
     """Convert a ``.gen.json`` into a model directory with a MODEL_CARD.md; returns the directory.
 
-    ``destination`` defaults to ``<cache>/imported/magenta-<name>``; an existing directory there is
-    replaced only if it is a model directory. ``evaluate_on`` (data sources of the model's category)
-    adds held-out L_R, under this project's definition and magenta's, to the card. Nothing is written
-    unless the file converts completely.
+    ``destination`` defaults to ``<cache>/imported/magenta-<name>``, the name from the file made a safe folder
+    name (:func:`sketchrnn.files.safe_name`: it never leads out of ``imported/``); an existing directory there
+    is replaced only if this project wrote it (:func:`sketchrnn.checkpoint.written_here`). ``evaluate_on``
+    (data sources of the model's category) adds held-out L_R, under this project's definition and magenta's,
+    to the card. Nothing is written unless the file converts completely.
     """
     from sketchrnn import export
 
     magenta = read_gen_json(path)
+    if destination is None:
+        destination = imported_dir() / files.safe_name(f"magenta-{magenta.name}")
+    destination = export.check_destination(destination)
     model = to_trained_model(magenta, source=Path(path).name)
-    destination = Path(destination) if destination is not None else imported_dir() / model.name
-    _check_destination(destination)
     if evaluate_on:
         model.metadata["test_loss"] = evaluate_both_ways(model, evaluate_on)
     model.name = destination.name
     checkpoint.save_model(model, destination, weights_dtype=weights_dtype,
                           extra_files={export.CARD_FILE: model_card(model)})
     return destination
-
-
-def _check_destination(destination: Path) -> None:
-    """Refuse to replace anything but an empty folder or a model directory."""
-    if destination.exists() and not destination.is_dir():
-        raise ValueError(f"{destination} exists and is not a folder; choose another OUT_DIR")
-    if destination.is_dir() and any(destination.iterdir()) and not (destination / checkpoint.CONFIG_FILE).is_file():
-        raise ValueError(f"{destination} is a non-empty folder that is not a model directory; "
-                         "choose another OUT_DIR (nothing was written)")
 
 
 def model_url(name: str, base_url: str | None = None) -> str:
@@ -442,7 +450,7 @@ def usable_model_dirs(cache_dir=None, log=None) -> list[Path]:
     for kind, name, path in model_inventory(cache_dir):
         if kind == "cached":
             try:
-                path = import_model(path, imported_dir(cache_dir) / f"magenta-{name}")
+                path = import_model(path, imported_dir(cache_dir) / files.safe_name(f"magenta-{name}"))
             except ValueError as error:
                 if log:
                     log(f"skipping the cached model {path}: {error}")

@@ -17,6 +17,7 @@ worker resumes from the run directory's latest checkpoint, so all of them must s
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import gc
@@ -324,7 +325,7 @@ def check_run_folder(settings: TrainSettings) -> None:
     if (run_dir / "train.json").exists():
         if run_has_progress(run_dir):
             check_same_run(settings, read_settings(run_dir))
-    elif run_dir.is_dir() and any(run_dir.iterdir()):
+    elif run_dir.is_dir() and any(entry.name != RUN_LOCK_FILE for entry in run_dir.iterdir()):
         raise ValueError(f"{run_dir} is a folder with other files in it, not a training run (it has no train.json); "
                          f"pass a new or empty folder as --out")
 
@@ -466,18 +467,29 @@ def train(settings: TrainSettings, log=None) -> dict:
     ``diverged`` (a NaN / infinite loss: nothing after the last good checkpoint is saved),
     ``unwritable`` (the run folder could not be written: the last good checkpoint stays) or
     ``worker_lost`` (another worker of a multi-worker cluster stopped: restart them all to resume).
-    Raises ValueError before any work for bad settings, a run folder that is not this run's, or
-    training data smaller than one batch.
+    Raises ValueError before any work for bad settings, a run folder that is not this run's or that another
+    run is writing (the chief holds the folder's lock, :func:`run_lock`, for the whole run), or training data
+    smaller than one batch.
     """
     log = log or (lambda message: print(message, file=sys.stderr, flush=True))
     chief = is_chief(settings.strategy)
     check_run_folder(settings) if chief else check_shared_run(settings)
+    with contextlib.ExitStack() as held:  # the chief holds the run folder's lock from here to the end
+        locked = chief and Path(settings.out).is_dir() and held.enter_context(claim_run(settings))
+        base = init_from_model(settings)
+        dataset, stats = load_training_data(settings, base)
+        check_enough_drawings(len(dataset.splits["train"].drawings), settings.batch_size)
+        if chief:  # only now: a run that failed to load its data leaves no folder or settings behind
+            if not locked:
+                files.make_folder(settings.out)
+                held.enter_context(claim_run(settings))
+            write_settings(settings)
+        return _train_loaded(settings, dataset, stats, base, chief, log)
+
+
+def _train_loaded(settings: TrainSettings, dataset, stats, base, chief: bool, log) -> dict:
+    """:func:`train` once the data is loaded (and, on the chief, the run folder locked): build, restore, loop."""
     run_dir = Path(settings.out)
-    base = init_from_model(settings)
-    dataset, stats = load_training_data(settings, base)
-    check_enough_drawings(len(dataset.splits["train"].drawings), settings.batch_size)
-    if chief:
-        write_settings(settings)  # only now: a run that failed to load its data leaves no settings behind
     strategy = make_strategy(settings.strategy)
     with strategy.scope():
         trainer = Trainer(settings, new_model(settings, dataset, stats, base), strategy)
@@ -508,6 +520,34 @@ def train(settings: TrainSettings, log=None) -> dict:
             f"checkpoint saved in {run_dir}/checkpoints" if chief else f"the chief saves the run in {run_dir}")
             + (f"; resume with `sketchrnn train --resume {run_dir}`" if summary["status"] != "finished" else ""))
     return summary
+
+
+RUN_LOCK_FILE = ".sketchrnn-lock"  # in a run folder: locked (flock) by the `train` or `export` writing it
+
+
+def run_lock(run_dir):
+    """Hold the run folder's lock (:func:`sketchrnn.files.folder_lock`) while the block runs; ValueError at once
+    while another process holds it. A killed holder's lock is dropped by the kernel, so it never sticks."""
+    return files.folder_lock(run_dir, RUN_LOCK_FILE, (
+        f"{run_dir} is in use: another `sketchrnn train` (or an export into it) is writing to it now. Wait for it "
+        f"to end or stop it, or pass another folder"))
+
+
+def run_lock_of(folder):
+    """:func:`run_lock` of ``folder`` when it is a run folder (it has train.json or a lock file), else nothing."""
+    folder = Path(folder)
+    if (folder / "train.json").is_file() or (folder / RUN_LOCK_FILE).is_file():
+        return run_lock(folder)
+    return contextlib.nullcontext()
+
+
+@contextlib.contextmanager
+def claim_run(settings: TrainSettings):
+    """Lock the run folder (ValueError while another run holds it), then check it again: what the first check saw
+    may have changed before the lock was taken."""
+    with run_lock(settings.out):
+        check_run_folder(settings)
+        yield True
 
 
 WORKER_FOLDER_OWNER = "worker.json"  # in a worker's private folder: the run it belongs to and the process writing it

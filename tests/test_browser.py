@@ -345,3 +345,32 @@ def test_redraw_shows_the_vae_redrawings_beside_completion(browser_context, morp
     assert all(ending["person"] == 0 for ending in endings) and sum(ending["model"] for ending in endings) >= 1
     assert "4 redrawings of your drawing by tinyvae" in page.locator("#status").inner_text()
     page.close()
+
+
+HOSTILE_CATEGORY = '<img src=x onerror="window.pwned = 1"> *pig* [link](javascript:alert(1))'
+
+
+def test_a_name_from_an_imported_model_shows_as_text_in_the_status_line(browser_context, tmp_path):
+    """Issue 34: the status line carried an imported category name into Markdown unescaped (the endings' captions
+    were escaped). A model whose category is markup: the page shows the name as written and runs none of it."""
+    from sketchrnn import demo
+    from test_sample import untrained_model
+
+    catalog = demo.build_catalog([untrained_model((HOSTILE_CATEGORY,), hidden_size=16)])
+    blocks = demo.build_demo(catalog, tmp_path)
+    port = free_port()
+    demo.launch_demo(blocks, port=port, block=False)
+    try:
+        page = browser_context.new_page()
+        page.goto(f"http://127.0.0.1:{port}/")
+        page.locator("#endings-count input[type=number]").fill("1")
+        page.locator("#endings-count input[type=number]").press("Enter")
+        page.click("#draw-something")
+        page.wait_for_function("() => document.querySelector('#status').innerText.includes('drawings in')")
+        status = page.locator("#status")
+        assert f"1 new {HOSTILE_CATEGORY} drawings in" in status.inner_text()
+        assert status.locator("img, a, em, strong").count() == 0, status.inner_html()
+        assert page.evaluate("() => window.pwned") is None
+        page.close()
+    finally:
+        blocks.close()

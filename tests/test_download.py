@@ -5,8 +5,11 @@ from __future__ import annotations
 import http.server
 import io
 import json
+import os
 import socket
+import stat
 import threading
+import time
 import zipfile
 from pathlib import Path
 from types import SimpleNamespace
@@ -233,3 +236,26 @@ def test_a_cache_path_taken_by_something_else_is_refused_before_any_request(serv
     with pytest.raises(ValueError, match="not a regular file"):
         data.download_category("pig", cache_dir=tmp_path, base_url=server.url)
     assert server.requests == [] and target.is_dir()
+
+
+def test_a_killed_downloads_temporary_is_removed_by_the_next_download(server, tmp_path):
+    """A download killed mid-way leaves its `.NAME.tmp-XXXXXXXX` (or, before issue 34, `.NAME.XXXXXXXX.part`); the next
+    download of the same file removes it (a temporary some live download holds, or one touched a moment ago, stays)."""
+    body = official_npz_bytes()
+    server.routes["/sketchrnn/pig.npz"] = (body, "ok")
+    folder = tmp_path / "sketchrnn"
+    folder.mkdir()
+    long_ago = time.time() - 3600
+    for name in (".pig.npz.tmp-0123abcd", ".pig.npz.k2j3h4g5.part", ".pig.npz.tmp-fresh123", ".cow.npz.tmp-0123abcd"):
+        (folder / name).write_bytes(body[:100])
+        if "fresh" not in name:
+            os.utime(folder / name, (long_ago, long_ago))
+    data.download_category("pig", cache_dir=tmp_path, base_url=server.url)
+    assert sorted(os.listdir(folder)) == [".cow.npz.tmp-0123abcd", ".pig.npz.tmp-fresh123", "pig.npz"]
+    assert stat.S_IMODE(os.stat(folder / "pig.npz").st_mode) == 0o666 & ~current_umask()
+
+
+def current_umask() -> int:
+    previous = os.umask(0o022)
+    os.umask(previous)
+    return previous

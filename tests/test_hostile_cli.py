@@ -71,6 +71,9 @@ def places(tmp_path, model_dir, trained_run, shared_data):
     os.symlink(tmp_path / "real.svg", tmp_path / "link.svg")
     (tmp_path / "notes" / "sub").mkdir(parents=True)
     (tmp_path / "notes" / "notes.txt").write_text("mine")
+    (tmp_path / "fake" / "sub").mkdir(parents=True)  # issue 34: any folder with a config.json counted as a model
+    (tmp_path / "fake" / "config.json").write_text("{}")
+    (tmp_path / "fake" / "notes.txt").write_text("mine")
     with open(tmp_path / "huge.json", "wb") as handle:
         handle.truncate(9 * 2**20)  # sparse: 9 MB of zero bytes
     return {"tmp": tmp_path, "model": model_dir, "run": trained_run, "device": make_device(tmp_path),
@@ -122,6 +125,9 @@ CASES = [  # (argv template, content of {tmp}/input.json or None, expected messa
     pytest.param([*TRAIN[:3], "--out", "{tmp}/notes", *TRAIN[5:]], None, "not a training run", id="train-out-other-files"),
     pytest.param(["export", "{run}", "{tmp}/notes", "--no-test"], None, "with other files in it (notes.txt, sub), not a model",
                  id="export-over-other-files"),
+    pytest.param(["export", "{run}", "{tmp}/fake", "--no-test"], None,
+                 "is a folder with other files in it (config.json, notes.txt, sub), not a model directory this project "
+                 "wrote: refusing to replace it", id="export-over-a-config-json-and-notes"),
     pytest.param(["export", "{run}", "{tmp}/real.svg", "--no-test"], None, "is a regular file, not a folder", id="export-over-file"),
     pytest.param(["export", "{run}", "{tmp}/link.svg", "--no-test"], None, "is a symbolic link, not a folder", id="export-over-link"),
 ]
@@ -157,6 +163,7 @@ def test_bad_input_is_explained_without_a_traceback(places, argv, content, messa
     assert (places["tmp"] / "real.svg").read_text() == "mine" and os.path.islink(places["tmp"] / "link.svg")
     assert stat.S_ISFIFO(os.lstat(places["tmp"] / "pipe").st_mode)
     assert sorted(os.listdir(places["tmp"] / "notes")) == ["notes.txt", "sub"]
+    assert sorted(os.listdir(places["tmp"] / "fake")) == ["config.json", "notes.txt", "sub"]
 
 
 def test_out_in_a_missing_folder_creates_the_folder(model_dir, tmp_path):
@@ -165,13 +172,20 @@ def test_out_in_a_missing_folder_creates_the_folder(model_dir, tmp_path):
     assert out.is_file() and len(list((tmp_path / "each").iterdir())) == 2
 
 
-def test_export_keeps_other_files_and_replaces_only_a_model(trained_run, tmp_path):
+def test_export_keeps_other_files_and_replaces_only_a_model(trained_run, tmp_path, capsys):
     destination = tmp_path / "v"
     destination.mkdir()  # an empty folder may become the model
     assert cli.main(["export", str(trained_run), str(destination), "--no-test"]) == 0
-    (destination / "stale.txt").write_text("from an older export")
-    assert cli.main(["export", str(trained_run), str(destination), "--no-test"]) == 0  # a model directory is replaced
-    assert sorted(p.name for p in destination.iterdir()) == ["MODEL_CARD.md", "config.json", "weights.npz"]
+    exported = [".sketchrnn-model", "MODEL_CARD.md", "config.json", "weights.npz"]
+    assert sorted(p.name for p in destination.iterdir()) == exported
+    assert cli.main(["export", str(trained_run), str(destination), "--no-test"]) == 0  # a model it wrote is replaced
+    (destination / "notes.txt").write_text("a person's notes, put in the model folder")
+    assert cli.main(["export", str(trained_run), str(destination), "--no-test"]) == 2  # never deleted, marker or not
+    assert "(MODEL_CARD.md, config.json, notes.txt, weights.npz, ...), not a model directory" in capsys.readouterr().err
+    (destination / "notes.txt").unlink()
+    (destination / ".sketchrnn-model").unlink()  # as exported before the marker: exactly the project's files
+    assert cli.main(["export", str(trained_run), str(destination), "--no-test"]) == 0
+    assert sorted(p.name for p in destination.iterdir()) == exported
     assert checkpoint.load_model(destination).step == 2
 
 
@@ -256,3 +270,107 @@ def test_hostile_model_and_run_files_are_refused_not_followed(model_dir, trained
         assert checkpoint.latest_checkpoint(trained_run) == kept
     finally:
         (trained_run / "checkpoints" / "latest").write_text("ckpt-00000002\n")
+
+
+# ----------------------------------------------------------------------------------------------
+# Issue 34: model directories that cost all memory or end in a traceback; two runs into one folder
+
+
+def hostile_copy(model_dir, folder, **model_values):
+    copy = folder / "hostile-model"
+    import shutil
+
+    shutil.copytree(model_dir, copy)
+    config = json.loads((copy / "config.json").read_text())
+    config["model"].update(model_values)
+    (copy / "config.json").write_text(json.dumps(config))
+    return copy
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    ({"max_length": 1_000_000_000}, "model setting max_length must be from 1 to 10000, got 1000000000"),  # took 16.8 GB
+    ({"hidden_size": 1_000_000}, "model setting hidden_size must be from 1 to 8192"),  # ResourceExhaustedError traceback
+    ({"hidden_size": 6000}, "the model would take about 4,40"),  # in range, past the memory limit
+    ({"max_length": -5}, "model setting max_length must be from 1 to 10000, got -5"),  # numpy internals
+    ({"hidden_size": 512.5}, "model setting hidden_size must be a whole number, got 512.5"),  # Keras, colour codes
+])
+def test_a_hostile_model_directory_gets_one_line_not_memory_or_a_traceback(model_dir, tmp_path, capsys, values, message):
+    (tmp_path / "ok.json").write_text(json.dumps(SQUIGGLE))
+    model = hostile_copy(model_dir, tmp_path, **values)
+    for argv in (["complete", str(model), "--input", str(tmp_path / "ok.json"), "--out", str(tmp_path / "o.svg")],
+                 ["sample", str(model), "--out", str(tmp_path / "o.svg")]):
+        assert cli.main(argv) == 2
+        error = capsys.readouterr().err
+        assert error.startswith(f"error: {model / 'config.json'}: ") and message in error, error
+        assert error.count("\n") == 1 and "Traceback" not in error and "\x1b[" not in error
+    assert not (tmp_path / "o.svg").exists()
+
+
+def test_memory_running_out_is_one_line_not_a_traceback(model_dir, tmp_path, capsys, monkeypatch):
+    import tensorflow as tf
+
+    def exhausted(config):
+        raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor with shape[1000000,4000000]\nmore")
+
+    monkeypatch.setattr(checkpoint, "build_network", exhausted)
+    assert cli.main(["sample", str(model_dir), "--out", str(tmp_path / "o.svg")]) == 1
+    error = capsys.readouterr().err
+    assert error == ("error: out of memory (OOM when allocating tensor with shape[1000000,4000000]): the model or data "
+                     "needs more memory than this machine has; use a smaller model or less data\n")
+
+
+def run_files(run: Path) -> dict:
+    return {path: path.read_bytes() for path in sorted(run.rglob("*")) if path.is_file() and path.name != train.RUN_LOCK_FILE}
+
+
+def test_a_second_train_into_a_run_folder_in_use_is_refused(trained_run, shared_data, tmp_path, capsys):
+    """Issue 34: two `train` runs into one --out both said "checkpoint saved", metrics.csv mixed their rows and with
+    --hidden-size 8 and 16 only the 16 survived. While one holds the folder's lock, another is refused, and so is an
+    export into its best/."""
+    before = run_files(trained_run)
+    new_run = tmp_path / "new"
+    new_run.mkdir()
+    with train.run_lock(trained_run), train.run_lock(new_run):  # held as another process would hold them
+        commands = [["train", "--resume", str(trained_run), "--steps", "4"],
+                    [*TRAIN_ARGS(shared_data, trained_run), "--hidden-size", "16", "--num-mixtures", "3", "--steps", "4",
+                     "--validate-every", "2", "--checkpoint-every", "2"],  # the same run, started again
+                    [*TRAIN_ARGS(shared_data, new_run), "--hidden-size", "16"],
+                    ["export", str(trained_run), str(trained_run / "best"), "--no-test"]]
+        for argv in commands:
+            assert cli.main(argv) == 2, argv
+            error = capsys.readouterr().err
+            assert "is in use: another `sketchrnn train` (or an export into it) is writing to it now" in error, error
+            assert f"(process {os.getpid()})" in error
+    assert run_files(trained_run) == before and os.listdir(new_run) == [train.RUN_LOCK_FILE]
+
+
+def TRAIN_ARGS(shared_data, out):  # noqa: N802 (a template, like the argv templates above)
+    return ["train", "--data", str(shared_data / "quickdraw_sketchrnn_pig_2200.npz"), "--out", str(out), "--hidden-size",
+            "8", "--num-mixtures", "2", "--batch-size", "50", "--steps", "1"]
+
+
+LOCK_HOLDER = """
+import sys, time
+from sketchrnn import files
+with files.folder_lock(sys.argv[1], sys.argv[2], "busy"):
+    print("holding", flush=True)
+    time.sleep(120)
+"""
+
+
+def test_a_killed_runs_lock_does_not_stick(shared_data, tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, str(run), train.RUN_LOCK_FILE], stdout=subprocess.PIPE,
+                              text=True, cwd=Path(__file__).resolve().parents[1])
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        assert cli.main(TRAIN_ARGS(shared_data, run)) == 2
+        assert "is in use: another `sketchrnn train`" in capsys.readouterr().err
+    finally:
+        holder.kill()  # SIGKILL: no clean-up runs in the holder; the kernel drops its lock
+        holder.wait()
+    assert cli.main(TRAIN_ARGS(shared_data, run)) == 0
+    assert checkpoint.latest_checkpoint(run) is not None and train.read_settings(run).hidden_size == 8
+    assert cli.main([*TRAIN_ARGS(shared_data, tmp_path / "other"), "--hidden-size", "16"]) == 0  # a new folder: locked too
+    assert (tmp_path / "other" / train.RUN_LOCK_FILE).read_text().strip().isdigit()

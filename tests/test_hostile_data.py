@@ -21,7 +21,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sketchrnn import cli, data
+from sketchrnn import cli, data, limits
+from sketchrnn.data import ndjson, npz
 
 MIB = 1 << 20
 GIB = 1 << 30
@@ -379,14 +380,16 @@ HOSTILE_SOURCES = [
      r"pig\.npz: member sketches\.npy declares the negative shape \(-5, 3\): the file is corrupt"),
     ("negative shape of objects", write("pig.npz", npz_of(sketches=npy_header("|O", (-1,)) + pickle.dumps([], protocol=2))),
      r"pig\.npz: member sketches\.npy declares the negative shape \(-1,\)"),
-    ("absurd shape", write("pig.npz", npz_of(sketches=npy_header("<f8", (2**40, 2**40, 3)))),
+    ("absurd shape", write("pig.npz", npz_of(sketches=npy_header("<f8", (2, 2**40, 3)))),
      r"pig\.npz: member sketches\.npy is truncated"),
+    ("absurd drawing count", write("pig.npz", npz_of(sketches=npy_header("<f8", (2**40, 2**40, 3)))),
+     r"pig\.npz: its arrays hold 1,099,511,627,776 drawings, more than 500,000 drawings"),
     ("numeric trailing data", write("pig.npz", npz_of(sketches=npy_bytes(np.ones((4, 5, 3), dtype=np.int16)) + b"extra")),
      r"pig\.npz: member sketches\.npy has 5 bytes of trailing data after its 60 values of int16"),
     ("pickle trailing data", write("pig.npz", npz_of(sketches=npy_bytes(object_array(good_drawings())) + b"extra")),
      r"pig\.npz: member sketches\.npy has 5 bytes of trailing data after its pickled array"),
-    ("more objects declared than bytes", write("pig.npz", npz_of(sketches=npy_header("|O", (10**6,)) + pickle.dumps([], protocol=2))),
-     r"pig\.npz: member sketches\.npy declares 1000000 drawings in only \d+ bytes"),
+    ("more objects declared than bytes", write("pig.npz", npz_of(sketches=npy_header("|O", (10**5,)) + pickle.dumps([], protocol=2))),
+     r"pig\.npz: member sketches\.npy declares 100000 drawings in only \d+ bytes"),
     ("one drawing referenced 100 times", write("pig.npz", npz_of(sketches=shared_reference_npy())),
      r"pig\.npz: member sketches\.npy unpacks to 6000000 bytes of drawings from \d+ bytes: it repeats drawings"),
     ("object list shorter than its shape", write("pig.npz", hostile_state_npz((1, (1000,), np.dtype(object), False, [np.ones((3, 3))]))),
@@ -442,6 +445,117 @@ def test_cli_data_info_on_a_device_or_fifo_exits_2_without_hanging(tmp_path, cap
     assert "/dev/zero: is a character device, not a regular file" in capsys.readouterr().err
     assert cli.main(["data", "info", str(fifo(tmp_path))]) == 2
     assert "is a named pipe (FIFO)" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------------------------
+# What a file turns into is bounded, not only its bytes (issue 34): drawings, points, points per drawing
+
+TINY_RECORD = b'{"drawing":[[[0,1],[0,1]]]}\n'  # 28 bytes: one drawing of two points
+
+
+def test_a_gzip_of_many_tiny_records_is_refused_by_its_drawing_count(tmp_path, monkeypatch, within_seconds):
+    """Issue 34: a 1.4 MB .ndjson.gz holding 480 MiB of tiny records (under the inflation limit) passed 4.6 GB in
+    `data info`. Scaled down (the limit set to 20,000 drawings): refused at the limit, in memory the limit bounds."""
+    path = gzip_bomb(tmp_path / "tiny.ndjson.gz", TINY_RECORD * (MIB // len(TINY_RECORD)), 8)  # 300,000 records
+    monkeypatch.setenv("SKETCHRNN_MAX_DRAWINGS", "20000")
+    peak, raised = peak_traced_bytes(lambda: data.load_dataset([path]))
+    assert isinstance(raised, ValueError), raised
+    assert str(raised) == (f"{path}: it holds more than 20,000 drawings, the limit on drawings in one data file (a file "
+                           "of many tiny records). If it is genuine, raise the limit with the environment variable "
+                           "SKETCHRNN_MAX_DRAWINGS, e.g. SKETCHRNN_MAX_DRAWINGS=40000")
+    assert peak < 64 * MIB, f"{peak / MIB:.0f} MiB"
+
+
+def test_an_npz_of_many_tiny_arrays_is_refused_before_unpickling(tmp_path, monkeypatch, within_seconds):
+    """Issue 34: a 275 KB .npz of 2 million tiny object arrays took 2.4 GB and 81 s. Its .npy header says how many
+    drawings it holds: checked before the member is inflated further or anything is unpickled."""
+    body = npy_header("|O", (2_000_000,)) + b"\x80\x02" + b"\x00" * (3 * MIB)  # what follows is never read
+    path = write_file(tmp_path / "tiny.npz", zip_with_member("sketches.npy", zlib.compress(body)[2:-4], zlib.crc32(body),
+                                                              len(body)))
+    with monkeypatch.context() as patch, pytest.raises(
+            ValueError, match=r"tiny.npz: its arrays hold 2,000,000 drawings, more than 500,000 drawings, the limit on "
+                              r"drawings in one data file\. .* SKETCHRNN_MAX_DRAWINGS=1000000"):
+        patch.setattr(npz._NumpyOnlyUnpickler, "load", lambda self: pytest.fail("the file was unpickled"))
+        patch.setattr(npz, "_read_npy", lambda *args: pytest.fail("the whole member was inflated"))
+        data.load_dataset([path])
+    official = io.BytesIO()  # the official layout: the three members' drawings count together
+    np.savez(official, **{name: object_array(good_drawings(12)) for name in ("train", "valid", "test")})
+    monkeypatch.setenv("SKETCHRNN_MAX_DRAWINGS", "30")
+    with pytest.raises(ValueError, match="its arrays hold 36 drawings, more than 30 drawings"):
+        data.load_dataset([write_file(tmp_path / "pig.npz", official.getvalue())])
+
+
+def write_file(path: Path, content: bytes) -> Path:
+    path.write_bytes(content)
+    return path
+
+
+def long_record(points: int) -> str:
+    return record_line(json.dumps([[list(range(points)), [index % 7 for index in range(points)]]]))
+
+
+def test_a_file_past_the_points_limit_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("SKETCHRNN_MAX_POINTS", "100")
+    path = tmp_path / "pig.ndjson"
+    path.write_text(ndjson_with_line(long_record(60)) + long_record(20) + "\n")  # 30, then 90, then 110 points
+    with pytest.raises(ValueError, match=r"pig.ndjson: its drawings hold more than 100 points, the limit on points in "
+                                         r"one data file\. .*SKETCHRNN_MAX_POINTS=200"):
+        data.load_dataset([path])
+    npz_path = write_file(tmp_path / "pig.npz", good_npz_bytes())  # 12 drawings of 10 points
+    with pytest.raises(ValueError, match="pig.npz: its drawings hold 120 points, more than 100 points"):
+        data.load_dataset([npz_path])
+    monkeypatch.setenv("SKETCHRNN_MAX_POINTS", "120")
+    assert sum(len(split) for split in data.load_dataset([npz_path]).splits.values()) == 12
+
+
+def test_a_drawing_past_the_points_per_drawing_limit_is_refused_naming_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("SKETCHRNN_MAX_DRAWING_POINTS", "50")
+    path = tmp_path / "pig.ndjson"
+    path.write_text(ndjson_with_line(long_record(60)))
+    with pytest.raises(ValueError, match=r"pig.ndjson: line 11: the drawing has 60 points, more than 50 points, the limit "
+                                         r"on points in one drawing\. .*SKETCHRNN_MAX_DRAWING_POINTS=100"):
+        data.load_dataset([path])
+    drawings = good_drawings()
+    drawings[3] = np.tile(drawings[3], (6, 1))
+    stream = io.BytesIO()
+    np.savez(stream, sketches=object_array(drawings))
+    with pytest.raises(ValueError, match=r"pig.npz: sketches\[3\]: the drawing has 60 points, more than 50 points"):
+        data.load_dataset([write_file(tmp_path / "pig.npz", stream.getvalue())])
+
+
+@pytest.mark.parametrize("variable", [limit.variable for limit in limits.ALL])
+def test_a_bad_limit_setting_names_its_variable(tmp_path, monkeypatch, variable):
+    monkeypatch.setenv(variable, "lots")
+    path = write_file(tmp_path / "pig.ndjson.gz", gzip.compress(ndjson_with_line(good_line(10)).encode()))
+    if variable == "SKETCHRNN_MAX_MODEL_MB":  # read by the model loader, not by data sources
+        with pytest.raises(ValueError, match=f"{variable} must be a positive whole number of MiB"):
+            limits.MODEL_MEMORY.value()
+        return
+    with pytest.raises(ValueError, match=f"{variable} must be a positive whole number"):
+        data.load_dataset([path])
+
+
+def test_the_default_limits_admit_official_files_with_room():
+    assert limits.DRAWINGS.value() >= 4 * 75_000 and limits.DRAWINGS.value() > 340_000  # official .npz; largest ndjson
+    assert limits.POINTS.value() >= 2 * 75_000 * 60  # an official .npz: ~75,000 drawings of ~60 points
+    assert limits.DRAWING_POINTS.value() >= 10_000  # dense raw drawings run to a few thousand points
+
+
+def test_coordinates_moved_into_chunks_load_exactly_as_before(shared_data, tmp_path, monkeypatch):
+    """The parser moves coordinates into float64 chunks every FLUSH_POINTS points (a Python number costs 32 bytes,
+    a float64 8); chunked or not, the drawings are the same, and a bad coordinate after a chunk is still named."""
+    sources = [shared_data / "spg" / "pig.ndjson.gz", shared_data / "quickdraw_simplified_mouth_4526.ndjson"]
+    whole = data.load_dataset(sources)
+    monkeypatch.setattr(ndjson, "FLUSH_POINTS", 997)
+    chunked = data.load_dataset(sources)
+    for name, split in whole.splits.items():
+        assert len(split.drawings) == len(chunked.splits[name].drawings) > 0
+        assert all(np.array_equal(a, b) for a, b in zip(split.drawings, chunked.splits[name].drawings))
+    monkeypatch.setattr(ndjson, "FLUSH_POINTS", 5)
+    path = tmp_path / "pig.ndjson"
+    path.write_text(ndjson_with_line(record_line('[[[0, 1, 2, 3, "x"], [0, 1, 2, 3, 4]]]')))
+    with pytest.raises(ValueError, match=r"line 11: coordinate x is a string \(\"x\"\), not a number"):
+        data.load_dataset([path])
 
 
 # ----------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from sketchrnn import checkpoint
+from sketchrnn import checkpoint, train
 from sketchrnn.train import is_chief, worker_task
 
 REPO = Path(__file__).resolve().parents[1]
@@ -92,7 +92,9 @@ def test_only_the_chief_writes_and_a_restarted_cluster_resumes_from_its_checkpoi
     chief_output = output(tmp_path, "first", 0)
     assert "another worker of the cluster stopped" in chief_output and "Traceback" not in chief_output
     assert "\r" not in chief_output and "step 5/400 - loss" in chief_output, "plain progress lines in a log file"
-    assert sorted(p.name for p in out.iterdir()) == ["best", "checkpoints", "metrics.csv", "tensorboard", "train.json"]
+    # the chief's lock file (issue 34: one run per folder); the other worker shares the folder without locking it
+    assert sorted(p.name for p in out.iterdir()) == [train.RUN_LOCK_FILE, "best", "checkpoints", "metrics.csv",
+                                                     "tensorboard", "train.json"]
     killed_at = latest_step(out)
     assert killed_at >= 10 and killed_at % 5 == 0
 

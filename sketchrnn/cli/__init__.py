@@ -8,6 +8,7 @@ A ``ValueError`` raised by a handler is printed as ``error: ...`` and exits with
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 
 from sketchrnn import compile_cache
@@ -46,6 +47,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def plain_text(error: BaseException) -> str:
+    """An error's message without terminal colour codes (Keras puts them in its messages)."""
+    return re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", str(error))
+
+
+def out_of_memory(error: BaseException) -> bool:
+    """Whether ``error`` is memory running out: Python's MemoryError or TensorFlow's ResourceExhaustedError."""
+    tensorflow = sys.modules.get("tensorflow")
+    exhausted = getattr(getattr(tensorflow, "errors", None), "ResourceExhaustedError", ())
+    return isinstance(error, MemoryError) or (bool(exhausted) and isinstance(error, exhausted))
+
+
 def run_handler(arguments) -> int:
     """Run the parsed command. A drawing command (``compiles`` set by its parser) in a process that has not loaded
     TensorFlow yet loads the sampler's compiled programs from the XLA cache (:mod:`sketchrnn.compile_cache`) and
@@ -71,11 +84,17 @@ def main(argv=None) -> int:
     try:
         return run_handler(arguments)
     except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {plain_text(error)}", file=sys.stderr)
         return 2
     except OSError as error:  # the file system failed (permissions, a full disk): not the arguments
         where = f" ({error.filename})" if error.filename else ""
         print(f"error: {error.strerror or error}{where}", file=sys.stderr)
+        return 1
+    except Exception as error:  # only memory running out is answered here; everything else is re-raised
+        if not out_of_memory(error):
+            raise
+        print(f"error: out of memory ({plain_text(error).splitlines()[0][:200]}): the model or data needs more memory "
+              "than this machine has; use a smaller model or less data", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

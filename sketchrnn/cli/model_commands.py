@@ -82,15 +82,17 @@ def run_models_download(arguments) -> int:
 
 def run_models_list(arguments) -> int:
     """One line per model: kind, name, categories, path."""
-    import json
-
-    from sketchrnn import magenta
+    from sketchrnn import files, magenta
 
     rows = magenta.model_inventory(arguments.cache_dir)
     for kind, name, path in rows:
         categories = "(not imported: sketchrnn models import it)"
         if kind != "cached":
-            categories = ", ".join(json.loads((path / "config.json").read_text()).get("categories", []))
+            try:  # a folder under imported/ may hold anything: listing it must not fail
+                listed = files.read_json(path / "config.json")["categories"]
+                categories = ", ".join(str(c)[:40] for c in listed[:20]) if isinstance(listed, list) else "?"
+            except (ValueError, KeyError, TypeError):
+                categories = "(config.json unreadable: sketchrnn sample it to see why)"
         print(f"{kind:<9} {name:<24} {categories:<40} {path}")
     if not rows:
         print("no models: train one, or sketchrnn models download pig")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import http.client
 import os
 import sys
-import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -112,31 +111,37 @@ def download_to_cache(url: str, target: Path, verify: Callable[[Path], None], *,
 
 
 def _fetch(url: str, target: Path, verify, progress, timeout: float, max_bytes: int | None = None) -> None:
-    """Stream ``url`` to a temporary file, check it with ``verify``, and move it to ``target``."""
+    """Stream ``url`` to a temporary file beside ``target`` (:func:`sketchrnn.files.temporary_beside`), check it
+    with ``verify``, and move it to ``target``; a temporary a killed download left is removed first."""
+    files.clean_stale_temporaries(target.parent, target.name)
     try:
-        descriptor, temporary_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+        with files.temporary_beside(target) as temporary:
+            _download_checked(url, temporary, target, verify, progress, timeout, max_bytes)
+            os.replace(temporary, target)
+    except DownloadError:
+        raise
     except OSError as error:
         raise ValueError(f"cannot write to the cache directory {target.parent}: {error}; set SKETCHRNN_DATA_DIR or --cache-dir") from None
-    temporary = Path(temporary_name)
+
+
+def _download_checked(url: str, temporary: Path, target: Path, verify, progress, timeout: float,
+                      max_bytes: int | None) -> None:
+    """The body of ``url`` in ``temporary``, its length and contents checked; DownloadError naming ``target``."""
     try:
-        try:
-            with os.fdopen(descriptor, "wb") as output:
-                received, expected = _stream(url, output, target.name, progress, timeout, max_bytes)
-        except urllib.error.HTTPError as error:
-            raise DownloadError(_download_failure(url, target, f"the server answered HTTP {error.code} {error.reason}")) from None
-        except (urllib.error.URLError, http.client.HTTPException, OSError) as error:
-            raise DownloadError(_download_failure(url, target, _network_reason(error))) from None
-        except _TooLarge as error:
-            raise DownloadError(_download_failure(url, target, str(error))) from None
-        if expected is not None and received != expected:
-            raise DownloadError(_download_failure(url, target, f"the download was cut off after {received} of {expected} bytes"))
-        try:
-            verify(temporary)
-        except ValueError as error:
-            raise DownloadError(_download_failure(url, target, f"the downloaded file is not valid ({error})")) from None
-        os.replace(temporary, target)
-    finally:
-        temporary.unlink(missing_ok=True)
+        with open(temporary, "wb") as output:
+            received, expected = _stream(url, output, target.name, progress, timeout, max_bytes)
+    except urllib.error.HTTPError as error:
+        raise DownloadError(_download_failure(url, target, f"the server answered HTTP {error.code} {error.reason}")) from None
+    except (urllib.error.URLError, http.client.HTTPException, OSError) as error:
+        raise DownloadError(_download_failure(url, target, _network_reason(error))) from None
+    except _TooLarge as error:
+        raise DownloadError(_download_failure(url, target, str(error))) from None
+    if expected is not None and received != expected:
+        raise DownloadError(_download_failure(url, target, f"the download was cut off after {received} of {expected} bytes"))
+    try:
+        verify(temporary)
+    except ValueError as error:
+        raise DownloadError(_download_failure(url, target, f"the downloaded file is not valid ({error})")) from None
 
 
 class _TooLarge(Exception):

@@ -24,7 +24,9 @@ coordinates, ``null`` coordinates, numbers too large for a float, JSON nested to
 trailing bytes after a gzip stream. A ``.gz`` file is inflated once (counting, in constant memory)
 before it is parsed, so it may inflate to at most the limit of
 :func:`~sketchrnn.data.npz.inflation_limit`; ``MAX_LINE_BYTES`` (16 MiB) is the longest line
-accepted (one QuickDraw drawing is a few kB).
+accepted (one QuickDraw drawing is a few kB). What a file turns into is bounded as it is parsed: its
+drawings, its points and each drawing's points (:mod:`sketchrnn.limits`, each with the environment variable that
+raises it), so a small file of many tiny records cannot fill memory.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from typing import Iterator
 
 import numpy as np
 
-from sketchrnn import strokes
+from sketchrnn import limits, strokes
 from sketchrnn.data.categories import canonical_category, category_from_filename
 from sketchrnn.data.clean import ABSURD_COORDINATE, _Batch, _check_coordinates, _starts
 from sketchrnn.data.npz import READ_CHUNK, _inflation_error, inflation_limit
@@ -47,15 +49,24 @@ NDJSON_FORMATS = ("auto", "simplified", "dense", "raw")
 FRAME = 255.0  # the official simplified frame: a drawing's longer side spans 0-255
 FRAME_MARGIN = 32.0  # "auto" reads dense points within [-32, 287] as already in the 0-255 frame
 MAX_LINE_BYTES = 16 << 20  # the longest ndjson line accepted (one QuickDraw drawing is a few kB)
+FLUSH_POINTS = 1 << 20  # parsed coordinates move into a float64 chunk every this many points
 GZIP_MAGIC = b"\x1f\x8b"
 
 
 @dataclass
 class _ParsedNdjson:
-    """Every drawing of an ndjson file flattened into coordinate lists while parsing."""
+    """Every drawing of an ndjson file flattened into coordinates while parsing.
 
-    xs: list = field(default_factory=list)
+    The coordinates are kept as JSON gave them (``xs``, ``ys``) only until ``FLUSH_POINTS`` have arrived, then
+    checked and moved into float64 chunks (a Python number costs 32 bytes a coordinate, a float64 8). The
+    drawings, the points and each drawing's points are counted against :mod:`sketchrnn.limits` as they arrive.
+    """
+
+    path: Path
+    xs: list = field(default_factory=list)  # coordinates not yet in a chunk
     ys: list = field(default_factory=list)
+    chunks: list = field(default_factory=list)  # float64 [n, 2] arrays of the coordinates before xs / ys
+    chunked: int = 0  # points in the chunks
     stroke_lengths: list = field(default_factory=list)  # points per non-empty stroke
     strokes_per_drawing: list = field(default_factory=list)
     categories: list = field(default_factory=list)
@@ -63,28 +74,62 @@ class _ParsedNdjson:
     locations: list = field(default_factory=list)
     all_keyed: bool = True
     max_rows: int = 0  # most rows of any stroke: 2 for [x, y], 3+ for raw / dense files
+    # (drawings, points, points per drawing) it may hold: sketchrnn.limits, read once per file
+    bounds: tuple = field(default_factory=lambda: (limits.DRAWINGS.value(), limits.POINTS.value(),
+                                                   limits.DRAWING_POINTS.value()))
 
-    def add(self, drawing, category: str, key_id, location: str, path: Path) -> None:
+    def add(self, drawing, category: str, key_id, location: str) -> None:
         """Append one record's strokes; records whose strokes have no points are skipped."""
+        path = self.path
         if not isinstance(drawing, list):
             raise ValueError(f"{path}: {location}: 'drawing' must be a list of strokes [[x...], [y...]], got {type(drawing).__name__}")
-        stroke_count = 0
+        lengths = []
         for stroke in drawing:
             if not (isinstance(stroke, list) and len(stroke) >= 2 and isinstance(stroke[0], list)
                     and isinstance(stroke[1], list) and len(stroke[0]) == len(stroke[1])):
                 raise ValueError(f"{path}: {location}: each stroke must be [[x...], [y...]] with as many x as y values")
             if stroke[0]:
+                lengths.append(len(stroke[0]))
+                self.max_rows = max(self.max_rows, len(stroke))
+        if not lengths:
+            return
+        self._count(sum(lengths), location)
+        for stroke in drawing:
+            if stroke[0]:
                 self.xs.extend(stroke[0])
                 self.ys.extend(stroke[1])
-                self.stroke_lengths.append(len(stroke[0]))
-                self.max_rows = max(self.max_rows, len(stroke))
-                stroke_count += 1
-        if stroke_count:
-            self.strokes_per_drawing.append(stroke_count)
-            self.categories.append(category)
-            self.all_keyed &= key_id is not None
-            self.keys.append(f"{path.name}:{location}" if key_id is None else str(key_id))
-            self.locations.append(location)
+        self.stroke_lengths.extend(lengths)
+        self.strokes_per_drawing.append(len(lengths))
+        self.categories.append(category)
+        self.all_keyed &= key_id is not None
+        self.keys.append(f"{path.name}:{location}" if key_id is None else str(key_id))
+        self.locations.append(location)
+        if len(self.xs) >= FLUSH_POINTS:
+            self._flush()
+
+    def _count(self, points: int, location: str) -> None:
+        """Refuse a drawing past the per-drawing limit, or one that takes the file past its drawings or points."""
+        most_drawings, most_points, most_drawing_points = self.bounds
+        if points > most_drawing_points:
+            raise limits.DRAWING_POINTS.error(f"{self.path}: {location}", f"the drawing has {points:,} points,")
+        if len(self.locations) + 1 > most_drawings:
+            raise limits.DRAWINGS.error(str(self.path), "it holds", "a file of many tiny records")
+        if self.chunked + len(self.xs) + points > most_points:
+            raise limits.POINTS.error(str(self.path), "its drawings hold")
+
+    def _flush(self) -> None:
+        """Move the coordinates not yet in a chunk into a float64 chunk (ValueError naming a bad one)."""
+        if self.xs:
+            self.chunks.append(_checked_points(self, self.xs, self.ys, self.chunked))
+            self.chunked += len(self.xs)
+            self.xs, self.ys = [], []
+
+    def points(self) -> np.ndarray:
+        """Every coordinate as float64 ``[P, 2]``."""
+        self._flush()
+        points = np.concatenate(self.chunks) if self.chunks else np.zeros((0, 2))
+        self.chunks = []
+        return points
 
 
 def _ndjson_lines(path: Path) -> Iterator[tuple[int, bytes]]:
@@ -166,7 +211,7 @@ def _split_lines(chunks: Iterator[bytes], path: Path) -> Iterator[tuple[int, byt
 
 def _parse_ndjson(path: Path, wanted, available: set[str]) -> _ParsedNdjson:
     """Parse every line of an ndjson file, keeping the records of the wanted categories."""
-    parsed = _ParsedNdjson()
+    parsed = _ParsedNdjson(path)
     fallback = category_from_filename(path)
     try:
         for line_number, line in _ndjson_lines(path):
@@ -177,7 +222,7 @@ def _parse_ndjson(path: Path, wanted, available: set[str]) -> _ParsedNdjson:
             category = canonical_category(record["word"]) if "word" in record else fallback
             available.add(category)
             if wanted is None or category in wanted:
-                parsed.add(record["drawing"], category, record.get("key_id"), f"line {line_number}", path)
+                parsed.add(record["drawing"], category, record.get("key_id"), f"line {line_number}")
     except FileNotFoundError:
         raise ValueError(f"{path}: no such file") from None
     except (OSError, EOFError, zlib.error) as error:
@@ -212,19 +257,20 @@ def _parse_record(line: str, where: str) -> dict:
     return record
 
 
-def _parsed_points(parsed: _ParsedNdjson, path: Path) -> np.ndarray:
-    """The flattened coordinates as a float64 ``[P, 2]`` array, or a ValueError naming the line."""
-    if set(map(type, parsed.xs)) | set(map(type, parsed.ys)) <= {int, float}:
+def _checked_points(parsed: _ParsedNdjson, xs: list, ys: list, first: int) -> np.ndarray:
+    """Parsed JSON coordinates (the file's points from index ``first`` on) as float64 ``[n, 2]``, or a
+    ValueError naming the drawing and what is wrong."""
+    if set(map(type, xs)) | set(map(type, ys)) <= {int, float}:
         try:
-            return np.column_stack([np.array(parsed.xs, dtype=np.float64), np.array(parsed.ys, dtype=np.float64)])
+            return np.column_stack([np.array(xs, dtype=np.float64), np.array(ys, dtype=np.float64)])
         except OverflowError:
             pass  # an integer beyond float range: found and named below
-    bad, axis, problem = next((index, axis, problem) for index, pair in enumerate(zip(parsed.xs, parsed.ys))
+    bad, axis, problem = next((index, axis, problem) for index, pair in enumerate(zip(xs, ys))
                               for axis, value in zip("xy", pair) if (problem := _coordinate_problem(value)))
     points_per_drawing = np.add.reduceat(parsed.stroke_lengths, _starts(parsed.strokes_per_drawing))
-    drawing = int(np.searchsorted(np.cumsum(points_per_drawing), bad, side="right"))
+    drawing = int(np.searchsorted(np.cumsum(points_per_drawing), first + bad, side="right"))
     raise ValueError(
-        f"{path}: {parsed.locations[drawing]}: coordinate {axis} {problem}; "
+        f"{parsed.path}: {parsed.locations[drawing]}: coordinate {axis} {problem}; "
         f"coordinates must be numbers (JSON integers or decimals) within +-{ABSURD_COORDINATE:g}"
     )
 
@@ -251,7 +297,7 @@ def _coordinate_problem(value) -> str | None:
 def _read_ndjson_source(path: Path, wanted, available: set[str], ndjson_format: str) -> _Batch:
     """All drawings of an ndjson file as one batch of stroke-3 rows (RDP'd where the format needs it)."""
     parsed = _parse_ndjson(path, wanted, available)
-    points = _parsed_points(parsed, path)
+    points = parsed.points()
     stroke_lengths = np.asarray(parsed.stroke_lengths, dtype=np.int64)
     drawing_strokes = np.asarray(parsed.strokes_per_drawing, dtype=np.int64)
     drawing_lengths = np.add.reduceat(stroke_lengths, _starts(drawing_strokes)) if len(drawing_strokes) else drawing_strokes

@@ -13,7 +13,9 @@ trailing bytes after a zip archive or after a ``.npy`` member's array.
 members read, or the whole gzip stream of a ``.gz`` file. An official per-category ``.npz`` (about
 75,000 drawings) inflates to roughly 40-120 MB. Members and gzip streams are read in 1 MiB chunks.
 Raise the limit for a genuine larger file with the environment variable
-``SKETCHRNN_MAX_INFLATED_MB`` (a whole number of MiB, e.g. ``SKETCHRNN_MAX_INFLATED_MB=2048``).
+``SKETCHRNN_MAX_INFLATED_MB`` (a whole number of MiB, e.g. ``SKETCHRNN_MAX_INFLATED_MB=2048``). What the arrays
+hold is bounded too (:mod:`sketchrnn.limits`): the drawings a file declares are counted from the ``.npy``
+headers before anything is unpickled, and the points of each drawing and of the file before they are joined.
 An ``.npz`` download stops once it passes the limit (plus 1 MiB), and an object array that
 unpacks to more drawing bytes than its member holds (one drawing referenced many times) is refused.
 """
@@ -35,11 +37,12 @@ from pathlib import Path
 import numpy as np
 from numpy.lib import format as npy_format
 
+from sketchrnn import limits
 from sketchrnn.data.clean import SPLIT_NAMES, _Batch, _check_coordinates
 
 READ_CHUNK = 1 << 20  # compressed sources are inflated this many bytes at a time
-MAX_INFLATED_BYTES = 512 << 20  # the most a compressed source may inflate to (official .npz: ~40-120 MB)
-INFLATED_LIMIT_VARIABLE = "SKETCHRNN_MAX_INFLATED_MB"  # environment variable raising MAX_INFLATED_BYTES, in MiB
+MAX_INFLATED_BYTES = limits.INFLATED_BYTES.default * limits.MIB  # the most a compressed source may inflate to
+INFLATED_LIMIT_VARIABLE = limits.INFLATED_BYTES.variable  # environment variable raising MAX_INFLATED_BYTES, in MiB
 MIN_PICKLED_DRAWING_BYTES = 16  # a pickled object array needs at least this many bytes per element
 ZIP_END_SIGNATURE = b"PK\x05\x06"  # the end-of-central-directory record; 22 bytes, then the archive comment
 ZIP_END_SIZE = 22
@@ -190,28 +193,22 @@ def load_npz_safely(path, members=None) -> dict[str, np.ndarray]:
         infos = {info.filename[:-4]: info for info in archive.infolist() if info.filename.endswith(".npy")}
         chosen = infos if members is None else {key: infos[key] for key in members if key in infos}
         _check_members(list(chosen.values()), path)
-        return {key: _read_npy(_read_member(archive, info, path), path, info.filename) for key, info in chosen.items()}
+        arrays, drawings = {}, 0
+        for key, info in chosen.items():
+            start_check = functools.partial(_check_declared_drawings, path=path, member=info.filename, before=drawings)
+            arrays[key] = _read_npy(_read_member(archive, info, path, start_check), path, info.filename, drawings)
+            drawings += _drawing_count(arrays[key].shape, arrays[key].dtype)
+        return arrays
 
 
 def inflation_limit() -> int:
     """Bytes a compressed source may inflate to: ``$SKETCHRNN_MAX_INFLATED_MB`` MiB if set, else ``MAX_INFLATED_BYTES``."""
-    configured = os.environ.get(INFLATED_LIMIT_VARIABLE, "").strip()
-    if not configured:
-        return MAX_INFLATED_BYTES
-    if not configured.isdigit() or int(configured) == 0:
-        raise ValueError(f"{INFLATED_LIMIT_VARIABLE} must be a positive whole number of MiB (e.g. 2048), got {configured!r}")
-    return int(configured) << 20
+    return limits.INFLATED_BYTES.value()
 
 
-def _inflation_error(path: Path, what: str, limit: int) -> ValueError:
+def _inflation_error(path: Path, what: str, limit: int | None = None) -> ValueError:
     """The error for a source that inflates past the limit: what and how much, and how to raise the limit."""
-    mebibytes = limit / (1 << 20)
-    suggestion = max(2 * math.ceil(mebibytes), 1024)
-    return ValueError(
-        f"{path}: {what} more than {mebibytes:g} MiB, the limit on what a compressed source may inflate to "
-        f"(a decompression bomb, or a far larger file than an official one). If the file is genuine, raise the "
-        f"limit with the environment variable {INFLATED_LIMIT_VARIABLE}, e.g. {INFLATED_LIMIT_VARIABLE}={suggestion}"
-    )
+    return limits.INFLATED_BYTES.error(str(path), what, "a decompression bomb, or a far larger file than an official one")
 
 
 def _open_zip(path: Path) -> zipfile.ZipFile:
@@ -267,12 +264,26 @@ def _check_members(infos: list[zipfile.ZipInfo], path: Path) -> None:
         raise _inflation_error(path, f"its arrays inflate to {declared} bytes,", limit)
 
 
-def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> bytes:
-    """The bytes of one archive member, CRC-checked, inflated in chunks never past its declared size."""
+def _check_declared_drawings(start: bytes, path: Path, member: str, before: int) -> None:
+    """Refuse a member whose ``.npy`` header (in ``start``, its first bytes) declares more drawings than the limit
+    allows, before the rest is inflated; a header that does not parse here is left to the full read to report."""
+    try:
+        shape, _, dtype = _npy_header(io.BytesIO(start), path, member)
+    except ValueError:
+        return
+    limits.DRAWINGS.check(before + _drawing_count(shape, dtype), str(path),
+                          f"its arrays hold {before + _drawing_count(shape, dtype):,} drawings,")
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path, check_start=None) -> bytes:
+    """The bytes of one archive member, CRC-checked, inflated in chunks never past its declared size;
+    ``check_start(first_chunk)`` may refuse it before the rest is inflated."""
     chunks = []
     try:
         with archive.open(info) as member:
             while chunk := member.read(READ_CHUNK):
+                if check_start is not None and not chunks:
+                    check_start(chunk)
                 chunks.append(chunk)
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError, struct.error) as error:
         raise ValueError(f"{path}: not a valid .npz file (member {info.filename} is corrupt or truncated: {error})") from None
@@ -283,10 +294,21 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) ->
     return raw
 
 
-def _read_npy(raw: bytes, path: Path, member: str) -> np.ndarray:
-    """Decode one .npy member: header, then raw numbers or a restricted unpickle."""
+def _drawing_count(shape: tuple[int, ...], dtype: np.dtype) -> int:
+    """How many drawings an array of this shape holds: each element of an object array, each row of ``[D, N, 3]``."""
+    return math.prod(shape) if dtype.hasobject else (shape[0] if shape else 1)
+
+
+def _read_npy(raw: bytes, path: Path, member: str, drawings_before: int = 0) -> np.ndarray:
+    """Decode one .npy member: header, then raw numbers or a restricted unpickle.
+
+    Its drawings, with ``drawings_before`` (the file's members read so far), are checked against the drawings
+    limit (:data:`sketchrnn.limits.DRAWINGS`) before any is built.
+    """
     stream = io.BytesIO(raw)
     shape, fortran_order, dtype = _npy_header(stream, path, member)
+    limits.DRAWINGS.check(drawings_before + _drawing_count(shape, dtype), str(path),
+                          f"its arrays hold {drawings_before + _drawing_count(shape, dtype):,} drawings,")
     if dtype.hasobject:
         return _object_array(stream, shape, path, member)
     body = memoryview(raw)[stream.tell() :]
@@ -373,10 +395,13 @@ def _npz_drawings(array: np.ndarray, where: str) -> list[np.ndarray]:
         raise ValueError(f"{where} is a {array.dtype} array of shape {array.shape}; expected stroke-3 drawings [N, 3] "
                          "of numbers (integers or floats)")
     drawings = list(array.ravel()) if array.dtype == object else list(array)
+    most_points = limits.DRAWING_POINTS.value()
     for index, drawing in enumerate(drawings):
         if not (isinstance(drawing, np.ndarray) and drawing.ndim == 2 and drawing.shape[1] == 3 and drawing.dtype.kind in "iuf"):
             description = f"{drawing.dtype} array of shape {drawing.shape}" if isinstance(drawing, np.ndarray) else type(drawing).__name__
             raise ValueError(f"{where}[{index}] is a {description}, not a stroke-3 drawing [N, 3] of numbers")
+        if len(drawing) > most_points:
+            raise limits.DRAWING_POINTS.error(f"{where}[{index}]", f"the drawing has {len(drawing):,} points,")
     return drawings
 
 
@@ -392,6 +417,7 @@ def _read_npz_source(path: Path, category: str) -> _Batch:
                 locations.append(f"{member}[{index}]")
                 given.append(split_index)
     lengths = np.fromiter((len(d) for d in drawings), dtype=np.int64, count=len(drawings))
+    limits.POINTS.check(int(lengths.sum()), str(path), f"its drawings hold {int(lengths.sum()):,} points,")
     rows = np.concatenate(drawings) if drawings else np.zeros((0, 3))
     _check_coordinates(rows, lengths, locations, path)
     stroke3 = rows.astype(np.float64)

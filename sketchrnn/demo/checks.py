@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import math
 
-import gradio as gr
-
 from sketchrnn import morph
 from sketchrnn.canvas import parse_strokes
 from sketchrnn.demo.catalog import Choice
 from sketchrnn.demo.defaults import MAX_ENDINGS, MAX_SEED, TEMPERATURE_RANGE
+from sketchrnn.demo.messages import refusal
 from sketchrnn.demo.running import call_model
 from sketchrnn.model import TrainedModel
 from sketchrnn.sample import MAX_GUIDANCE, MAX_TRIES
@@ -22,12 +21,12 @@ def checked_drawing(strokes, empty: str = "The canvas is empty: draw the start o
     try:
         drawing = parse_strokes([] if strokes is None else strokes)
     except ValueError as error:
-        raise gr.Error(f"{error} Press Clear and draw something simpler.") from None
+        raise refusal(f"{error} Press Clear and draw something simpler.") from None
     points = sum(len(stroke) for stroke in drawing)
     if points == 0:
-        raise gr.Error(empty)
+        raise refusal(empty)
     if points < 2:
-        raise gr.Error("A single dot is not enough to go on: draw a line or two, then press the button again.")
+        raise refusal("A single dot is not enough to go on: draw a line or two, then press the button again.")
     return drawing
 
 
@@ -35,7 +34,7 @@ def checked_choice(catalog: dict[str, Choice], label) -> Choice:
     """The menu entry called `label`, or a gr.Error listing the entries."""
     if isinstance(label, str) and label in catalog:
         return catalog[label]
-    raise gr.Error(f"Pick what you are drawing from the list: {', '.join(catalog)}.")
+    raise refusal(f"Pick what you are drawing from the list: {', '.join(catalog)}.")
 
 
 def checked_number(value, name: str, low: float, high: float, *, integer: bool = False) -> float | int:
@@ -47,9 +46,9 @@ def checked_number(value, name: str, low: float, high: float, *, integer: bool =
             value = None
     # compared, never converted: a JSON integer of 400 digits fits no float (OverflowError)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or abs(value) == math.inf:
-        raise gr.Error(f"The {name} must be a number from {number_text(low)} to {number_text(high)}.")
+        raise refusal(f"The {name} must be a number from {number_text(low)} to {number_text(high)}.")
     if not low <= value <= high:
-        raise gr.Error(f"The {name} must be from {number_text(low)} to {number_text(high)}; got {number_text(value)}.")
+        raise refusal(f"The {name} must be from {number_text(low)} to {number_text(high)}; got {number_text(value)}.")
     return int(round(value)) if integer else float(value)
 
 
@@ -86,4 +85,4 @@ def checked_redrawer(redrawers: dict[str, TrainedModel], name, catalog: dict[str
     decoders = {choice.model.name: choice.model for choice in catalog.values()}
     if isinstance(name, str) and name in decoders:
         call_model(morph.check_vae, decoders[name])  # raises: it cannot redraw
-    raise gr.Error(f"Pick a model that redraws from the list: {', '.join(redrawers)}.")
+    raise refusal(f"Pick a model that redraws from the list: {', '.join(redrawers)}.")

@@ -20,6 +20,7 @@ from sketchrnn.demo.defaults import (
     CANVAS_SIZE, DEFAULT_GUIDANCE, DEFAULT_TRIES, MAX_SEED, MORPH_STEPS, PEN_TEMPERATURE, SVG_SIZE,
     TEMPERATURE_RANGE,
 )
+from sketchrnn.demo.messages import markdown_text, refusal
 from sketchrnn.demo.outputs import endings_html, file_stem, write_named_svg_files, write_svg_files
 from sketchrnn.demo.running import call_model, drawing_lane, guided_streams, scored_pairs
 from sketchrnn.model import TrainedModel
@@ -46,7 +47,7 @@ def tries_note(model: TrainedModel, shown: int, tries: int, category: str) -> st
     """What the status line says about the tries: how many were drawn and how the shown ones were chosen."""
     if not scored_pairs(model, shown, tries):
         return ""
-    return f" Chosen from {shown * tries}: those the model itself finds most like a {category}."
+    return f" Chosen from {shown * tries}: those the model itself finds most like a {markdown_text(category)}."
 
 
 def complete_drawing(strokes, label, temperature, endings, seed, animate, tries=DEFAULT_TRIES, guidance=DEFAULT_GUIDANCE,
@@ -74,7 +75,7 @@ def complete_drawing(strokes, label, temperature, endings, seed, animate, tries=
     captions = [f"Ending {index}" for index in range(1, len(svg_texts) + 1)]
     seconds = time.perf_counter() - started
     noun = "ending" if len(svg_texts) == 1 else "endings"
-    status = f"{len(svg_texts)} {noun} of your {choice.category} in {seconds:.2f} s (seed {seed})."
+    status = f"{len(svg_texts)} {noun} of your {markdown_text(choice.category)} in {seconds:.2f} s (seed {seed})."
     status += tries_note(choice.model, len(svg_texts), tries, choice.category)
     if completion.left_out:
         status += (f" Your drawing has more strokes than the model can read: it left out the "
@@ -82,8 +83,8 @@ def complete_drawing(strokes, label, temperature, endings, seed, animate, tries=
     finished = sum(1 for ending in completion.endings if not any(len(stroke) for stroke in ending))
     if finished:
         which = "The model added nothing" if len(svg_texts) == 1 else f"{finished} of {len(svg_texts)} endings added nothing"
-        status += (f" {which}: it takes your {choice.category} as finished. Try another seed or a higher "
-                   "temperature, or draw less of it.")
+        status += (f" {which}: it takes your {markdown_text(choice.category)} as finished. Try another seed or a "
+                   "higher temperature, or draw less of it.")
     return endings_html(svg_texts, captions), files, status
 
 
@@ -109,7 +110,8 @@ def draw_something(label, temperature, endings, seed, animate, tries=DEFAULT_TRI
     all_svg = grid_svg(drawings, color=DEFAULT_ENDING_COLOR)
     files = write_svg_files(svg_texts, all_svg, file_stem(choice.category), output_root)
     captions = [f"Drawing {index}" for index in range(1, len(svg_texts) + 1)]
-    status = f"{len(svg_texts)} new {choice.category} drawings in {time.perf_counter() - started:.2f} s (seed {seed})."
+    status = (f"{len(svg_texts)} new {markdown_text(choice.category)} drawings in {time.perf_counter() - started:.2f} s "
+              f"(seed {seed}).")
     status += tries_note(choice.model, len(svg_texts), tries, choice.category)
     return endings_html(svg_texts, captions), files, status
 
@@ -137,7 +139,8 @@ def redraw_drawing(strokes, label, temperature, endings, seed, animate, *, catal
         files = write_svg_files(svg_texts, all_svg, f"{file_stem(model.name)}-redrawing", output_root)
     captions = [f"Redrawing {index}" for index in range(1, len(svg_texts) + 1)]
     noun = "redrawing" if len(svg_texts) == 1 else "redrawings"
-    status = (f"{len(svg_texts)} {noun} of your drawing by {model.name} in {time.perf_counter() - started:.2f} s "
+    status = (f"{len(svg_texts)} {noun} of your drawing by {markdown_text(model.name)} in "
+              f"{time.perf_counter() - started:.2f} s "
               f"(seed {seed}).")
     if redrawing.left_out:
         status += (f" Your drawing has more strokes than the model can read: it left out the "
@@ -181,7 +184,8 @@ def morph_drawings(first, second, name, steps, temperature, seed, *, catalog, re
         strip = interpolation_svg(interpolation.start, interpolation.drawings, interpolation.end)
         animated = morph_svg(interpolation.drawings, color=DEFAULT_ENDING_COLOR, size=SVG_SIZE)
         files = write_named_svg_files({"morph-strip.svg": strip, "morph-animated.svg": animated}, output_root)
-    status = f"{steps} drawings from A to B by {model.name} in {time.perf_counter() - started:.2f} s (seed {seed})."
+    status = (f"{steps} drawings from A to B by {markdown_text(model.name)} in {time.perf_counter() - started:.2f} s "
+              f"(seed {seed}).")
     if interpolation.left_out:
         status += (f" The drawings have more strokes than the model can read: it left out the "
                    f"{interpolation.left_out} shortest.")
@@ -195,7 +199,7 @@ def pick_test_drawing(label, *, test_drawings: dict[str, list]):
         return gr.skip()
     if isinstance(label, str) and label in test_drawings:
         return test_drawings[label]
-    raise gr.Error(f"Pick a drawing from the list of {len(test_drawings)} test drawings.")
+    raise refusal(f"Pick a drawing from the list of {len(test_drawings)} test drawings.")
 
 
 def guess_drawing(strokes, *, catalog) -> dict[str, float]:
@@ -206,7 +210,7 @@ def guess_drawing(strokes, *, catalog) -> dict[str, float]:
     try:
         drawing = parse_strokes([] if strokes is None else strokes)
     except ValueError as error:
-        raise gr.Error(str(error)) from None
+        raise refusal(str(error)) from None
     if sum(len(stroke) for stroke in drawing) < 2:
         return {}
     models = list({id(choice.model): choice.model for choice in catalog.values()}.values())

@@ -7,9 +7,8 @@ import contextlib
 import logging
 import threading
 
-import gradio as gr
-
 from sketchrnn.demo.catalog import chooses
+from sketchrnn.demo.messages import refusal
 from sketchrnn.model import TrainedModel
 from sketchrnn.model.inference import padded_batch
 from sketchrnn.sample import guided
@@ -58,7 +57,7 @@ def call_model(function, *args, **kwargs):
     try:
         return function(*args, **kwargs)
     except ValueError as error:
-        raise gr.Error(str(error)) from None
+        raise refusal(str(error)) from None
     except Exception:
         logger.exception("the model failed")
-        raise gr.Error("The model failed on this drawing. Try again, or press Clear and draw something else.") from None
+        raise refusal("The model failed on this drawing. Try again, or press Clear and draw something else.") from None
