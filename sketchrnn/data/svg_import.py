@@ -1,0 +1,796 @@
+"""Line art as a Sketch-RNN dataset: SVG files (and the CLI's JSON drawings) -> a ``.npz`` with a dataset card.
+
+Inputs (:func:`import_drawings` takes several): SVG files, folders of them (walked in name order, links to
+folders not followed), tar archives of them (``.tgz``, ``.tar.gz``, ``.tar``; read as a stream, nothing is
+extracted to disk), and drawings in the command line's JSON format (``.json``: one drawing, a list of strokes
+of ``[x, y]`` points or one QuickDraw record ``{"drawing": [[[x...], [y...]], ...]}``; ``.ndjson``: one such
+drawing a line). Inside folders and archives only ``DRAWING_SUFFIXES`` files are read; the others are counted
+as ignored. **One SVG file = one drawing**; identical files are imported once.
+
+An SVG becomes polylines as a browser would draw its strokes: every visible stroked shape (``path`` with all
+commands, ``line``, ``polyline``, ``polygon``, ``rect`` with ``rx``/``ry``, ``circle``, ``ellipse``), with the
+``transform`` of the shape and of its groups and the ``viewBox``, CSS classes and ``<style>`` included: that is
+``svgelements``' work. A shape without a stroke (``stroke="none"``, ``stroke-width="0"``, fully transparent or
+hidden) is not drawn. Curves and arcs are flattened to chords of at most ``MAX_CHORD`` output pixels (off the
+curve by at most ~0.2 pixel where it bends tighter than 10 pixels), so the simplification below decides the
+points, not the flattening.
+
+Then Quick, Draw!'s published preprocessing of its simplified drawings: align the drawing to the top-left
+(minimum 0), scale it uniformly so its larger side is 255, resample every stroke at 1-pixel spacing, simplify
+with Ramer-Douglas-Peucker (``strokes.RDP_EPSILON`` = 2.0), round to whole pixels; then the project's stroke-3
+conversion and cleaning (``strokes.polylines_to_stroke3(origin=None)``, ``strokes.clean_stroke3``), the seeded
+split of :func:`sketchrnn.data.clean.seeded_split` (keyed by each drawing's name, 90/5/5) and the length cap
+(``strokes.cap_length``: longer drawings are left out, after splitting).
+
+Output: the official Sketch-RNN layout (``train``/``valid``/``test`` object arrays of int16 stroke-3), which
+``sketchrnn data info`` and ``sketchrnn train --data`` read safely; its category is its file name (as for
+every ``.npz``). Beside it, ``NAME.card.md``: sources, counts, length statistics and every skipped file with
+its reason. Both are written to temporary files and renamed into place.
+
+Untrusted input never hurts: the XML is parsed first by ``defusedxml`` with DTDs forbidden (so no entity
+expansion, no external entity, no file or URL is ever read); ``<image>``, ``<script>``, ``<text>``, ``<use>``,
+``<foreignObject>`` are refused, never followed; a file larger than ``MAX_FILE_BYTES``, with more than
+``MAX_NUMBERS`` coordinates, ``MAX_ELEMENTS`` elements or nesting deeper than ``MAX_DEPTH``, a zero-size
+``viewBox``, NaN/infinite or absurd coordinates, a device, FIFO or link loop: each such file is skipped with
+a one-line reason (``SKIP_REASONS``) and counted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import os
+import re
+import stat
+import tarfile
+import tempfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from sketchrnn import files, strokes
+from sketchrnn.data.categories import category_from_filename, validate_category
+from sketchrnn.data.clean import SPLIT_NAMES, seeded_split
+from sketchrnn.data.npz import inflation_limit
+
+DRAWING_SUFFIXES = (".svg", ".ndjson", ".json")  # read inside folders and archives; other files are ignored
+ARCHIVE_SUFFIXES = (".tgz", ".tar.gz", ".tar")
+FRAME = 255.0  # Quick, Draw!'s frame: a drawing's larger side spans 0-255
+RESAMPLE_SPACING = 1.0  # pixels between resampled points (Quick, Draw!: 1)
+MAX_CHORD = 4.0  # a curve is flattened to chords of at most this many output pixels
+COARSE_SAMPLES = 33  # points per curve of the first flattening (which finds the drawing's extent)
+MAX_FILE_BYTES = 8 << 20  # a larger file is skipped (line art is kilobytes; an icon ~1 kB)
+MAX_NUMBERS = 200_000  # coordinates in path data and points of one file (a drawing keeps <= 250 points)
+MAX_ELEMENTS = 20_000  # XML elements of one file
+MAX_DEPTH = 64  # nesting of XML elements
+MAX_COORDINATE = 1e9  # |x| or |y| beyond this (after transforms) is refused as absurd
+SPLIT_FRACTIONS = (0.9, 0.05, 0.05)  # train, valid, test
+REFUSED_ELEMENTS = {  # local tag name -> why the file is refused (these are never followed)
+    "image": "an <image> (a raster picture, not strokes)",
+    "feImage": "an <feImage> (a filter that loads a picture)",
+    "script": "a <script>",
+    "text": "a <text> (letters are not strokes)",
+    "use": "a <use> (references to other elements are not followed)",
+    "foreignObject": "a <foreignObject> (HTML or other non-SVG content)",
+}
+SKIP_REASONS = {  # reason -> what it means, in the order the card lists them
+    "unreadable": "not a regular file, larger than the size limit, or a damaged archive",
+    "not XML": "not well-formed XML",
+    "DTD or entities": "declares a DTD or entities (refused: entity expansion, external entities)",
+    "not SVG": "XML whose root element is not <svg>",
+    "refused element": "contains <image>, <script>, <text>, <use> or <foreignObject>",
+    "too complex": f"more than {MAX_NUMBERS:,} coordinates, {MAX_ELEMENTS:,} elements or {MAX_DEPTH} levels of nesting",
+    "zero-size viewBox": "a viewBox of zero (or negative) width or height: nothing is drawn",
+    "bad coordinates": f"NaN, infinite or absurd (beyond +-{MAX_COORDINATE:g}) coordinates",
+    "geometry error": "svgelements could not compute the shapes",
+    "no strokes": "no visible stroked shape (fill-only art, empty, or all hidden)",
+    "no extent": "every point in one place",
+    "not a drawing": "JSON that is not a drawing (a list of strokes of [x, y] points, or a QuickDraw record)",
+    "duplicate": "the same bytes as a file imported before",
+    "too long": "longer than max_length points after simplification",
+}
+NUMBER = re.compile(rb"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+SVG_NAMESPACE = "{http://www.w3.org/2000/svg}"
+
+
+class Skip(Exception):
+    """A file or drawing that is not imported: ``reason`` (a key of ``SKIP_REASONS``) and a one-line ``detail``."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(detail)
+        self.reason, self.detail = reason, detail
+
+
+@dataclass
+class Skipped:
+    """One file (or drawing of an ndjson file) left out, and why."""
+
+    name: str
+    reason: str  # a key of SKIP_REASONS
+    detail: str  # one line
+
+
+@dataclass
+class SourceCount:
+    """What one SRC held: drawings imported, files skipped, files ignored (not drawing files)."""
+
+    source: str
+    imported: int = 0
+    skipped: int = 0
+    ignored: int = 0
+
+
+@dataclass
+class ImportResult:
+    """What :func:`import_drawings` wrote and left out."""
+
+    path: Path  # the .npz
+    card_path: Path  # the dataset card beside it
+    category: str
+    splits: dict[str, list[np.ndarray]]  # int16 stroke-3 drawings per split
+    skipped: list[Skipped]
+    sources: list[SourceCount]
+    seed: int
+    max_length: int
+
+    @property
+    def imported(self) -> int:
+        return sum(len(drawings) for drawings in self.splits.values())
+
+    def skipped_by_reason(self) -> dict[str, int]:
+        """How many were skipped for each reason (reasons without any left out)."""
+        counts = {reason: 0 for reason in SKIP_REASONS}
+        for skipped in self.skipped:
+            counts[skipped.reason] += 1
+        return {reason: count for reason, count in counts.items() if count}
+
+
+# ----------------------------------------------------------------------------------------------
+# SVG -> polylines (in the SVG's user units, transforms applied)
+
+
+def check_svg_xml(content: bytes):
+    """The XML tree of an SVG file, parsed by defusedxml with DTDs forbidden; :class:`Skip` for anything refused.
+
+    Checks the tree before any geometry is computed: the root is ``<svg>``, no refused element, at most
+    ``MAX_ELEMENTS`` elements nested at most ``MAX_DEPTH`` deep, no zero-size viewBox, at most
+    ``MAX_NUMBERS`` coordinates in path data and points.
+    """
+    from xml.etree.ElementTree import ParseError
+
+    import defusedxml
+    import defusedxml.ElementTree
+
+    try:
+        root = defusedxml.ElementTree.fromstring(content, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except defusedxml.DefusedXmlException as error:
+        raise Skip("DTD or entities", f"refused: it declares {_defused_what(error)}, which is never expanded or "
+                                      "followed (entity bombs, external entities)") from None
+    except ParseError as error:
+        raise Skip("not XML", f"not well-formed XML ({error})") from None
+    if _local_name(root.tag) != "svg":
+        raise Skip("not SVG", f"an XML file whose root element is <{_local_name(root.tag)[:40]}>, not <svg>")
+    _check_elements(root)
+    return root
+
+
+def _defused_what(error) -> str:
+    """What a defusedxml exception refused, in words."""
+    import defusedxml
+
+    if isinstance(error, defusedxml.DTDForbidden):
+        return "a DTD (<!DOCTYPE ...>)"
+    if isinstance(error, defusedxml.EntitiesForbidden):
+        return f"the entity {error.name!r}"
+    return "an external reference"
+
+
+def _local_name(tag) -> str:
+    """``{namespace}name`` -> ``name`` (a comment or processing instruction gives "")."""
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
+def _check_elements(root) -> None:
+    """Walk the tree (without recursion) and refuse what :func:`check_svg_xml` lists."""
+    count, numbers, pending = 0, 0, [(root, 1)]
+    while pending:
+        element, depth = pending.pop()
+        count += 1
+        if count > MAX_ELEMENTS or depth > MAX_DEPTH:
+            what = f"more than {MAX_ELEMENTS:,} elements" if count > MAX_ELEMENTS else f"elements nested more than {MAX_DEPTH} deep"
+            raise Skip("too complex", f"refused: {what}")
+        name = _local_name(element.tag)
+        if name in REFUSED_ELEMENTS:
+            raise Skip("refused element", f"refused: it contains {REFUSED_ELEMENTS[name]}; a drawing must be strokes only")
+        view_box = element.get("viewBox")
+        if view_box is not None:
+            _check_view_box(view_box)
+        for attribute in ("d", "points"):
+            value = element.get(attribute)
+            if value:
+                numbers += len(NUMBER.findall(value.encode("utf-8", "replace")))
+        if numbers > MAX_NUMBERS:
+            raise Skip("too complex", f"refused: more than {MAX_NUMBERS:,} coordinates in its path data and points")
+        pending.extend((child, depth + 1) for child in element)
+
+
+def _check_view_box(text: str) -> None:
+    """Skip for a viewBox of zero or negative width or height (SVG: the element is not drawn)."""
+    values = text.replace(",", " ").split()
+    try:
+        width, height = float(values[2]), float(values[3])
+    except (IndexError, ValueError):
+        return  # svgelements ignores a malformed viewBox, as browsers do
+    if not (width > 0 and height > 0):
+        raise Skip("zero-size viewBox", f"its viewBox {text.strip()[:40]!r} has zero or negative size, so nothing is drawn")
+
+
+def svg_polylines(content: bytes) -> list[np.ndarray]:
+    """Every visible stroked shape of an SVG file as polylines in its user units (transforms applied).
+
+    Curves are flattened finely enough for :func:`preprocess` (see the module docstring). Raises
+    :class:`Skip` for anything refused or without strokes.
+    """
+    check_svg_xml(content)
+    shapes = _stroked_shapes(content)
+    if not shapes:
+        raise Skip("no strokes", "no visible stroked shape (only fills, or nothing drawn)")
+    pieces = [_flatten_shape(shape, COARSE_SAMPLES) for shape in shapes]  # (polylines, longest curve chord)
+    polylines = [line for piece, _ in pieces for line in piece]
+    _check_finite(polylines)
+    extent = _extent(polylines)
+    if extent == 0:
+        raise Skip("no extent", "every point of its strokes is in one place")
+    # flatten again the shapes whose curve chords are longer than MAX_CHORD once scaled to the 255 frame
+    scale = FRAME / extent
+    refined = [_flatten_shape(shape, None, scale)[0] if chord * scale > MAX_CHORD else piece
+               for shape, (piece, chord) in zip(shapes, pieces)]
+    return [line for piece in refined for line in piece]
+
+
+def _stroked_shapes(content: bytes) -> list:
+    """The shapes svgelements finds that are drawn with a visible stroke."""
+    from svgelements import SVG, Shape
+
+    try:
+        document = SVG.parse(io.BytesIO(content))
+        return [element for element in document.elements() if isinstance(element, Shape) and _is_stroked(element)]
+    except Exception as error:  # a damaged file can fail in the library in many ways; none of them is ours to show
+        raise Skip("geometry error", f"svgelements could not read its shapes ({type(error).__name__}: {str(error)[:80]})") from None
+
+
+def _is_stroked(shape) -> bool:
+    """True when the shape is drawn with a stroke a viewer would show."""
+    values = getattr(shape, "values", {})
+    if str(values.get("visibility", "visible")).strip().lower() in ("hidden", "collapse"):
+        return False
+    try:
+        if float(values.get("opacity", 1.0)) <= 0:
+            return False
+    except (TypeError, ValueError):
+        pass
+    stroke = shape.stroke
+    if stroke is None or stroke.value is None or stroke.alpha == 0:
+        return False
+    width = shape.stroke_width
+    return width is None or not isinstance(width, (int, float)) or width > 0
+
+
+def _flatten_shape(shape, samples: int | None, scale: float = 1.0) -> tuple[list[np.ndarray], float]:
+    """A shape's segments as polylines (a new polyline at every move or jump; curves sampled), and the
+    longest chord of a sampled curve.
+
+    ``samples``: points per curve, or None for enough points that no chord is longer than ``MAX_CHORD``
+    once multiplied by ``scale``.
+    """
+    from svgelements import Close, Line, Move
+
+    polylines, current, longest_chord = [], [], 0.0
+    try:
+        segments = list(shape.segments(transformed=True))
+        for segment in segments:
+            if isinstance(segment, Move):
+                _close_polyline(polylines, current)
+                current = [_xy(segment.end)]
+                continue
+            start, end = _xy(segment.start), _xy(segment.end)
+            if not current or not _same_point(current[-1], start):
+                _close_polyline(polylines, current)
+                current = [start]
+            if isinstance(segment, (Line, Close)):
+                current.append(end)
+            else:
+                points = _curve_points(segment, samples, scale)
+                longest_chord = max(longest_chord, float(np.abs(np.diff(points, axis=0)).max(initial=0.0)))
+                current.extend(map(tuple, points[1:-1].tolist()))
+                current.append(end)
+    except Skip:
+        raise
+    except Exception as error:
+        raise Skip("geometry error", f"svgelements could not compute a <{type(shape).__name__.lower()}> "
+                                     f"({type(error).__name__}: {str(error)[:80]})") from None
+    _close_polyline(polylines, current)
+    return polylines, longest_chord
+
+
+def _xy(point) -> tuple[float, float]:
+    """An svgelements point as a plain (x, y) tuple; Skip when it is not finite or absurdly far."""
+    x, y = float(point[0]), float(point[1])
+    if not (abs(x) <= MAX_COORDINATE and abs(y) <= MAX_COORDINATE):
+        raise Skip("bad coordinates", f"a point ({x:g}, {y:g}) is NaN, infinite or beyond +-{MAX_COORDINATE:g}")
+    return x, y
+
+
+def _same_point(first: tuple[float, float], second: tuple[float, float]) -> bool:
+    """True when two points are one (up to rounding in the transforms)."""
+    scale = 1e-9 * max(1.0, abs(first[0]), abs(first[1]))
+    return abs(first[0] - second[0]) <= scale and abs(first[1] - second[1]) <= scale
+
+
+def _close_polyline(polylines: list, current: list) -> None:
+    if current:
+        polylines.append(np.asarray(current, dtype=np.float64))
+
+
+def _curve_points(segment, samples: int | None, scale: float) -> np.ndarray:
+    """Points along a curve or arc (``samples`` of them, or chords of at most ``MAX_CHORD / scale``)."""
+    if samples is None:
+        coarse = np.asarray(segment.npoint(np.linspace(0.0, 1.0, COARSE_SAMPLES)), dtype=np.float64)
+        length = float(np.hypot(*np.diff(coarse, axis=0).T).sum()) * scale
+        samples = max(COARSE_SAMPLES, int(math.ceil(length / MAX_CHORD)) + 1)
+        samples = min(samples, 4 * int(FRAME * 4))  # a curve longer than 16 times the frame is a spiral of noise
+    return np.asarray(segment.npoint(np.linspace(0.0, 1.0, samples)), dtype=np.float64).reshape(-1, 2)
+
+
+def _check_finite(polylines: list[np.ndarray]) -> None:
+    for line in polylines:
+        if not np.all(np.abs(line) <= MAX_COORDINATE):
+            raise Skip("bad coordinates", f"its shapes reach NaN, infinite or absurd (beyond +-{MAX_COORDINATE:g}) coordinates")
+
+
+def _extent(polylines: list[np.ndarray]) -> float:
+    points = np.concatenate(polylines)
+    return float(np.max(points.max(axis=0) - points.min(axis=0)))
+
+
+# ----------------------------------------------------------------------------------------------
+# Quick, Draw!'s preprocessing
+
+
+def preprocess(polylines) -> np.ndarray:
+    """Polylines in any units -> an int16 stroke-3 drawing, as Quick, Draw! simplified its drawings.
+
+    Align to the top-left (minimum 0), scale uniformly so the larger side is 255, resample each stroke at
+    1-pixel spacing, Ramer-Douglas-Peucker with epsilon 2.0, round to whole pixels; then
+    ``strokes.polylines_to_stroke3(origin=None)`` and ``strokes.clean_stroke3``. Raises :class:`Skip`
+    for a drawing without extent.
+    """
+    framed = frame_polylines(polylines)
+    simplified = strokes.rdp_polylines(resample_polylines(framed, RESAMPLE_SPACING), strokes.RDP_EPSILON)
+    stroke3 = strokes.polylines_to_stroke3([np.rint(line) for line in simplified], origin=None)
+    return strokes.clean_stroke3(stroke3).astype(np.int16)
+
+
+def frame_polylines(polylines) -> list[np.ndarray]:
+    """The polylines moved so their minimum is (0, 0) and scaled uniformly so their larger side is 255."""
+    lines = [np.asarray(line, dtype=np.float64).reshape(-1, 2) for line in polylines]
+    lines = [line for line in lines if len(line)]
+    if not lines:
+        raise Skip("no strokes", "no points")
+    points = np.concatenate(lines)
+    low = points.min(axis=0)
+    extent = float(np.max(points.max(axis=0) - low))
+    if not extent > 0:
+        raise Skip("no extent", "every point of its strokes is in one place")
+    scale = FRAME / extent
+    return [(line - low) * scale for line in lines]
+
+
+def resample_polylines(polylines, spacing: float = RESAMPLE_SPACING) -> list[np.ndarray]:
+    """Each polyline resampled at ``spacing`` along its length, first and last points kept.
+
+    All strokes at once: arc length runs on through the drawing, with a gap between strokes so no
+    sample falls between two of them. A stroke of one point (or of zero length) stays one point.
+    """
+    lines = [np.asarray(line, dtype=np.float64).reshape(-1, 2) for line in polylines if len(line)]
+    if not lines:
+        return []
+    points = np.concatenate(lines)  # (N, 2)
+    counts = np.array([len(line) for line in lines])
+    starts = np.cumsum(counts) - counts
+    steps = np.hypot(*np.diff(points, axis=0, prepend=points[:1]).T)  # (N,) distance from the point before
+    steps[starts] = 0.0
+    keep = (steps > 0) | np.isin(np.arange(len(points)), starts)  # drop repeated points inside a stroke
+    points, steps = points[keep], steps[keep]
+    counts = np.add.reduceat(keep.astype(np.int64), starts)
+    starts = np.cumsum(counts) - counts
+    arc = np.cumsum(steps + np.isin(np.arange(len(points)), starts[1:]) * (2 * spacing))  # gap between strokes
+    begin, end = arc[starts], arc[starts + counts - 1]
+    samples = np.floor((end - begin) / spacing).astype(np.int64) + 1  # 0, spacing, ... within each stroke
+    positions = np.repeat(begin, samples) + (np.arange(samples.sum()) - np.repeat(np.cumsum(samples) - samples, samples)) * spacing
+    needs_end = end - (begin + (samples - 1) * spacing) > 1e-9 * spacing  # the last point when not on a step
+    inserted = np.cumsum(samples)[needs_end]
+    positions = np.insert(positions, inserted, end[needs_end])
+    counts = samples + needs_end
+    resampled = np.column_stack([np.interp(positions, arc, points[:, 0]), np.interp(positions, arc, points[:, 1])])
+    return np.split(resampled, np.cumsum(counts)[:-1])
+
+
+# ----------------------------------------------------------------------------------------------
+# The command line's JSON drawings
+
+
+def json_drawings(content: bytes, name: str, per_line: bool) -> Iterator[tuple[str, list | Skip]]:
+    """``(name, polylines or Skip)`` for the drawing of a ``.json`` file, or each line of an ``.ndjson`` one."""
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        yield name, Skip("not a drawing", "not UTF-8 text")
+        return
+    if not per_line:
+        yield name, _json_drawing(text)
+        return
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            yield f"{name}:line {number}", _json_drawing(line)
+
+
+def _json_drawing(text: str) -> list | Skip:
+    """The polylines of one JSON drawing (strokes of [x, y] points, or a QuickDraw record), or why not."""
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant)
+        strokes_value = value["drawing"] if isinstance(value, dict) else value
+        if isinstance(value, dict):  # a record: each stroke is [[x...], [y...], ...]
+            strokes_value = [list(zip(stroke[0], stroke[1])) for stroke in strokes_value]
+        polylines = [np.asarray(stroke, dtype=np.float64).reshape(-1, 2) for stroke in strokes_value]
+    except json.JSONDecodeError as error:
+        return Skip("not a drawing", f"not valid JSON ({error})")
+    except RecursionError:
+        return Skip("not a drawing", "JSON nested too deeply")
+    except (KeyError, TypeError, IndexError, ValueError) as error:
+        return Skip("not a drawing", f"not a drawing: expected a list of strokes of [x, y] points or a QuickDraw record "
+                                     f"{{\"drawing\": [[[x...], [y...]], ...]}} ({type(error).__name__}: {str(error)[:60]})")
+    points = [line for line in polylines if len(line)]
+    if not points:
+        return Skip("no strokes", "a drawing without points")
+    if not all(np.all(np.abs(line) <= MAX_COORDINATE) for line in points):
+        return Skip("bad coordinates", f"NaN, infinite or absurd (beyond +-{MAX_COORDINATE:g}) coordinates")
+    return points
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not a coordinate")
+
+
+# ----------------------------------------------------------------------------------------------
+# Sources: files, folders, tar archives
+
+
+@dataclass
+class _Entry:
+    """One file found in a source: its name (for the card and the split) and its bytes, or why it is not read."""
+
+    name: str
+    suffix: str  # one of DRAWING_SUFFIXES
+    content: bytes | None = None
+    skip: Skip | None = None
+
+
+def _suffix(name: str, suffixes) -> str | None:
+    lower = name.lower()
+    return next((suffix for suffix in suffixes if lower.endswith(suffix)), None)
+
+
+def source_entries(source, count: SourceCount) -> Iterator[_Entry]:
+    """The drawing files of one SRC (a file, a folder or a tar archive); ``count.ignored`` counts the others.
+
+    ValueError for a SRC that does not exist or is not an SVG, JSON, ndjson, archive or folder.
+    """
+    path = Path(source)
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise ValueError(f"{source}: no such file or folder" + (" (a broken symbolic link)" if path.is_symlink() else "")) from None
+    except OSError as error:
+        mode = None
+        problem = f"cannot be read ({error.strerror or error})"
+    if mode is not None and stat.S_ISDIR(mode):
+        yield from _folder_entries(path, count)
+        return
+    if _suffix(path.name, ARCHIVE_SUFFIXES):
+        yield from _archive_entries(path, count)
+        return
+    suffix = _suffix(path.name, DRAWING_SUFFIXES)
+    if suffix is None:
+        raise ValueError(f"{source}: not an SVG, .json or .ndjson drawing, a folder of them or a .tgz/.tar archive of them")
+    if mode is None:
+        yield _Entry(str(path), suffix, skip=Skip("unreadable", f"{problem}"))
+        return
+    yield _file_entry(path, suffix)
+
+
+def _file_entry(path: Path, suffix: str) -> _Entry:
+    """One file's bytes (at most MAX_FILE_BYTES, regular files only), or why it is skipped."""
+    try:
+        return _Entry(str(path), suffix, content=files.read_regular_file(path, MAX_FILE_BYTES))
+    except ValueError as error:
+        detail = str(error).removeprefix(f"{path} ").removeprefix("is ")
+        return _Entry(str(path), suffix, skip=Skip("unreadable", detail))
+
+
+def _folder_entries(folder: Path, count: SourceCount) -> Iterator[_Entry]:
+    """The drawing files under a folder, in name order; links to folders are not followed (no loops)."""
+    for directory, subdirectories, names in os.walk(folder, onerror=None, followlinks=False):
+        subdirectories.sort()
+        for name in sorted(names):
+            suffix = _suffix(name, DRAWING_SUFFIXES)
+            if suffix is None:
+                count.ignored += 1
+                continue
+            yield _file_entry(Path(directory) / name, suffix)
+
+
+def _archive_entries(path: Path, count: SourceCount) -> Iterator[_Entry]:
+    """The drawing files of a tar archive (plain or gzip'd), read as a stream in archive order.
+
+    Nothing is extracted: links and devices in the archive are skipped, members larger than
+    MAX_FILE_BYTES are skipped unread, and the archive may inflate to at most ``inflation_limit()`` bytes.
+    """
+    try:
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode):
+            yield _Entry(str(path), ".tgz", skip=Skip("unreadable", f"{files.describe_mode(mode)}, not a regular file"))
+            return
+        handle = open(os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY), "rb")
+    except OSError as error:
+        yield _Entry(str(path), ".tgz", skip=Skip("unreadable", f"cannot be read ({error.strerror or error})"))
+        return
+    limit = inflation_limit()
+    with handle:
+        try:
+            with tarfile.open(fileobj=handle, mode="r|*") as archive:
+                for member in archive:
+                    if member.offset_data + max(member.size, 0) > limit:
+                        raise Skip("unreadable", f"the archive inflates to more than {limit:,} bytes; the rest of it is not read")
+                    entry = _member_entry(archive, member, f"{path}:{member.name}", count)
+                    if entry is not None:
+                        yield entry
+        except Skip as skip:
+            yield _Entry(str(path), ".tgz", skip=skip)
+        except (tarfile.TarError, EOFError, OSError, zlib.error) as error:
+            yield _Entry(str(path), ".tgz", skip=Skip("unreadable", f"a damaged or truncated archive ({type(error).__name__}: "
+                                                                    f"{str(error)[:80]}); the rest of it is not read"))
+
+
+def _member_entry(archive: tarfile.TarFile, member: tarfile.TarInfo, name: str, count: SourceCount) -> _Entry | None:
+    """One archive member as an entry (None for folders and for files that are not drawings)."""
+    if member.isdir():
+        return None
+    suffix = _suffix(member.name, DRAWING_SUFFIXES)
+    if suffix is None:
+        count.ignored += 1
+        return None
+    if not member.isfile():
+        kind = "a symbolic link" if member.issym() else "a hard link" if member.islnk() else "a device or FIFO"
+        return _Entry(name, suffix, skip=Skip("unreadable", f"{kind} inside the archive (never followed)"))
+    if member.size > MAX_FILE_BYTES:
+        return _Entry(name, suffix, skip=Skip("unreadable", f"larger than {MAX_FILE_BYTES:,} bytes, the most accepted here"))
+    return _Entry(name, suffix, content=archive.extractfile(member).read(MAX_FILE_BYTES + 1))
+
+
+# ----------------------------------------------------------------------------------------------
+# The import
+
+
+def entry_drawings(entry: _Entry) -> Iterator[tuple[str, np.ndarray | Skip]]:
+    """``(name, int16 stroke-3 or Skip)`` for each drawing of one file."""
+    if entry.skip is not None:
+        yield entry.name, entry.skip
+        return
+    if entry.suffix == ".svg":
+        try:
+            yield entry.name, preprocess(svg_polylines(entry.content))
+        except Skip as skip:
+            yield entry.name, skip
+        return
+    for name, drawing in json_drawings(entry.content, entry.name, per_line=entry.suffix == ".ndjson"):
+        if isinstance(drawing, Skip):
+            yield name, drawing
+            continue
+        try:
+            yield name, preprocess(drawing)
+        except Skip as skip:
+            yield name, skip
+
+
+def import_drawings(sources, out, *, category: str | None = None, seed: int = 0,
+                    max_length: int = strokes.MAX_LENGTH, progress=None) -> ImportResult:
+    """Import line art (see the module docstring) into the Sketch-RNN dataset ``out`` and its card.
+
+    Args:
+        sources: SVG / JSON / ndjson files, folders of them, tar archives of them.
+        out: the ``.npz`` to write; its file name is its category (``icons.npz`` -> "icons").
+        category: optional; must be the category the file name stands for (a check against typos).
+        seed: seed of the split. max_length: drawings with more points are left out (after splitting).
+        progress: optional ``callable(files_done)`` called every 500 files.
+
+    Raises ValueError (nothing written) for bad arguments, a missing SRC, or too few drawings to split.
+    """
+    out, category = _check_import_options(sources, out, category, seed, max_length)
+    names, drawings, origins, skipped, counts, seen = [], [], [], [], [], {}
+    for source in sources:
+        count = SourceCount(str(source))
+        counts.append(count)
+        for entry in source_entries(source, count):
+            _deduplicate(entry, seen)
+            for name, drawing in entry_drawings(entry):
+                if isinstance(drawing, Skip):
+                    skipped.append(Skipped(name, drawing.reason, drawing.detail))
+                    count.skipped += 1
+                else:
+                    names.append(name)
+                    drawings.append(drawing)
+                    origins.append(count)
+                    count.imported += 1
+            if progress is not None and (len(names) + len(skipped)) % 500 == 0:
+                progress(len(names) + len(skipped))
+    splits = _split(names, drawings, origins, category, seed, max_length, skipped)
+    result = ImportResult(out, card_path(out), category, splits, skipped, counts, seed, max_length)
+    write_dataset(result)
+    return result
+
+
+def _check_import_options(sources, out, category, seed, max_length) -> tuple[Path, str]:
+    """The output path and category; ValueError for options that cannot be honoured."""
+    if not sources:
+        raise ValueError("no sources given: pass SVG files, folders of them or .tgz archives of them")
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    if not isinstance(max_length, (int, np.integer)) or max_length < 1:
+        raise ValueError(f"max_length must be a positive integer, got {max_length!r}")
+    out = Path(out)
+    if out.suffix.lower() != ".npz":
+        raise ValueError(f"--out {out}: the dataset is a .npz file; name it CATEGORY.npz (e.g. icons.npz)")
+    from_name = validate_category(category_from_filename(out))
+    if category is not None and validate_category(category) != from_name:
+        raise ValueError(f"--category {category!r} but {out.name} is read as category {from_name!r} (a .npz's category "
+                         f"is its file name): name the output {validate_category(category).replace(' ', '_')}.npz")
+    files.check_file_target(out)
+    files.check_file_target(card_path(out))
+    return out, from_name
+
+
+def card_path(out) -> Path:
+    """Where the dataset card of ``out`` goes: ``icons.npz`` -> ``icons.card.md``."""
+    out = Path(out)
+    return out.with_name(out.name[: -len(out.suffix)] + ".card.md")
+
+
+def _deduplicate(entry: _Entry, seen: dict) -> None:
+    """Mark an entry whose bytes an earlier entry had as a duplicate."""
+    if entry.content is None:
+        return
+    digest = hashlib.blake2b(entry.content, digest_size=16).digest()
+    if digest in seen:
+        entry.skip, entry.content = Skip("duplicate", f"the same bytes as {seen[digest]}"), None
+    else:
+        seen[digest] = entry.name
+
+
+def _split(names, drawings, origins, category, seed, max_length, skipped) -> dict[str, list[np.ndarray]]:
+    """Seeded split (by name), then the length cap (those left out are added to ``skipped`` and their
+    ``origins``' counts)."""
+    if len(drawings) < 3:
+        raise ValueError(f"only {len(drawings)} drawing(s) could be imported (see the reasons above); a dataset needs at "
+                         "least 3, one each for train, valid and test: nothing was written")
+    codes = seeded_split(np.asarray(names), seed, category, SPLIT_FRACTIONS)
+    splits = {}
+    for code, split_name in enumerate(SPLIT_NAMES):
+        members = np.flatnonzero(codes == code)
+        kept, kept_index = strokes.cap_length([drawings[i] for i in members], max_length)
+        splits[split_name] = kept
+        for index in sorted(set(members.tolist()) - set(members[kept_index].tolist())):
+            skipped.append(Skipped(names[index], "too long", f"{len(drawings[index])} points after simplification, "
+                                                             f"more than max_length={max_length}"))
+            origins[index].imported -= 1
+            origins[index].skipped += 1
+    empty = [name for name, split in splits.items() if not split]
+    if empty:
+        raise ValueError(f"the {', '.join(empty)} split would be empty after leaving out drawings longer than "
+                         f"max_length={max_length} points: raise --max-length or add drawings; nothing was written")
+    return splits
+
+
+# ----------------------------------------------------------------------------------------------
+# Writing: the .npz and its card
+
+
+def write_dataset(result: ImportResult) -> None:
+    """Write the ``.npz`` (official layout, int16 stroke-3 object arrays) and the card, each atomically."""
+    arrays = {}
+    for name in SPLIT_NAMES:
+        array = np.empty(len(result.splits[name]), dtype=object)
+        array[:] = [np.asarray(drawing, dtype=np.int16) for drawing in result.splits[name]]
+        arrays[name] = array
+    path = files.check_file_target(result.path)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            np.savez_compressed(handle, **arrays)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, 0o644)
+        files.check_file_target(path)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    files.atomic_write_text(result.card_path, dataset_card(result))
+
+
+def _length_rows(splits: dict[str, list[np.ndarray]]) -> list[str]:
+    """A markdown table of drawings, points and strokes per split."""
+    rows = ["| split | drawings | points min | p50 | p90 | p99 | max | strokes p50 |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, drawings in splits.items():
+        lengths = np.array([len(d) for d in drawings])
+        stroke_counts = np.array([int(np.sum(d[:, 2] > 0)) for d in drawings])
+        low, p50, p90, p99, high = np.percentile(lengths, [0, 50, 90, 99, 100])
+        rows.append(f"| {name} | {len(drawings):,} | {low:.0f} | {p50:.0f} | {p90:.0f} | {p99:.0f} | {high:.0f} | "
+                    f"{np.median(stroke_counts):.0f} |")
+    return rows
+
+
+def dataset_card(result: ImportResult) -> str:
+    """The dataset card (markdown): what was imported from where, how, lengths, and every file left out."""
+    total = {name: len(drawings) for name, drawings in result.splits.items()}
+    lines = [
+        f"# Dataset card: {result.category}",
+        "",
+        f"`{result.path.name}`: {result.imported:,} drawings of the category \"{result.category}\" "
+        f"(train {total['train']:,}, valid {total['valid']:,}, test {total['test']:,}), written by "
+        f"`sketchrnn data import` (seed {result.seed}, max_length {result.max_length}).",
+        "",
+        "Preprocessing (Quick, Draw!'s for its simplified drawings): every visible stroked SVG shape, transforms and "
+        f"viewBox applied (svgelements); aligned to the top-left, scaled uniformly so the larger side is {FRAME:g}, "
+        f"resampled at {RESAMPLE_SPACING:g}-pixel spacing, simplified with Ramer-Douglas-Peucker (epsilon "
+        f"{strokes.RDP_EPSILON:g}), rounded to whole pixels; stroke-3 (int16), repeated points dropped; split "
+        f"{'/'.join(f'{f:.0%}' for f in SPLIT_FRACTIONS)} by name with the seed; drawings longer than "
+        f"{result.max_length} points left out. Licences: those of the sources.",
+        "",
+        "## Sources",
+        "",
+        "| source | imported | skipped | other files ignored |",
+        "|---|---:|---:|---:|",
+        *[f"| `{count.source}` | {count.imported:,} | {count.skipped:,} | {count.ignored:,} |" for count in result.sources],
+        "",
+        "## Lengths (points per drawing)",
+        "",
+        *_length_rows(result.splits),
+        "",
+        "## Skipped",
+        "",
+    ]
+    by_reason = result.skipped_by_reason()
+    if not by_reason:
+        lines.append("Nothing was skipped.")
+    for reason, count in by_reason.items():
+        lines += [f"### {reason}: {count:,}", "", f"{SKIP_REASONS[reason]}.", ""]
+        lines += [f"- `{item.name}`: {item.detail}" for item in result.skipped if item.reason == reason]
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def summary(result: ImportResult) -> str:
+    """One line: what was written, how many drawings per split and how many were skipped for what."""
+    total = {name: len(drawings) for name, drawings in result.splits.items()}
+    text = (f"{result.path}: {result.imported:,} drawings of \"{result.category}\" (train {total['train']:,}, "
+            f"valid {total['valid']:,}, test {total['test']:,})")
+    by_reason = result.skipped_by_reason()
+    if by_reason:
+        text += f"; skipped {len(result.skipped):,}: " + ", ".join(f"{count:,} {reason}" for reason, count in by_reason.items())
+    return text + f"; card {result.card_path}"
