@@ -63,13 +63,16 @@ ARCHIVE_SUFFIXES = (".tgz", ".tar.gz", ".tar")
 FRAME = 255.0  # Quick, Draw!'s frame: a drawing's larger side spans 0-255
 RESAMPLE_SPACING = 1.0  # pixels between resampled points (Quick, Draw!: 1)
 MAX_CHORD = 4.0  # a curve is flattened to chords of at most this many output pixels
+MAX_CURVE_SAMPLES = 4096  # points of one curve at most (a curve 64 times the frame long is noise, not a stroke)
 COARSE_SAMPLES = 33  # points per curve of the first flattening (which finds the drawing's extent)
+COARSE_POSITIONS = np.linspace(0.0, 1.0, COARSE_SAMPLES)
 MAX_FILE_BYTES = 8 << 20  # a larger file is skipped (line art is kilobytes; an icon ~1 kB)
 MAX_NUMBERS = 200_000  # coordinates in path data and points of one file (a drawing keeps <= 250 points)
 MAX_ELEMENTS = 20_000  # XML elements of one file
 MAX_DEPTH = 64  # nesting of XML elements
 MAX_COORDINATE = 1e9  # |x| or |y| beyond this (after transforms) is refused as absurd
 SPLIT_FRACTIONS = (0.9, 0.05, 0.05)  # train, valid, test
+PREPROCESS_BATCH = 256  # drawings resampled and simplified together
 REFUSED_ELEMENTS = {  # local tag name -> why the file is refused (these are never followed)
     "image": "an <image> (a raster picture, not strokes)",
     "feImage": "an <feImage> (a filter that loads a picture)",
@@ -233,24 +236,57 @@ def _check_view_box(text: str) -> None:
 def svg_polylines(content: bytes) -> list[np.ndarray]:
     """Every visible stroked shape of an SVG file as polylines in its user units (transforms applied).
 
-    Curves are flattened finely enough for :func:`preprocess` (see the module docstring). Raises
-    :class:`Skip` for anything refused or without strokes.
+    Curves are flattened finely enough for :func:`preprocess` (see the module docstring): first at
+    ``COARSE_SAMPLES`` points each, which gives the drawing's extent, then again, finer, where a curve is
+    too long for that once the drawing is scaled to the 255 frame. Raises :class:`Skip` for anything
+    refused or without strokes.
     """
     check_svg_xml(content)
     shapes = _stroked_shapes(content)
     if not shapes:
         raise Skip("no strokes", "no visible stroked shape (only fills, or nothing drawn)")
-    pieces = [_flatten_shape(shape, COARSE_SAMPLES) for shape in shapes]  # (polylines, longest curve chord)
-    polylines = [line for piece, _ in pieces for line in piece]
-    _check_finite(polylines)
-    extent = _extent(polylines)
+    outlines = [outline for shape in shapes for outline in _shape_outlines(shape)]
+    coarse = [np.asarray(_outline_points(outline, None), dtype=np.float64) for outline in outlines]
+    _check_finite(coarse)
+    extent = _extent(coarse)
     if extent == 0:
         raise Skip("no extent", "every point of its strokes is in one place")
-    # flatten again the shapes whose curve chords are longer than MAX_CHORD once scaled to the 255 frame
     scale = FRAME / extent
-    refined = [_flatten_shape(shape, None, scale)[0] if chord * scale > MAX_CHORD else piece
-               for shape, (piece, chord) in zip(shapes, pieces)]
-    return [line for piece in refined for line in piece]
+    return [points if not any(isinstance(part, _Curve) and part.samples(scale) > COARSE_SAMPLES for part in outline)
+            else np.asarray(_outline_points(outline, scale), dtype=np.float64)
+            for outline, points in zip(outlines, coarse)]
+
+
+@dataclass
+class _Curve:
+    """A curve or arc of an outline: its svgelements segment and its first, coarse points (start excluded)."""
+
+    segment: object
+    coarse: list  # COARSE_SAMPLES - 1 points (x, y), the last one exactly the segment's end
+    length: float  # of the coarse polyline, in user units
+
+    def samples(self, scale: float) -> int:
+        """Points that keep its chords under MAX_CHORD once scaled by ``scale`` (at most MAX_CURVE_SAMPLES)."""
+        return min(int(math.ceil(self.length * scale / MAX_CHORD)) + 1, MAX_CURVE_SAMPLES)
+
+    def points(self, scale: float | None) -> list:
+        """Its points after the start: the coarse ones, or (with ``scale``) as many as :meth:`samples` asks."""
+        samples = COARSE_SAMPLES if scale is None else self.samples(scale)
+        if samples <= COARSE_SAMPLES:
+            return self.coarse
+        fine = np.asarray(self.segment.npoint(np.linspace(0.0, 1.0, samples)), dtype=np.float64).reshape(-1, 2)
+        return fine[1:-1].tolist() + [self.coarse[-1]]
+
+
+def _outline_points(outline: list, scale: float | None) -> list:
+    """The points of an outline (its parts: (x, y) points and curves), curves sampled as :meth:`_Curve.points`."""
+    points = []
+    for part in outline:
+        if isinstance(part, _Curve):
+            points.extend(part.points(scale))
+        else:
+            points.append(part)
+    return points
 
 
 def _stroked_shapes(content: bytes) -> list:
@@ -281,41 +317,44 @@ def _is_stroked(shape) -> bool:
     return width is None or not isinstance(width, (int, float)) or width > 0
 
 
-def _flatten_shape(shape, samples: int | None, scale: float = 1.0) -> tuple[list[np.ndarray], float]:
-    """A shape's segments as polylines (a new polyline at every move or jump; curves sampled), and the
-    longest chord of a sampled curve.
-
-    ``samples``: points per curve, or None for enough points that no chord is longer than ``MAX_CHORD``
-    once multiplied by ``scale``.
-    """
+def _shape_outlines(shape) -> list[list]:
+    """A shape's segments as outlines (a new one at every move or jump): lists of (x, y) points and curves."""
     from svgelements import Close, Line, Move
 
-    polylines, current, longest_chord = [], [], 0.0
+    outlines, current = [], []
     try:
-        segments = list(shape.segments(transformed=True))
-        for segment in segments:
+        for segment in shape.segments(transformed=True):
             if isinstance(segment, Move):
-                _close_polyline(polylines, current)
+                _close_outline(outlines, current)
                 current = [_xy(segment.end)]
                 continue
             start, end = _xy(segment.start), _xy(segment.end)
-            if not current or not _same_point(current[-1], start):
-                _close_polyline(polylines, current)
+            if not current or not _same_point(_last_point(current), start):
+                _close_outline(outlines, current)
                 current = [start]
             if isinstance(segment, (Line, Close)):
                 current.append(end)
             else:
-                points = _curve_points(segment, samples, scale)
-                longest_chord = max(longest_chord, float(np.abs(np.diff(points, axis=0)).max(initial=0.0)))
-                current.extend(map(tuple, points[1:-1].tolist()))
-                current.append(end)
+                current.append(_coarse_curve(segment, end))
     except Skip:
         raise
     except Exception as error:
         raise Skip("geometry error", f"svgelements could not compute a <{type(shape).__name__.lower()}> "
                                      f"({type(error).__name__}: {str(error)[:80]})") from None
-    _close_polyline(polylines, current)
-    return polylines, longest_chord
+    _close_outline(outlines, current)
+    return outlines
+
+
+def _coarse_curve(segment, end: tuple[float, float]) -> _Curve:
+    """A curve sampled at COARSE_SAMPLES points (the last replaced by its exact end point)."""
+    points = np.asarray(segment.npoint(COARSE_POSITIONS), dtype=np.float64).reshape(-1, 2)
+    length = float(np.hypot(*np.diff(points, axis=0).T).sum())
+    return _Curve(segment, points[1:-1].tolist() + [end], length)
+
+
+def _last_point(outline: list) -> tuple[float, float]:
+    last = outline[-1]
+    return tuple(last.coarse[-1]) if isinstance(last, _Curve) else last
 
 
 def _xy(point) -> tuple[float, float]:
@@ -332,19 +371,9 @@ def _same_point(first: tuple[float, float], second: tuple[float, float]) -> bool
     return abs(first[0] - second[0]) <= scale and abs(first[1] - second[1]) <= scale
 
 
-def _close_polyline(polylines: list, current: list) -> None:
+def _close_outline(outlines: list, current: list) -> None:
     if current:
-        polylines.append(np.asarray(current, dtype=np.float64))
-
-
-def _curve_points(segment, samples: int | None, scale: float) -> np.ndarray:
-    """Points along a curve or arc (``samples`` of them, or chords of at most ``MAX_CHORD / scale``)."""
-    if samples is None:
-        coarse = np.asarray(segment.npoint(np.linspace(0.0, 1.0, COARSE_SAMPLES)), dtype=np.float64)
-        length = float(np.hypot(*np.diff(coarse, axis=0).T).sum()) * scale
-        samples = max(COARSE_SAMPLES, int(math.ceil(length / MAX_CHORD)) + 1)
-        samples = min(samples, 4 * int(FRAME * 4))  # a curve longer than 16 times the frame is a spiral of noise
-    return np.asarray(segment.npoint(np.linspace(0.0, 1.0, samples)), dtype=np.float64).reshape(-1, 2)
+        outlines.append(current)
 
 
 def _check_finite(polylines: list[np.ndarray]) -> None:
@@ -370,10 +399,32 @@ def preprocess(polylines) -> np.ndarray:
     ``strokes.polylines_to_stroke3(origin=None)`` and ``strokes.clean_stroke3``. Raises :class:`Skip`
     for a drawing without extent.
     """
-    framed = frame_polylines(polylines)
+    (result,) = preprocess_many([polylines])
+    if isinstance(result, Skip):
+        raise result
+    return result
+
+
+def preprocess_many(drawings) -> list[np.ndarray | Skip]:
+    """:func:`preprocess` of many drawings, resampled and simplified in one vectorised pass (a Skip for each refused)."""
+    results: list = [None] * len(drawings)
+    framed, owners = [], []  # every stroke of every drawing, and the index of its drawing
+    for index, polylines in enumerate(drawings):
+        try:
+            lines = frame_polylines(polylines)
+        except Skip as skip:
+            results[index] = skip
+            continue
+        framed.extend(lines)
+        owners.extend([index] * len(lines))
     simplified = strokes.rdp_polylines(resample_polylines(framed, RESAMPLE_SPACING), strokes.RDP_EPSILON)
-    stroke3 = strokes.polylines_to_stroke3([np.rint(line) for line in simplified], origin=None)
-    return strokes.clean_stroke3(stroke3).astype(np.int16)
+    by_drawing: dict[int, list] = {}
+    for owner, line in zip(owners, simplified):
+        by_drawing.setdefault(owner, []).append(np.rint(line))
+    for index, lines in by_drawing.items():
+        stroke3 = strokes.polylines_to_stroke3(lines, origin=None)
+        results[index] = strokes.clean_stroke3(stroke3).astype(np.int16)
+    return results
 
 
 def frame_polylines(polylines) -> list[np.ndarray]:
@@ -392,33 +443,26 @@ def frame_polylines(polylines) -> list[np.ndarray]:
 
 
 def resample_polylines(polylines, spacing: float = RESAMPLE_SPACING) -> list[np.ndarray]:
-    """Each polyline resampled at ``spacing`` along its length, first and last points kept.
+    """Each polyline resampled at ``spacing`` along its length, its first and last points kept.
 
-    All strokes at once: arc length runs on through the drawing, with a gap between strokes so no
-    sample falls between two of them. A stroke of one point (or of zero length) stays one point.
+    A stroke of one point (or of zero length) stays one point. Each stroke on its own, so a drawing's
+    result never depends on what it is batched with.
     """
-    lines = [np.asarray(line, dtype=np.float64).reshape(-1, 2) for line in polylines if len(line)]
-    if not lines:
-        return []
-    points = np.concatenate(lines)  # (N, 2)
-    counts = np.array([len(line) for line in lines])
-    starts = np.cumsum(counts) - counts
-    steps = np.hypot(*np.diff(points, axis=0, prepend=points[:1]).T)  # (N,) distance from the point before
-    steps[starts] = 0.0
-    keep = (steps > 0) | np.isin(np.arange(len(points)), starts)  # drop repeated points inside a stroke
-    points, steps = points[keep], steps[keep]
-    counts = np.add.reduceat(keep.astype(np.int64), starts)
-    starts = np.cumsum(counts) - counts
-    arc = np.cumsum(steps + np.isin(np.arange(len(points)), starts[1:]) * (2 * spacing))  # gap between strokes
-    begin, end = arc[starts], arc[starts + counts - 1]
-    samples = np.floor((end - begin) / spacing).astype(np.int64) + 1  # 0, spacing, ... within each stroke
-    positions = np.repeat(begin, samples) + (np.arange(samples.sum()) - np.repeat(np.cumsum(samples) - samples, samples)) * spacing
-    needs_end = end - (begin + (samples - 1) * spacing) > 1e-9 * spacing  # the last point when not on a step
-    inserted = np.cumsum(samples)[needs_end]
-    positions = np.insert(positions, inserted, end[needs_end])
-    counts = samples + needs_end
-    resampled = np.column_stack([np.interp(positions, arc, points[:, 0]), np.interp(positions, arc, points[:, 1])])
-    return np.split(resampled, np.cumsum(counts)[:-1])
+    return [_resample_line(np.asarray(line, dtype=np.float64).reshape(-1, 2), spacing) for line in polylines if len(line)]
+
+
+def _resample_line(line: np.ndarray, spacing: float) -> np.ndarray:
+    """One polyline ``(n, 2)`` at ``spacing`` along its length (first and last points kept)."""
+    steps = np.hypot(*np.diff(line, axis=0).T)
+    moving = steps > 0
+    if not moving.any():
+        return line[:1]
+    line = np.concatenate([line[:1], line[1:][moving]])  # repeated points say nothing about the path
+    arc = np.concatenate([[0.0], np.cumsum(steps[moving])])
+    positions = np.arange(0.0, arc[-1], spacing)
+    if arc[-1] - positions[-1] > 1e-9 * spacing:
+        positions = np.append(positions, arc[-1])
+    return np.column_stack([np.interp(positions, arc, line[:, 0]), np.interp(positions, arc, line[:, 1])])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -587,29 +631,56 @@ def _member_entry(archive: tarfile.TarFile, member: tarfile.TarInfo, name: str, 
 # The import
 
 
-def entry_drawings(entry: _Entry) -> Iterator[tuple[str, np.ndarray | Skip]]:
-    """``(name, int16 stroke-3 or Skip)`` for each drawing of one file."""
+def entry_drawings(entry: _Entry) -> Iterator[tuple[str, list | Skip]]:
+    """``(name, polylines or Skip)`` for each drawing of one file (polylines in the file's own units)."""
     if entry.skip is not None:
         yield entry.name, entry.skip
-        return
-    if entry.suffix == ".svg":
+    elif entry.suffix == ".svg":
         try:
-            yield entry.name, preprocess(svg_polylines(entry.content))
+            yield entry.name, svg_polylines(entry.content)
         except Skip as skip:
             yield entry.name, skip
-        return
-    for name, drawing in json_drawings(entry.content, entry.name, per_line=entry.suffix == ".ndjson"):
+    else:
+        yield from json_drawings(entry.content, entry.name, per_line=entry.suffix == ".ndjson")
+
+
+@dataclass
+class _Collected:
+    """The drawings imported so far (preprocessed in batches of ``PREPROCESS_BATCH``) and those skipped."""
+
+    names: list = field(default_factory=list)
+    drawings: list = field(default_factory=list)  # int16 stroke-3
+    origins: list = field(default_factory=list)  # the SourceCount of each drawing
+    skipped: list = field(default_factory=list)
+    pending: list = field(default_factory=list)  # (name, polylines, SourceCount) waiting for preprocessing
+
+    def add(self, name: str, drawing, count: SourceCount) -> None:
         if isinstance(drawing, Skip):
-            yield name, drawing
-            continue
-        try:
-            yield name, preprocess(drawing)
-        except Skip as skip:
-            yield name, skip
+            self.skip(name, drawing, count)
+            return
+        self.pending.append((name, drawing, count))
+        if len(self.pending) >= PREPROCESS_BATCH:
+            self.flush()
+
+    def skip(self, name: str, skip: Skip, count: SourceCount) -> None:
+        self.skipped.append(Skipped(name, skip.reason, skip.detail))
+        count.skipped += 1
+
+    def flush(self) -> None:
+        results = preprocess_many([polylines for _, polylines, _ in self.pending])
+        for (name, _, count), result in zip(self.pending, results):
+            if isinstance(result, Skip):
+                self.skip(name, result, count)
+            else:
+                self.names.append(name)
+                self.drawings.append(result)
+                self.origins.append(count)
+                count.imported += 1
+        self.pending = []
 
 
 def import_drawings(sources, out, *, category: str | None = None, seed: int = 0,
-                    max_length: int = strokes.MAX_LENGTH, progress=None) -> ImportResult:
+                    max_length: int = strokes.MAX_LENGTH) -> ImportResult:
     """Import line art (see the module docstring) into the Sketch-RNN dataset ``out`` and its card.
 
     Args:
@@ -617,30 +688,21 @@ def import_drawings(sources, out, *, category: str | None = None, seed: int = 0,
         out: the ``.npz`` to write; its file name is its category (``icons.npz`` -> "icons").
         category: optional; must be the category the file name stands for (a check against typos).
         seed: seed of the split. max_length: drawings with more points are left out (after splitting).
-        progress: optional ``callable(files_done)`` called every 500 files.
 
     Raises ValueError (nothing written) for bad arguments, a missing SRC, or too few drawings to split.
     """
     out, category = _check_import_options(sources, out, category, seed, max_length)
-    names, drawings, origins, skipped, counts, seen = [], [], [], [], [], {}
+    collected, counts, seen = _Collected(), [], {}
     for source in sources:
         count = SourceCount(str(source))
         counts.append(count)
         for entry in source_entries(source, count):
             _deduplicate(entry, seen)
             for name, drawing in entry_drawings(entry):
-                if isinstance(drawing, Skip):
-                    skipped.append(Skipped(name, drawing.reason, drawing.detail))
-                    count.skipped += 1
-                else:
-                    names.append(name)
-                    drawings.append(drawing)
-                    origins.append(count)
-                    count.imported += 1
-            if progress is not None and (len(names) + len(skipped)) % 500 == 0:
-                progress(len(names) + len(skipped))
-    splits = _split(names, drawings, origins, category, seed, max_length, skipped)
-    result = ImportResult(out, card_path(out), category, splits, skipped, counts, seed, max_length)
+                collected.add(name, drawing, count)
+    collected.flush()
+    splits = _split(collected, category, seed, max_length)
+    result = ImportResult(out, card_path(out), category, splits, collected.skipped, counts, seed, max_length)
     write_dataset(result)
     return result
 
@@ -682,9 +744,9 @@ def _deduplicate(entry: _Entry, seen: dict) -> None:
         seen[digest] = entry.name
 
 
-def _split(names, drawings, origins, category, seed, max_length, skipped) -> dict[str, list[np.ndarray]]:
-    """Seeded split (by name), then the length cap (those left out are added to ``skipped`` and their
-    ``origins``' counts)."""
+def _split(collected: _Collected, category: str, seed: int, max_length: int) -> dict[str, list[np.ndarray]]:
+    """Seeded split (by name), then the length cap (those left out are counted as skipped)."""
+    names, drawings = collected.names, collected.drawings
     if len(drawings) < 3:
         raise ValueError(f"only {len(drawings)} drawing(s) could be imported (see the reasons above); a dataset needs at "
                          "least 3, one each for train, valid and test: nothing was written")
@@ -695,10 +757,9 @@ def _split(names, drawings, origins, category, seed, max_length, skipped) -> dic
         kept, kept_index = strokes.cap_length([drawings[i] for i in members], max_length)
         splits[split_name] = kept
         for index in sorted(set(members.tolist()) - set(members[kept_index].tolist())):
-            skipped.append(Skipped(names[index], "too long", f"{len(drawings[index])} points after simplification, "
-                                                             f"more than max_length={max_length}"))
-            origins[index].imported -= 1
-            origins[index].skipped += 1
+            collected.origins[index].imported -= 1
+            collected.skip(names[index], Skip("too long", f"{len(drawings[index])} points after simplification, more than "
+                                                          f"max_length={max_length}"), collected.origins[index])
     empty = [name for name, split in splits.items() if not split]
     if empty:
         raise ValueError(f"the {', '.join(empty)} split would be empty after leaving out drawings longer than "
