@@ -61,6 +61,7 @@ from sketchrnn.data.npz import inflation_limit
 DRAWING_SUFFIXES = (".svg", ".ndjson", ".json")  # read inside folders and archives; other files are ignored
 ARCHIVE_SUFFIXES = (".tgz", ".tar.gz", ".tar")
 FRAME = 255.0  # Quick, Draw!'s frame: a drawing's larger side spans 0-255
+FRAME_DECIMALS = 6  # framed points are rounded to this many decimals before resampling (see frame_polylines)
 RESAMPLE_SPACING = 1.0  # pixels between resampled points (Quick, Draw!: 1)
 MAX_CHORD = 4.0  # a curve is flattened to chords of at most this many output pixels
 MAX_CURVE_SAMPLES = 4096  # points of one curve at most (a curve 64 times the frame long is noise, not a stroke)
@@ -88,7 +89,7 @@ SKIP_REASONS = {  # reason -> what it means, in the order the card lists them
     "not SVG": "XML whose root element is not <svg>",
     "refused element": "contains <image>, <script>, <text>, <use> or <foreignObject>",
     "too complex": f"more than {MAX_NUMBERS:,} coordinates, {MAX_ELEMENTS:,} elements or {MAX_DEPTH} levels of nesting",
-    "zero-size viewBox": "a viewBox of zero (or negative) width or height: nothing is drawn",
+    "zero-size viewBox": "an <svg> whose viewBox, width or height is zero (or negative): nothing is drawn",
     "bad coordinates": f"NaN, infinite or absurd (beyond +-{MAX_COORDINATE:g}) coordinates",
     "geometry error": "svgelements could not compute the shapes",
     "no strokes": "no visible stroked shape (fill-only art, empty, or all hidden)",
@@ -98,6 +99,9 @@ SKIP_REASONS = {  # reason -> what it means, in the order the card lists them
     "too long": "longer than max_length points after simplification",
 }
 NUMBER = re.compile(rb"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+NOT_A_NUMBER = re.compile(r"(?<![a-z])(?:nan|inf|infinity)(?![a-z])", re.IGNORECASE)
+GEOMETRY_ATTRIBUTES = frozenset(("d", "points", "x", "y", "x1", "y1", "x2", "y2", "cx", "cy", "r", "rx", "ry", "width",
+                                 "height", "transform", "viewBox", "stroke-width"))
 SVG_NAMESPACE = "{http://www.w3.org/2000/svg}"
 
 
@@ -210,27 +214,35 @@ def _check_elements(root) -> None:
         name = _local_name(element.tag)
         if name in REFUSED_ELEMENTS:
             raise Skip("refused element", f"refused: it contains {REFUSED_ELEMENTS[name]}; a drawing must be strokes only")
-        view_box = element.get("viewBox")
-        if view_box is not None:
-            _check_view_box(view_box)
-        for attribute in ("d", "points"):
+        if name == "svg":
+            _check_view_box(element)
+        for attribute in GEOMETRY_ATTRIBUTES.intersection(element.keys()):
             value = element.get(attribute)
-            if value:
+            if NOT_A_NUMBER.search(value):
+                raise Skip("bad coordinates", f"its <{name}> has a NaN or infinite number in {attribute}="
+                                              f"{value.strip()[:30]!r}; coordinates must be finite numbers")
+            if attribute in ("d", "points"):
                 numbers += len(NUMBER.findall(value.encode("utf-8", "replace")))
         if numbers > MAX_NUMBERS:
             raise Skip("too complex", f"refused: more than {MAX_NUMBERS:,} coordinates in its path data and points")
         pending.extend((child, depth + 1) for child in element)
 
 
-def _check_view_box(text: str) -> None:
-    """Skip for a viewBox of zero or negative width or height (SVG: the element is not drawn)."""
-    values = text.replace(",", " ").split()
-    try:
-        width, height = float(values[2]), float(values[3])
-    except (IndexError, ValueError):
-        return  # svgelements ignores a malformed viewBox, as browsers do
-    if not (width > 0 and height > 0):
-        raise Skip("zero-size viewBox", f"its viewBox {text.strip()[:40]!r} has zero or negative size, so nothing is drawn")
+def _check_view_box(element) -> None:
+    """Skip for an ``<svg>`` whose viewBox, width or height is zero or negative (SVG: nothing is drawn)."""
+    text = element.get("viewBox")
+    if text is not None:
+        values = text.replace(",", " ").split()
+        try:
+            width, height = float(values[2]), float(values[3])
+        except (IndexError, ValueError):
+            width = height = 1.0  # svgelements ignores a malformed viewBox, as browsers do
+        if not (width > 0 and height > 0):
+            raise Skip("zero-size viewBox", f"its viewBox {text.strip()[:40]!r} has zero or negative size, so nothing is drawn")
+    for attribute in ("width", "height"):
+        match = re.fullmatch(r"\s*([-+]?[\d.]+(?:[eE][-+]?\d+)?)[a-z%]*\s*", element.get(attribute, ""))
+        if match and float(match.group(1)) <= 0:
+            raise Skip("zero-size viewBox", f"its {attribute} is {element.get(attribute).strip()[:20]!r}, so nothing is drawn")
 
 
 def svg_polylines(content: bytes) -> list[np.ndarray]:
@@ -246,6 +258,8 @@ def svg_polylines(content: bytes) -> list[np.ndarray]:
     if not shapes:
         raise Skip("no strokes", "no visible stroked shape (only fills, or nothing drawn)")
     outlines = [outline for shape in shapes for outline in _shape_outlines(shape)]
+    if not outlines:
+        raise Skip("no strokes", "its stroked shapes draw nothing (empty or unreadable path data, zero-size shapes)")
     coarse = [np.asarray(_outline_points(outline, None), dtype=np.float64) for outline in outlines]
     _check_finite(coarse)
     extent = _extent(coarse)
@@ -439,7 +453,8 @@ def frame_polylines(polylines) -> list[np.ndarray]:
     if not extent > 0:
         raise Skip("no extent", "every point of its strokes is in one place")
     scale = FRAME / extent
-    return [(line - low) * scale for line in lines]
+    # rounded to a millionth of a pixel: the float noise of transforms (1e-13) must not flip RDP's ties
+    return [np.round((line - low) * scale, FRAME_DECIMALS) for line in lines]
 
 
 def resample_polylines(polylines, spacing: float = RESAMPLE_SPACING) -> list[np.ndarray]:
