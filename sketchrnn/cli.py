@@ -141,6 +141,8 @@ def add_data_import_command(subparsers) -> None:
                         help="the category, checked against the --out file name (default: the file name)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the train/valid/test split (default 0)")
     parser.add_argument("--max-length", type=int, default=250, help="leave out drawings with more points than this (default 250)")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="processes reading SVG geometry (default: the CPU cores, at most 4; the result is the same)")
     parser.set_defaults(handler=run_data_import)
 
 
@@ -148,8 +150,9 @@ def run_data_import(arguments) -> int:
     """Import the sources, print a few skip reasons and the summary."""
     from sketchrnn.data import svg_import
 
+    jobs = arguments.jobs if arguments.jobs is not None else min(4, len(os.sched_getaffinity(0)))
     result = svg_import.import_drawings(arguments.sources, arguments.out, category=arguments.category,
-                                        seed=arguments.seed, max_length=arguments.max_length)
+                                        seed=arguments.seed, max_length=arguments.max_length, jobs=jobs)
     shown = {}
     for item in result.skipped:
         shown[item.reason] = shown.get(item.reason, 0) + 1
@@ -158,6 +161,7 @@ def run_data_import(arguments) -> int:
     hidden = len(result.skipped) - sum(min(count, 3) for count in shown.values())
     if hidden:
         print(f"... and {hidden:,} more skipped (every one with its reason on the card)", file=sys.stderr)
+    sys.stderr.flush()
     print(svg_import.summary(result))
     return 0
 

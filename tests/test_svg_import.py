@@ -331,6 +331,20 @@ def test_archives_json_and_ndjson_drawings(tmp_path):
     assert sum(len(split) for split in dataset.splits.values()) == 7
 
 
+def test_worker_processes_give_the_same_dataset_and_card(tmp_path):
+    paths = squares(tmp_path, 40)
+    (tmp_path / "text.svg").write_text(svg_text("<text>hi</text>"))
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    alone = svg_import.import_drawings([*paths, tmp_path / "text.svg"], tmp_path / "one" / "boxes.npz", jobs=1)
+    workers = svg_import.import_drawings([*paths, tmp_path / "text.svg"], tmp_path / "two" / "boxes.npz", jobs=2)
+    assert (tmp_path / "one" / "boxes.card.md").read_text().replace("/one/", "/") == \
+        (tmp_path / "two" / "boxes.card.md").read_text().replace("/two/", "/")
+    for name in ("train", "valid", "test"):
+        assert [d.tolist() for d in alone.splits[name]] == [d.tolist() for d in workers.splits[name]]
+    assert [item.reason for item in workers.skipped] == ["refused element"]
+
+
 def test_duplicates_are_imported_once_and_listed(tmp_path):
     paths = squares(tmp_path, 5)
     (tmp_path / "copy.svg").write_bytes(paths[0].read_bytes())
@@ -476,7 +490,7 @@ def test_hostile_folder_and_archive_are_skipped_and_counted_in_bounded_memory(tm
     out.parent.mkdir()
     tracemalloc.start()
     try:
-        status = cli.main(["data", "import", str(folder), str(tmp_path / "hostile.tgz"), "--out", str(out)])
+        status = cli.main(["data", "import", str(folder), str(tmp_path / "hostile.tgz"), "--out", str(out), "--jobs", "1"])
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()

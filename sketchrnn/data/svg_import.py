@@ -74,6 +74,7 @@ MAX_DEPTH = 64  # nesting of XML elements
 MAX_COORDINATE = 1e9  # |x| or |y| beyond this (after transforms) is refused as absurd
 SPLIT_FRACTIONS = (0.9, 0.05, 0.05)  # train, valid, test
 PREPROCESS_BATCH = 256  # drawings resampled and simplified together
+WORKER_CHUNK = 32  # files sent to a worker process at a time
 REFUSED_ELEMENTS = {  # local tag name -> why the file is refused (these are never followed)
     "image": "an <image> (a raster picture, not strokes)",
     "feImage": "an <feImage> (a filter that loads a picture)",
@@ -111,6 +112,9 @@ class Skip(Exception):
     def __init__(self, reason: str, detail: str):
         super().__init__(detail)
         self.reason, self.detail = reason, detail
+
+    def __reduce__(self):  # travels back from the worker processes
+        return Skip, (self.reason, self.detail)
 
 
 @dataclass
@@ -308,7 +312,7 @@ def _stroked_shapes(content: bytes) -> list:
     from svgelements import SVG, Shape
 
     try:
-        document = SVG.parse(io.BytesIO(content))
+        document = SVG.parse(io.BytesIO(content), reify=False)  # transforms applied once, in segments()
         return [element for element in document.elements() if isinstance(element, Shape) and _is_stroked(element)]
     except Exception as error:  # a damaged file can fail in the library in many ways; none of them is ours to show
         raise Skip("geometry error", f"svgelements could not read its shapes ({type(error).__name__}: {str(error)[:80]})") from None
@@ -545,32 +549,36 @@ def _suffix(name: str, suffixes) -> str | None:
     return next((suffix for suffix in suffixes if lower.endswith(suffix)), None)
 
 
-def source_entries(source, count: SourceCount) -> Iterator[_Entry]:
-    """The drawing files of one SRC (a file, a folder or a tar archive); ``count.ignored`` counts the others.
+def check_source(source) -> str:
+    """What a SRC is: "folder", "archive" or one of DRAWING_SUFFIXES (a file that may still prove unreadable).
 
     ValueError for a SRC that does not exist or is not an SVG, JSON, ndjson, archive or folder.
     """
     path = Path(source)
     try:
-        mode = os.stat(path).st_mode
+        if stat.S_ISDIR(os.stat(path).st_mode):
+            return "folder"
     except FileNotFoundError:
         raise ValueError(f"{source}: no such file or folder" + (" (a broken symbolic link)" if path.is_symlink() else "")) from None
-    except OSError as error:
-        mode = None
-        problem = f"cannot be read ({error.strerror or error})"
-    if mode is not None and stat.S_ISDIR(mode):
-        yield from _folder_entries(path, count)
-        return
+    except OSError:
+        pass  # a link loop, a permission problem: skipped with its reason when read
     if _suffix(path.name, ARCHIVE_SUFFIXES):
-        yield from _archive_entries(path, count)
-        return
+        return "archive"
     suffix = _suffix(path.name, DRAWING_SUFFIXES)
     if suffix is None:
         raise ValueError(f"{source}: not an SVG, .json or .ndjson drawing, a folder of them or a .tgz/.tar archive of them")
-    if mode is None:
-        yield _Entry(str(path), suffix, skip=Skip("unreadable", f"{problem}"))
-        return
-    yield _file_entry(path, suffix)
+    return suffix
+
+
+def source_entries(source, count: SourceCount) -> Iterator[_Entry]:
+    """The drawing files of one SRC (a file, a folder or a tar archive); ``count.ignored`` counts the others."""
+    kind = check_source(source)
+    if kind == "folder":
+        yield from _folder_entries(Path(source), count)
+    elif kind == "archive":
+        yield from _archive_entries(Path(source), count)
+    else:
+        yield _file_entry(Path(source), kind)
 
 
 def _file_entry(path: Path, suffix: str) -> _Entry:
@@ -695,7 +703,7 @@ class _Collected:
 
 
 def import_drawings(sources, out, *, category: str | None = None, seed: int = 0,
-                    max_length: int = strokes.MAX_LENGTH) -> ImportResult:
+                    max_length: int = strokes.MAX_LENGTH, jobs: int = 1) -> ImportResult:
     """Import line art (see the module docstring) into the Sketch-RNN dataset ``out`` and its card.
 
     Args:
@@ -703,18 +711,16 @@ def import_drawings(sources, out, *, category: str | None = None, seed: int = 0,
         out: the ``.npz`` to write; its file name is its category (``icons.npz`` -> "icons").
         category: optional; must be the category the file name stands for (a check against typos).
         seed: seed of the split. max_length: drawings with more points are left out (after splitting).
+        jobs: processes reading SVG geometry (the files are read, and the results kept, in this one, in
+            order; the output does not depend on ``jobs``).
 
     Raises ValueError (nothing written) for bad arguments, a missing SRC, or too few drawings to split.
     """
-    out, category = _check_import_options(sources, out, category, seed, max_length)
-    collected, counts, seen = _Collected(), [], {}
-    for source in sources:
-        count = SourceCount(str(source))
-        counts.append(count)
-        for entry in source_entries(source, count):
-            _deduplicate(entry, seen)
-            for name, drawing in entry_drawings(entry):
-                collected.add(name, drawing, count)
+    out, category = _check_import_options(sources, out, category, seed, max_length, jobs)
+    collected, counts = _Collected(), [SourceCount(str(source)) for source in sources]
+    for (index, _), drawings in _read_entries(_all_entries(sources, counts), jobs):
+        for name, drawing in drawings:
+            collected.add(name, drawing, counts[index])
     collected.flush()
     splits = _split(collected, category, seed, max_length)
     result = ImportResult(out, card_path(out), category, splits, collected.skipped, counts, seed, max_length)
@@ -722,10 +728,40 @@ def import_drawings(sources, out, *, category: str | None = None, seed: int = 0,
     return result
 
 
-def _check_import_options(sources, out, category, seed, max_length) -> tuple[Path, str]:
+def _all_entries(sources, counts: list[SourceCount]) -> Iterator[tuple[int, _Entry]]:
+    """``(source index, entry)`` for every drawing file of every SRC, in order, duplicates marked."""
+    seen: dict = {}
+    for index, source in enumerate(sources):
+        for entry in source_entries(source, counts[index]):
+            _deduplicate(entry, seen)
+            yield index, entry
+
+
+def _entry_result(item: tuple[int, _Entry]) -> tuple[tuple[int, None], list]:
+    """What a worker sends back for one entry: its source index and its drawings (the bytes stay behind)."""
+    index, entry = item
+    return (index, None), list(entry_drawings(entry))
+
+
+def _read_entries(items: Iterator[tuple[int, _Entry]], jobs: int) -> Iterator[tuple[tuple[int, None], list]]:
+    """:func:`_entry_result` of every item, in order: here, or in ``jobs`` worker processes."""
+    if jobs <= 1:
+        yield from map(_entry_result, items)
+        return
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(jobs) as pool:  # spawn: safe beside threads (the demo, TensorFlow)
+        yield from pool.imap(_entry_result, items, chunksize=WORKER_CHUNK)
+
+
+def _check_import_options(sources, out, category, seed, max_length, jobs) -> tuple[Path, str]:
     """The output path and category; ValueError for options that cannot be honoured."""
     if not sources:
         raise ValueError("no sources given: pass SVG files, folders of them or .tgz archives of them")
+    for source in sources:
+        check_source(source)
+    if not isinstance(jobs, (int, np.integer)) or not 1 <= jobs <= 64:
+        raise ValueError(f"jobs must be a whole number from 1 to 64, got {jobs!r}")
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     if not isinstance(max_length, (int, np.integer)) or max_length < 1:
