@@ -37,6 +37,7 @@ a one-line reason (``SKIP_REASONS``) and counted.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import json
@@ -56,7 +57,7 @@ import numpy as np
 from sketchrnn import files, strokes
 from sketchrnn.data.categories import category_from_filename, validate_category
 from sketchrnn.data.clean import SPLIT_NAMES, seeded_split
-from sketchrnn.data.npz import inflation_limit
+from sketchrnn.data.npz import READ_CHUNK, inflation_limit
 
 DRAWING_SUFFIXES = (".svg", ".ndjson", ".json")  # read inside folders and archives; other files are ignored
 ARCHIVE_SUFFIXES = (".tgz", ".tar.gz", ".tar")
@@ -103,7 +104,7 @@ NUMBER = re.compile(rb"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 NOT_A_NUMBER = re.compile(r"(?<![a-z])(?:nan|inf|infinity)(?![a-z])", re.IGNORECASE)
 GEOMETRY_ATTRIBUTES = frozenset(("d", "points", "x", "y", "x1", "y1", "x2", "y2", "cx", "cy", "r", "rx", "ry", "width",
                                  "height", "transform", "viewBox", "stroke-width"))
-SVG_NAMESPACE = "{http://www.w3.org/2000/svg}"
+GZIP_MAGIC = b"\x1f\x8b"
 
 
 class Skip(Exception):
@@ -620,18 +621,28 @@ def _archive_entries(path: Path, count: SourceCount) -> Iterator[_Entry]:
     limit = inflation_limit()
     with handle:
         try:
-            with tarfile.open(fileobj=handle, mode="r|*") as archive:
+            stream = gzip.GzipFile(fileobj=handle, mode="rb") if handle.peek(2)[:2] == GZIP_MAGIC else handle
+            with tarfile.open(fileobj=stream, mode="r|") as archive:
                 for member in archive:
                     if member.offset_data + max(member.size, 0) > limit:
                         raise Skip("unreadable", f"the archive inflates to more than {limit:,} bytes; the rest of it is not read")
                     entry = _member_entry(archive, member, f"{path}:{member.name}", count)
                     if entry is not None:
                         yield entry
+                _read_to_the_end(stream, limit)
         except Skip as skip:
             yield _Entry(str(path), ".tgz", skip=skip)
         except (tarfile.TarError, EOFError, OSError, zlib.error) as error:
             yield _Entry(str(path), ".tgz", skip=Skip("unreadable", f"a damaged or truncated archive ({type(error).__name__}: "
                                                                     f"{str(error)[:80]}); the rest of it is not read"))
+
+
+def _read_to_the_end(stream, limit: int) -> None:
+    """Read what follows the last member (tar padding): a gzip stream cut short raises EOFError only there."""
+    for _ in range(limit // READ_CHUNK + 1):
+        if not stream.read(READ_CHUNK):
+            return
+    raise Skip("unreadable", f"the archive inflates to more than {limit:,} bytes")
 
 
 def _member_entry(archive: tarfile.TarFile, member: tarfile.TarInfo, name: str, count: SourceCount) -> _Entry | None:
