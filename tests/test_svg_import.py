@@ -331,7 +331,8 @@ def test_archives_json_and_ndjson_drawings(tmp_path):
     assert sum(len(split) for split in dataset.splits.values()) == 7
 
 
-def test_worker_processes_give_the_same_dataset_and_card(tmp_path):
+def test_worker_processes_give_the_same_dataset_and_card(tmp_path, monkeypatch):
+    monkeypatch.setattr(svg_import, "WORKERS_AFTER", 8)  # the files after the 8th go to the workers
     paths = squares(tmp_path, 40)
     (tmp_path / "text.svg").write_text(svg_text("<text>hi</text>"))
     (tmp_path / "one").mkdir()

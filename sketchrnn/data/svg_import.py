@@ -32,7 +32,9 @@ expansion, no external entity, no file or URL is ever read); ``<image>``, ``<scr
 ``<foreignObject>`` are refused, never followed; a file larger than ``MAX_FILE_BYTES``, with more than
 ``MAX_NUMBERS`` coordinates, ``MAX_ELEMENTS`` elements or nesting deeper than ``MAX_DEPTH``, a zero-size
 ``viewBox``, NaN/infinite or absurd coordinates, a device, FIFO or link loop: each such file is skipped with
-a one-line reason (``SKIP_REASONS``) and counted.
+a one-line reason (``SKIP_REASONS``) and counted. Memory stays bounded: at most ``MAX_FILE_BYTES`` of a
+file is read, and with ``jobs > 1`` (SVG geometry read by worker processes, results kept in order, so the
+output is the same) at most ``WINDOW_FILES`` files or ``WINDOW_BYTES`` are read ahead for the workers.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import itertools
 import json
 import math
 import os
@@ -75,7 +78,9 @@ MAX_DEPTH = 64  # nesting of XML elements
 MAX_COORDINATE = 1e9  # |x| or |y| beyond this (after transforms) is refused as absurd
 SPLIT_FRACTIONS = (0.9, 0.05, 0.05)  # train, valid, test
 PREPROCESS_BATCH = 256  # drawings resampled and simplified together
-WORKER_CHUNK = 32  # files sent to a worker process at a time
+WORKER_CHUNK = 16  # files sent to a worker process at a time
+WINDOW_FILES, WINDOW_BYTES = 512, 64 << 20  # files (or bytes of them) read ahead for the worker processes
+WORKERS_AFTER = 200  # with jobs > 1, the files after this many are read by worker processes
 REFUSED_ELEMENTS = {  # local tag name -> why the file is refused (these are never followed)
     "image": "an <image> (a raster picture, not strokes)",
     "feImage": "an <feImage> (a filter that loads a picture)",
@@ -756,13 +761,33 @@ def _entry_result(item: tuple[int, _Entry]) -> tuple[tuple[int, None], list]:
 
 def _read_entries(items: Iterator[tuple[int, _Entry]], jobs: int) -> Iterator[tuple[tuple[int, None], list]]:
     """:func:`_entry_result` of every item, in order: here, or in ``jobs`` worker processes."""
+    items = iter(items)
     if jobs <= 1:
         yield from map(_entry_result, items)
+        return
+    first = list(itertools.islice(items, WORKERS_AFTER))
+    yield from map(_entry_result, first)  # a small import is done before worker processes would have started
+    if len(first) < WORKERS_AFTER:
         return
     import multiprocessing
 
     with multiprocessing.get_context("spawn").Pool(jobs) as pool:  # spawn: safe beside threads (the demo, TensorFlow)
-        yield from pool.imap(_entry_result, items, chunksize=WORKER_CHUNK)
+        for window in _windows(items):
+            yield from pool.imap(_entry_result, window, chunksize=WORKER_CHUNK)
+
+
+def _windows(items: Iterator) -> Iterator[list]:
+    """The items in lists of at most WINDOW_FILES entries or WINDOW_BYTES of file content (so the workers'
+    queue never holds more than that: ``Pool.imap`` alone would read every file ahead)."""
+    window, size = [], 0
+    for item in items:
+        window.append(item)
+        size += len(item[1].content or b"")
+        if len(window) >= WINDOW_FILES or size >= WINDOW_BYTES:
+            yield window
+            window, size = [], 0
+    if window:
+        yield window
 
 
 def _check_import_options(sources, out, category, seed, max_length, jobs) -> tuple[Path, str]:
