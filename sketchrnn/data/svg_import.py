@@ -927,7 +927,8 @@ def dataset_card(result: ImportResult) -> str:
     if not by_reason:
         lines.append("Nothing was skipped.")
     for reason, count in by_reason.items():
-        lines += [f"### {reason}: {count:,}", "", f"{SKIP_REASONS[reason]}.", ""]
+        meaning = SKIP_REASONS[reason]
+        lines += [f"### {reason}: {count:,}", "", f"{meaning[0].upper()}{meaning[1:]}.", ""]
         lines += [f"- `{item.name}`: {item.detail}" for item in result.skipped if item.reason == reason]
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
