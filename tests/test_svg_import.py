@@ -453,6 +453,14 @@ def test_a_million_path_commands_are_refused_quickly():
     assert time.perf_counter() - started < 20  # a counting pass, not a million svgelements segments
 
 
+def test_curves_that_would_flatten_to_too_many_points_are_refused(monkeypatch):
+    monkeypatch.setattr(svg_import, "MAX_POINTS", 50_000)  # the real limit is 1,000,000: the same refusal, 20 times sooner
+    coil = svg_text('<path d="M0 0 ' + "A50 50 0 1 1 0 1 A50 50 0 1 1 0 0 " * 300 + '"/>')  # 600 turns, 100 points each
+    assert skip_reason(coil) == "too complex"
+    assert len(svg_polylines(svg_text('<path d="M0 0 ' + "A50 50 0 1 1 0 1 A50 50 0 1 1 0 0 " * 200 + '"/>').encode())[0]) \
+        == 40_001  # 400 turns are fine
+
+
 def special_files(folder: Path) -> None:
     """A 1 GB (sparse) SVG, a link to /dev/zero, a FIFO, a broken link and a link loop, all named .svg."""
     with open(folder / "gigabyte.svg", "wb") as handle:

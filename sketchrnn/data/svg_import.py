@@ -74,6 +74,7 @@ COARSE_POSITIONS = np.linspace(0.0, 1.0, COARSE_SAMPLES)
 MAX_FILE_BYTES = 8 << 20  # a larger file is skipped (line art is kilobytes; an icon ~1 kB)
 MAX_NUMBERS = 200_000  # coordinates in path data and points of one file (a drawing keeps <= 250 points)
 MAX_ELEMENTS = 20_000  # XML elements of one file
+MAX_POINTS = 1_000_000  # points of one file's flattened curves and lines (in the 255 frame: 1 per 4 px of curve)
 MAX_DEPTH = 64  # nesting of XML elements
 MAX_COORDINATE = 1e9  # |x| or |y| beyond this (after transforms) is refused as absurd
 SPLIT_FRACTIONS = (0.9, 0.05, 0.05)  # train, valid, test
@@ -276,6 +277,9 @@ def svg_polylines(content: bytes) -> list[np.ndarray]:
     if extent == 0:
         raise Skip("no extent", "every point of its strokes is in one place")
     scale = FRAME / extent
+    curves = [part for outline in outlines for part in outline if isinstance(part, _Curve)]
+    if sum(map(len, coarse)) + sum(max(curve.samples(scale) - COARSE_SAMPLES, 0) for curve in curves) > MAX_POINTS:
+        raise Skip("too complex", f"refused: its curves flatten to more than {MAX_POINTS:,} points")
     return [points if not any(isinstance(part, _Curve) and part.samples(scale) > COARSE_SAMPLES for part in outline)
             else np.asarray(_outline_points(outline, scale), dtype=np.float64)
             for outline, points in zip(outlines, coarse)]
