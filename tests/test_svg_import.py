@@ -542,3 +542,16 @@ def test_cli_import_then_data_info(tmp_path, capsys):
     assert "categories (1): boxes" in capsys.readouterr().out
     assert cli.main(["data", "import", str(tmp_path / "nothing_here"), "--out", str(tmp_path / "x.npz")]) == 2
     assert "no such file or folder" in capsys.readouterr().err
+
+
+def test_a_model_card_credits_imported_line_art(tmp_path):
+    from sketchrnn import export
+
+    svg_import.import_drawings(squares(tmp_path, 5), tmp_path / "boxes.npz")
+    imported = export.imported_sources([str(tmp_path / "boxes.npz"), "../shared/data/quickdraw_sketchrnn_pig_2200.npz"])
+    assert imported == {"boxes.npz": [str(tmp_path / f"square{index:03d}.svg") for index in range(5)]}
+    credit = export.data_credit({"data": [str(tmp_path / "boxes.npz")], "imported_from": imported})
+    assert "imported with `sketchrnn data import` from `square000.svg`" in credit and "Quick, Draw!" not in credit
+    both = export.data_credit({"data": [str(tmp_path / "boxes.npz"), "pig.npz"], "imported_from": imported})
+    assert both.startswith("Quick, Draw! drawings (Google, CC BY 4.0) and line art imported")
+    assert export.data_credit({"data": ["pig.npz"]}) == "Quick, Draw! drawings (Google, CC BY 4.0)"

@@ -938,6 +938,15 @@ def dataset_card(result: ImportResult) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+SOURCE_ROW = re.compile(r"^\| `([^`]+)` \| [\d,]+ \| [\d,]+ \| [\d,]+ \|$", re.MULTILINE)
+
+
+def card_sources(card_text: str) -> list[str]:
+    """The sources a dataset card lists (as given to the import)."""
+    sources_section = card_text.split("## Sources", 1)[-1].split("\n## ", 1)[0]
+    return SOURCE_ROW.findall(sources_section)
+
+
 def summary(result: ImportResult) -> str:
     """One line: what was written, how many drawings per split and how many were skipped for what."""
     total = {name: len(drawings) for name, drawings in result.splits.items()}
