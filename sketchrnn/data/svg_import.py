@@ -738,7 +738,7 @@ def import_drawings(sources, out, *, category: str | None = None, seed: int = 0,
     """
     out, category = _check_import_options(sources, out, category, seed, max_length, jobs)
     collected, counts = _Collected(), [SourceCount(str(source)) for source in sources]
-    for (index, _), drawings in _read_entries(_all_entries(sources, counts), jobs):
+    for index, drawings in _read_entries(_all_entries(sources, counts), jobs):
         for name, drawing in drawings:
             collected.add(name, drawing, counts[index])
     collected.flush()
@@ -757,13 +757,13 @@ def _all_entries(sources, counts: list[SourceCount]) -> Iterator[tuple[int, _Ent
             yield index, entry
 
 
-def _entry_result(item: tuple[int, _Entry]) -> tuple[tuple[int, None], list]:
+def _entry_result(item: tuple[int, _Entry]) -> tuple[int, list]:
     """What a worker sends back for one entry: its source index and its drawings (the bytes stay behind)."""
     index, entry = item
-    return (index, None), list(entry_drawings(entry))
+    return index, list(entry_drawings(entry))
 
 
-def _read_entries(items: Iterator[tuple[int, _Entry]], jobs: int) -> Iterator[tuple[tuple[int, None], list]]:
+def _read_entries(items: Iterator[tuple[int, _Entry]], jobs: int) -> Iterator[tuple[int, list]]:
     """:func:`_entry_result` of every item, in order: here, or in ``jobs`` worker processes."""
     items = iter(items)
     if jobs <= 1:
