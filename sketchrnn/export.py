@@ -53,6 +53,9 @@ def export_run(run_dir, destination, test_losses: dict | None = None, reference:
         machine=model.metadata.get("machine") or machine_description(),
         best_step=model.metadata.get("best_step", model.step),
     )
+    imported = imported_sources(model.metadata.get("data", []))
+    if imported:
+        model.metadata["imported_from"] = imported
     if test_losses:
         model.metadata["test_loss"] = test_losses
     if reference:
@@ -74,8 +77,8 @@ def model_card(model) -> str:
             "started from z; it redraws and morphs drawings)" if vae else "A decoder-only Sketch-RNN")
     lines = [
         f"# {model.name}", "",
-        f"{what} trained by this project's `sketchrnn train` on Quick, Draw! drawings "
-        f"(Google, CC BY 4.0). Categories: {', '.join(model.categories)}.", "",
+        f"{what} trained by this project's `sketchrnn train` on {data_credit(meta)}. "
+        f"Categories: {', '.join(model.categories)}.", "",
         "## Data", "",
         *[f"- `{Path(source).name}`" for source in meta.get("data", [])],
         f"- drawings after cleaning and the {model.config.max_length}-point cap: "
@@ -108,6 +111,30 @@ def model_card(model) -> str:
     if meta.get("test_loss"):
         lines += ["", *_test_loss_table(meta["test_loss"], meta.get("reference_test_loss"))]
     return "\n".join(lines) + "\n"
+
+
+def imported_sources(data_sources) -> dict[str, list[str]]:
+    """For each data file written by ``sketchrnn data import``: the file names of the sources its dataset card lists."""
+    from sketchrnn.data import svg_import
+
+    imported = {}
+    for source in data_sources:
+        card = svg_import.card_path(source) if str(source).lower().endswith(".npz") else None
+        if card is not None and card.is_file():
+            imported[Path(source).name] = svg_import.card_sources(card.read_text(encoding="utf-8", errors="replace"))
+    return imported
+
+
+def data_credit(meta: dict) -> str:
+    """What a model was trained on, with the credit due: Quick, Draw!'s drawings and/or imported line art."""
+    imported = meta.get("imported_from") or {}
+    names = sorted({Path(name).name for sources in imported.values() for name in sources})
+    art = (f"line art imported with `sketchrnn data import` from {', '.join(f'`{name}`' for name in names) or 'SVG files'} "
+           "(the licences of those sources apply; see the dataset card beside the data file)")
+    if imported and len(imported) == len(meta.get("data", [])):
+        return art
+    quickdraw = "Quick, Draw! drawings (Google, CC BY 4.0)"
+    return f"{quickdraw} and {art}" if imported else quickdraw
 
 
 def _test_loss_table(test_loss: dict, reference: dict | None) -> list[str]:

@@ -139,14 +139,31 @@ def read_regular_file(path, max_bytes: int) -> bytes:
         raise ValueError(f"{path} is {describe_mode(mode)}, not a regular file")
     try:
         with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY), "rb") as handle:
-            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            status = os.fstat(handle.fileno())
+            if not stat.S_ISREG(status.st_mode):
                 raise ValueError(f"{path} changed into something that is not a regular file while being opened")
-            content = handle.read(max_bytes + 1)
+            content = _read_at_most(handle, max_bytes + 1, status.st_size)
     except OSError as error:
         raise ValueError(f"cannot read {path}: {error.strerror}") from None
     if len(content) > max_bytes:
         raise ValueError(f"{path} is larger than {max_bytes:,} bytes, the most accepted here")
     return content
+
+
+def _read_at_most(handle, limit: int, size_hint: int) -> bytes:
+    """Up to ``limit`` bytes of an open file; buffers grow with what is read (a small file never costs ``limit``).
+
+    ``size_hint`` (the size ``stat`` reports; 0 for /proc files) sizes the first read.
+    """
+    chunks, total, want = [], 0, min(limit, size_hint + 1 if size_hint > 0 else 1 << 16)
+    while total < limit:
+        chunk = handle.read(min(want, limit - total))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+        want = min(max(want, 1 << 16) * 2, 1 << 24)
+    return b"".join(chunks)
 
 
 def read_json(path, max_bytes: int = 2**20):
