@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from sketchrnn import files
+from sketchrnn.drawing_settings import SECTION as DRAWING_SECTION
+from sketchrnn.drawing_settings import ModelDrawingSettings
 from sketchrnn.model import TrainedModel, build_network, weight_key
 from sketchrnn.strokes import DataStats
 
@@ -67,6 +69,8 @@ def _write_model_files(directory: Path, model: TrainedModel, weights_dtype=np.fl
         "name": model.name,
         "metadata": model.metadata,
     }
+    if model.drawing.chosen:  # a model without settings of its own draws with the project's defaults, whatever they become
+        config[DRAWING_SECTION] = model.drawing.to_dict()
     (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
     np.savez(directory / WEIGHTS_FILE, **{k: v.astype(weights_dtype) for k, v in model.numpy_weights().items()})
 
@@ -161,6 +165,7 @@ def load_model(path) -> TrainedModel:
         raise ValueError(f"{directory / CONFIG_FILE}: bad model settings ({error})") from None
     network = build_network(model_config)
     restore_weights(network, directory)
+    drawing = read_drawing_settings(config, directory)
     stats = DataStats(**config["stats"])
     if not (np.isfinite(stats.scale_factor) and stats.scale_factor > 0):
         raise ValueError(f"{directory / CONFIG_FILE}: scale_factor must be a positive number")
@@ -176,7 +181,34 @@ def load_model(path) -> TrainedModel:
         name=config.get("name") or directory.name,
         path=directory,
         metadata=config.get("metadata", {}),
+        drawing=drawing,
     )
+
+
+def read_drawing_settings(config: dict, directory: Path) -> ModelDrawingSettings:
+    """The model's drawing settings from its parsed config.json (the project's defaults when it has none)."""
+    if DRAWING_SECTION not in config:
+        return ModelDrawingSettings()
+    try:
+        return ModelDrawingSettings.from_dict(config[DRAWING_SECTION], list(config["categories"]))
+    except ValueError as error:
+        raise ValueError(f"{directory / CONFIG_FILE}: bad drawing settings: {error}; fix or remove the "
+                         f"\"{DRAWING_SECTION}\" section (without it the model draws with the project's defaults)") from None
+
+
+def write_drawing_settings(directory, drawing: ModelDrawingSettings) -> Path:
+    """Replace the drawing settings in a model directory's config.json (atomically; nothing else changes).
+
+    The settings are checked against the model's categories first: a section the loader would refuse is never written.
+    """
+    directory = resolve_model_dir(directory)
+    config = _read_config(directory)
+    ModelDrawingSettings.from_dict(drawing.to_dict(), list(config["categories"]))
+    if drawing.chosen:
+        config[DRAWING_SECTION] = drawing.to_dict()
+    else:
+        config.pop(DRAWING_SECTION, None)
+    return atomic_write_text(directory / CONFIG_FILE, json.dumps(config, indent=2) + "\n")
 
 
 # ----------------------------------------------------------------------------------------------
