@@ -273,7 +273,27 @@ def read_state(checkpoint: Path) -> dict:
         raise ValueError(f"{checkpoint / STATE_FILE} is unreadable ({error})") from None
 
 
+BUNDLED_ROOT = Path(__file__).resolve().parent.parent / "data" / "models"
+
+
 def bundled_model_dirs(root=None) -> list[Path]:
     """Model directories shipped with the project under ``data/models/`` (sorted by name)."""
-    root = Path(root) if root is not None else Path(__file__).resolve().parent.parent / "data" / "models"
+    root = Path(root) if root is not None else BUNDLED_ROOT
     return sorted(p for p in root.iterdir() if (p / CONFIG_FILE).is_file()) if root.is_dir() else []
+
+
+def drawing_ranking(root=None) -> dict[str, list[tuple[str, float | None]]]:
+    """Per category, the models beside each other under ``root`` (default ``data/models/``) that draw it, best first
+    on validation (``drawing_ranking.json``, written by benchmarks/choose_drawing_settings.py); {} when there is none.
+    A damaged file is a ValueError."""
+    from sketchrnn.drawing_settings import RANKING_FILE, read_ranking
+
+    path = (Path(root) if root is not None else BUNDLED_ROOT) / RANKING_FILE
+    return read_ranking(path) if path.exists() else {}
+
+
+def best_first(directories: list[Path], category: str | None, ranking: dict) -> list[Path]:
+    """Model directories with those that draw ``category`` best (by ``ranking``, see :func:`drawing_ranking`) first;
+    the rest keep their order."""
+    order = [name for name, _ in ranking.get(category, [])]
+    return sorted(directories, key=lambda d: order.index(d.name) if d.name in order else len(order))

@@ -30,6 +30,7 @@ MAX_GUIDANCE = 16.0  # guidance's upper end (see `Sampler.generate`); 8 and 16 m
 MAX_TRIES = 4  # drawings drawn per drawing kept, at most (see `sample.most_like`)
 MAX_CHOSEN_BY = 1000  # characters of the "chosen_by" note, at most
 SECTION = "drawing"  # the section of config.json that holds a model's settings
+RANKING_FILE = "drawing_ranking.json"  # beside the bundled models: per category, the models that draw it, best first
 SETTING_NAMES = ("temperature", "pen_temperature", "guidance", "tries")
 
 
@@ -197,6 +198,26 @@ def resolved(model, category: str | None = None, *, temperature=None, pen_temper
     base = getattr(model, "drawing", NO_SETTINGS).for_category(drawn)
     given = {"temperature": temperature, "pen_temperature": pen_temperature, "guidance": guidance, "tries": tries}
     return dataclasses.replace(base, **{name: value for name, value in given.items() if value is not None})
+
+
+def read_ranking(path) -> dict[str, list[tuple[str, float | None]]]:
+    """``{category: [(model name, share recognised on validation or None), ...]}``, best first, from the file
+    ``benchmarks/choose_drawing_settings.py`` writes (see :data:`RANKING_FILE`); ValueError for a damaged one."""
+    from sketchrnn import files
+
+    data = files.read_json(path)
+    categories = data.get("categories") if isinstance(data, dict) else None
+    if not isinstance(categories, dict):
+        raise ValueError(f"{path}: expected an object with \"categories\" (category -> models, best first)")
+    ranking = {}
+    for category, models in categories.items():
+        if not isinstance(models, list) or not all(
+                isinstance(m, dict) and isinstance(m.get("model"), str)
+                and (m.get("recognised") is None or (_is_number(m["recognised"]) and 0 <= m["recognised"] <= 1))
+                for m in models):
+            raise ValueError(f"{path}: {_shown(category)} must list {{\"model\": name, \"recognised\": share or null}}")
+        ranking[category] = [(m["model"], None if m.get("recognised") is None else float(m["recognised"])) for m in models]
+    return ranking
 
 
 def with_card_section(card: str, section_lines: list[str]) -> str:

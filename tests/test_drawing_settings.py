@@ -168,3 +168,21 @@ def test_help_says_the_model_setting_is_used(capsys):
     text = " ".join(capsys.readouterr().out.split())
     assert text.count("default: the model's setting for the category, printed when drawing") == 4
     assert "the project's is 0.4" in text and "the project's is 1," in text and "the project's is 8" in text
+
+
+def test_the_ranking_file_is_read_as_untrusted_input_and_orders_models_best_first(tmp_path):
+    (tmp_path / "drawing_ranking.json").write_text(json.dumps({"chosen_by": "a test", "categories": {
+        "pig": [{"model": "b", "recognised": 0.8}, {"model": "a", "recognised": 0.6}],
+        "cat": [{"model": "c", "recognised": None}]}}))
+    ranking = checkpoint.drawing_ranking(tmp_path)
+    assert ranking == {"pig": [("b", 0.8), ("a", 0.6)], "cat": [("c", None)]}
+    folders = [tmp_path / name for name in ("a", "b", "c")]
+    assert [d.name for d in checkpoint.best_first(folders, "pig", ranking)] == ["b", "a", "c"]
+    assert [d.name for d in checkpoint.best_first(folders, "eye", ranking)] == ["a", "b", "c"]
+    assert checkpoint.drawing_ranking(tmp_path / "none") == {}
+    for damaged, message in (("[1]", "expected an object"), ('{"categories": {"pig": [{"model": 3}]}}', "'pig' must list"),
+                             ('{"categories": {"pig": [{"model": "a", "recognised": 7}]}}', "'pig' must list"),
+                             ("{", "not valid JSON")):
+        (tmp_path / "drawing_ranking.json").write_text(damaged)
+        with pytest.raises(ValueError, match=message):
+            checkpoint.drawing_ranking(tmp_path)

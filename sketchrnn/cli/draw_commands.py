@@ -16,7 +16,7 @@ from sketchrnn.drawing_settings import DEFAULTS, MAX_GUIDANCE, MAX_TEMPERATURE, 
 def add_drawing_options(parser, n_default: int) -> None:
     """Options shared by ``sample`` and ``complete``."""
     parser.add_argument("model", nargs="?", default=None, metavar="MODEL",
-                        help="model or run directory (default: the bundled model that draws --category)")
+                        help="model or run directory (default: the bundled model that draws --category best)")
     parser.add_argument("--category", default=None, help="what to draw, for models of several categories")
     parser.add_argument("--n", type=int, default=n_default, help=f"how many drawings, 1-16 (default {n_default})")
     add_settings_options(parser)
@@ -113,13 +113,15 @@ def choose_model(path, category):
 
 
 def bundled_model(kind: str, category=None):
-    """The first bundled model of this kind ("decoder" or "vae") that draws ``category`` (any when None), or None.
+    """The bundled model of this kind ("decoder" or "vae") that draws ``category`` best (any when None), or None.
 
-    Each model's kind is read from its config.json first, so models of the other kind are never loaded.
+    Best: first in data/models/drawing_ranking.json for the category (measured on validation cuts by
+    benchmarks/choose_drawing_settings.py, as the demo's menu orders them); else the first by name. Each model's kind
+    is read from its config.json first, so models of the other kind are never loaded.
     """
     from sketchrnn import checkpoint, files
 
-    for directory in checkpoint.bundled_model_dirs():
+    for directory in checkpoint.best_first(checkpoint.bundled_model_dirs(), category, checkpoint.drawing_ranking()):
         if files.read_json(directory / checkpoint.CONFIG_FILE)["model"].get("kind", "decoder") != kind:
             continue
         model = checkpoint.load_model(directory)
