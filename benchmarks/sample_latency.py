@@ -11,7 +11,10 @@ from 3 x 4 by the model's own guess, `sample.most_like`, and each step guided, `
 VAE the demo's Redraw (4 redrawings of the same drawing) and Morph (8 drawings from it to a second one) at the
 demo's defaults.
 
-    python benchmarks/sample_latency.py [--repeats 7] [--hidden-size 512]
+It also prints the sampler's floor: the LSTM's multiply-adds alone at the same run's dense matmul rate. ``--isa avx2``
+measures as on an AVX2-only CPU (``machine.py``).
+
+    python benchmarks/sample_latency.py [--repeats 7] [--hidden-size 512] [--isa avx2]
 """
 
 from __future__ import annotations
@@ -22,6 +25,10 @@ import statistics
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from machine import add_isa_option, apply_isa_cap, cpu_line, isa_check, isa_from_argv, matmul_gflops  # noqa: E402
+
+apply_isa_cap(isa_from_argv())  # before TensorFlow loads
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -80,11 +87,22 @@ def median_ms(function, repeats: int) -> float:
     return 1000 * statistics.median(times)
 
 
+def lstm_limit_ms(hidden_size: int, gflops: float) -> float:
+    """Milliseconds the sampler's LSTM steps would take at ``gflops``: ENDINGS x STEPS steps of
+    8 * H * (H + 5) FLOPs (4 gates, a multiply-add is 2 FLOPs); the mixture head and the rest count as free."""
+    return ENDINGS * STEPS * 8 * hidden_size * (hidden_size + 5) / (gflops * 1e9) * 1e3
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--hidden-size", type=int, default=512)
+    add_isa_option(parser)
     arguments = parser.parse_args(argv)
+    print(cpu_line())
+    print(isa_check())
+    print(f"TensorFlow {tf.__version__}, {tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count()} "
+          f"intra-op threads")
     drawing = thirty_point_drawing()
     model = endless_model(arguments.hidden_size)
     complete = lambda: sample.complete(model, drawing, ENDINGS, seed=0, canvas_size=(256, 256), max_steps=STEPS,  # noqa: E731
@@ -97,6 +115,10 @@ def main(argv=None):
     print(f"  fast path (XLA-compiled loop):  median {fast:8.1f} ms")
     print(f"  eager Keras step-by-step loop:  median {eager:8.1f} ms")
     print(f"  speed-up of the fast path over eager Keras: {eager / fast:.1f}x   (targets: fast <= 60 ms, >= 10x)")
+    rate = matmul_gflops()
+    limit = lstm_limit_ms(arguments.hidden_size, rate)
+    print(f"  the LSTM's multiply-adds alone at this run's dense matmul rate ({rate:.0f} GFLOP/s): {limit:.1f} ms; "
+          f"fast path = {fast / limit:.2f}x that (target <= 2x)")
     fitted = calibration.load_default()  # read once, as the demo does: not inside the timed calls
     for directory in checkpoint.bundled_model_dirs():
         bundled = checkpoint.load_model(directory)

@@ -27,6 +27,10 @@ import sys
 import time
 from pathlib import Path
 
+from machine import add_isa_option, apply_isa_cap, cpu_line, isa_from_argv
+
+apply_isa_cap(isa_from_argv())  # before torch loads: ATEN_CPU_CAPABILITY is read at import
+
 try:
     import torch
     from torch import nn
@@ -106,10 +110,20 @@ class TorchTrainer:
         return results
 
 
+def framework_line() -> str:
+    """PyTorch's version, threads and the CPU capability its kernels dispatch to (AVX2, AVX512...)."""
+    return (f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads, kernels for "
+            f"{torch.backends.cpu.get_cpu_capability()}")
+
+
 def serve(data: str) -> None:
-    """Answer ``HIDDEN STEPS`` lines on stdin with JSON step timings on stdout (warm-up on first use)."""
+    """Answer ``HIDDEN STEPS`` lines on stdin with JSON step timings on stdout (warm-up on first use);
+    ``info`` with :func:`framework_line`."""
     trainers = {}
     for line in sys.stdin:
+        if line.strip() == "info":
+            print(json.dumps(framework_line()), flush=True)
+            continue
         hidden_size, steps = map(int, line.split())
         if hidden_size not in trainers:
             trainers[hidden_size] = TorchTrainer(data, hidden_size)
@@ -123,11 +137,13 @@ def main(argv=None) -> None:
     parser.add_argument("--hidden", type=int, nargs="+", default=[256, 512], help="hidden sizes (default 256 512)")
     parser.add_argument("--steps", type=int, default=8, help="timed steps per hidden size (default 8)")
     parser.add_argument("--serve", action="store_true", help="run as train_throughput.py's subprocess")
+    add_isa_option(parser)
     arguments = parser.parse_args(argv)
     torch.set_num_threads(THREADS)
     if arguments.serve:
         return serve(arguments.data)
-    print(f"PyTorch {torch.__version__}, {THREADS} threads, data {Path(arguments.data).name}")
+    print(cpu_line())
+    print(f"{framework_line()}, data {Path(arguments.data).name}")
     for hidden_size in arguments.hidden:
         trainer = TorchTrainer(arguments.data, hidden_size)
         trainer.timed_steps(3)

@@ -20,7 +20,10 @@ What is counted: the LSTM's multiply-adds only. Forward = 8 * H * (H + I) FLOPs 
 forward (forward, and backward for inputs and weights). The mixture head and the elementwise gate
 maths are real work but are not counted, so the figure is a lower bound of what the CPU does.
 
-    python benchmarks/train_throughput.py [--rounds 5] [--steps 4] [--data PATH] [--layer-norm] [--vae] [--epochs] [--profile H]
+``--isa avx2`` measures both frameworks capped at AVX2 (``machine.py``), as on an AVX2-only CPU; the first lines
+name the CPU, the cap and what oneDNN and XLA really compile for, and each framework's threads.
+
+    python benchmarks/train_throughput.py [--rounds 5] [--steps 4] [--data PATH] [--layer-norm] [--vae] [--epochs] [--profile H] [--isa avx2]
 """
 
 from __future__ import annotations
@@ -39,6 +42,10 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from machine import add_isa_option, apply_isa_cap, cpu_line, isa_check, isa_from_argv, matmul_gflops  # noqa: E402
+
+apply_isa_cap(isa_from_argv())  # before TensorFlow loads; the PyTorch subprocess inherits it
+
 import tensorflow as tf  # noqa: E402
 
 from sketchrnn.model import lstm  # noqa: E402
@@ -50,18 +57,11 @@ DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / 
 INPUTS = 5
 
 
-def matmul_gflops(size: int = 2048, repeats: int = 10) -> float:
-    """Median GFLOP/s of a dense float32 size x size matmul in a TensorFlow graph."""
-    a = tf.random.normal([size, size])
-    b = tf.random.normal([size, size])
-    multiply = tf.function(lambda: tf.reduce_sum(tf.matmul(a, b)))
-    multiply()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        multiply().numpy()
-        times.append(time.perf_counter() - start)
-    return 2 * size**3 / statistics.median(times) / 1e9
+def tensorflow_threads() -> str:
+    """TensorFlow's thread pools as configured (0 means one thread per core)."""
+    intra = tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count()
+    inter = tf.config.threading.get_inter_op_parallelism_threads() or os.cpu_count()
+    return f"{intra} intra-op / {inter} inter-op threads"
 
 
 VARIANTS = {"layer norm": {"layer_norm": True}, "vae": {"model": "vae"}}  # --layer-norm, --vae: TrainSettings changes
@@ -114,6 +114,12 @@ class TorchBaseline:
         self.process = subprocess.Popen([sys.executable, str(script), "--serve", "--data", data],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
+    def framework_line(self) -> str:
+        """The subprocess's PyTorch version, threads and kernel ISA."""
+        self.process.stdin.write("info\n")
+        self.process.stdin.flush()
+        return json.loads(self.process.stdout.readline())
+
     def timed_steps(self, hidden_size: int, count: int):
         """(seconds, timestep-samples) of ``count`` PyTorch steps at one hidden size."""
         self.process.stdin.write(f"{hidden_size} {count}\n")
@@ -146,6 +152,8 @@ def compare(data: str, rounds: int, steps: int, hidden_sizes=(256, 512), variant
     baseline = TorchBaseline(data)
     if baseline.process is None:
         print("PyTorch baseline skipped: torch is not installed (it is the optional extra: pip install -e '.[bench]')")
+    else:
+        print(baseline.framework_line())
     runners = {hidden_size: tensorflow_runner(data, hidden_size) for hidden_size in hidden_sizes}
     variant_runners = {(name, hidden_size): tensorflow_runner(data, hidden_size, **VARIANTS[name])
                        for name in variants for hidden_size in hidden_sizes}
@@ -250,8 +258,11 @@ def main(argv=None) -> None:
     parser.add_argument("--epochs", action="store_true", help="also time one epoch bucketed against padded")
     parser.add_argument("--epoch-hidden-size", type=int, default=256, help="hidden size of the epoch comparison")
     parser.add_argument("--profile", type=int, metavar="H", help="print one step's time per op at hidden H, and exit")
+    add_isa_option(parser)
     arguments = parser.parse_args(argv)
-    print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPU cores, data {Path(arguments.data).name}")
+    print(cpu_line())
+    print(isa_check())
+    print(f"TensorFlow {tf.__version__}, {tensorflow_threads()}, data {Path(arguments.data).name}")
     if arguments.profile:
         return profile_step(arguments.data, arguments.profile)
     variants = [name for name, wanted in (("layer norm", arguments.layer_norm), ("vae", arguments.vae)) if wanted]

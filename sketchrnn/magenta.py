@@ -23,6 +23,11 @@ column blocks and adds 1.0 to the forget block of the bias. Both are exact. The 
 (pen logits, then M each of mixture logits, mu_x, mu_y, log sigma_x, log sigma_y, rho before tanh)
 is already this project's head layout. Inputs are stroke-5 rows with offsets divided by
 ``scale_factor``, starting from ``(0, 0, 1, 0, 0)``, as here.
+
+Writing (``sketchrnn models export-js``) is the exact inverse, for a decoder magenta.js can run: one
+category (a model of several has its category embedding folded into the LSTM bias), gate blocks back in
+the order i, j, f, o, the forget bias 1.0 taken out of the stored bias, each weight rounded to the nearest
+int16 step (10 / 32767). A file read here and written again is the same file, byte for byte.
 """
 
 from __future__ import annotations
@@ -40,12 +45,13 @@ import numpy as np
 
 from sketchrnn import checkpoint, data
 from sketchrnn.drawing_settings import MAGENTA_JS, MAGENTA_JS_NOTE, ModelDrawingSettings
-from sketchrnn.model import ModelConfig, TrainedModel, build_network
+from sketchrnn.model import ModelConfig, TrainedModel, build_network, fold_embedding
 from sketchrnn.strokes import DataStats
 
 MODELS_BASE_URL = "https://storage.googleapis.com/quickdraw-models/sketchRNN/models"  # or $SKETCHRNN_MODELS_URL
 MODEL_URL = MODELS_BASE_URL + "/{name}.gen.json"
 WEIGHT_SCALE = 10.0 / 32767.0  # a stored int16 times this is the weight
+LARGEST_STORED = 32767  # so weights are stored within [-10, 10]
 FORGET_BIAS = 1.0  # added to the forget gate at run time by magenta's LSTM cell
 MAX_FILE_BYTES = 64 * 2**20  # published files are ~3 MB; refuse anything far larger before parsing
 UNCLIPPED_LOG_SIGMA = -20.0  # magenta clips no sigma; its models reach log sigma ~ -11, so -20 changes nothing
@@ -230,6 +236,101 @@ def own_size(model, count: int = SIZE_SAMPLES, seed: int = SIZE_SEED) -> DataSta
     return DataStats(scale_factor=model.stats.scale_factor, typical_extent=float(np.median(extents)),
                      median_length=float(np.median([len(d) for d in stroke3])),
                      simplify_epsilon=strokes.simplification_epsilon(stroke3))
+
+
+# ----------------------------------------------------------------------------------------------
+# Writing a .gen.json (export-js): the inverse of reading one
+
+INFO_MODE = 2  # info.mode and info.version as in the published files (magenta.js reads neither)
+INFO_VERSION = 6
+JS_NUM_MIXTURES = 20  # @magenta/sketch's SketchRNN reads exactly 20 Gaussians (its NMIXTURE is fixed)
+WEIGHT_NAMES = ("output kernel", "output bias", "LSTM input kernel", "LSTM recurrent kernel", "LSTM bias")  # dims order
+
+
+def magenta_gate_order(matrix: np.ndarray) -> np.ndarray:
+    """Reorder the last axis's four gate blocks from Keras's (i, f, j, o) to magenta's (i, j, f, o).
+
+    The inverse of :func:`keras_gate_order`, which is its own inverse: both swap the middle two blocks.
+    """
+    return keras_gate_order(matrix)
+
+
+def check_exportable(model) -> None:
+    """Refuse (ValueError) a model magenta.js's SketchRNN cannot run: a VAE, a layer-normalised LSTM, M != 20."""
+    name, config = model.name or "this model", model.config
+    if config.kind != "decoder":
+        kind = "a VAE" if config.kind == "vae" else f"a {config.kind}"
+        raise ValueError(f"{name} is {kind}: magenta.js runs decoder-only models (it starts every drawing "
+                         "from a zero state, a VAE from its encoded drawing); export a decoder such as "
+                         "data/models/quickdraw6 (nothing was written)")
+    if config.layer_norm:
+        raise ValueError(f"{name} uses a layer-normalised LSTM (--layer-norm), which magenta.js cannot run (it steps "
+                         "a plain LSTM cell); export a model trained without --layer-norm (nothing was written)")
+    if config.num_mixtures != JS_NUM_MIXTURES:
+        raise ValueError(f"{name} has {config.num_mixtures} Gaussians; magenta.js reads exactly {JS_NUM_MIXTURES} "
+                         f"(train with --num-mixtures {JS_NUM_MIXTURES}) (nothing was written)")
+
+
+def export_category(model, category=None) -> str:
+    """The category to export: ``category`` (any spelling, ``alarm_clock``), or the model's only one."""
+    if category is None:
+        if len(model.categories) > 1:
+            raise ValueError(f"{model.name} draws {len(model.categories)} categories and magenta's format holds one: "
+                             f"choose it with --category ({', '.join(model.categories[:8])}"
+                             f"{', ...' if len(model.categories) > 8 else ''})")
+        return model.categories[0]
+    category = data.canonical_category(category)
+    model.category_id(category)  # an unknown category raises the usual message
+    return category
+
+
+def from_trained_model(model, category=None) -> MagentaFile:
+    """A decoder's weights for one category in magenta's layout: the inverse of :func:`converted_weights`.
+
+    A model of several categories has the category's embedding folded into the LSTM bias
+    (:func:`~sketchrnn.model.fold_embedding`, as ``train --init-from`` does); float32 weights, not yet rounded.
+    """
+    check_exportable(model)
+    category = export_category(model, category)
+    weights = model.numpy_weights()
+    kernel, bias = weights["lstm/kernel"], weights["lstm/bias"]  # (5 [+ E], 4H), (4H,): gate blocks i, f, j, o
+    if model.network.category_embedding is not None:
+        embedding = weights["category_embedding/embeddings"][model.category_id(category)]  # (E,)
+        kernel, bias = fold_embedding(kernel, bias, embedding)
+    units = model.config.hidden_size
+    bias = bias.copy()
+    bias[units : 2 * units] -= FORGET_BIAS  # the forget block, second in Keras's order: magenta adds it at run time
+    return MagentaFile(
+        name=category.replace(" ", "_"), max_seq_len=int(model.config.max_length),
+        scale_factor=float(model.stats.scale_factor),
+        output_kernel=weights["mixture_head/kernel"], output_bias=weights["mixture_head/bias"],
+        input_kernel=magenta_gate_order(kernel), recurrent_kernel=magenta_gate_order(weights["lstm/recurrent_kernel"]),
+        lstm_bias=magenta_gate_order(bias),
+    )
+
+
+def encoded_weight(array: np.ndarray, what: str) -> str:
+    """One weight as magenta stores it: the nearest int16 steps (value / WEIGHT_SCALE), little-endian, base64.
+
+    The inverse of the decoding in :func:`read_gen_json`; a weight beyond +-10 cannot be stored (ValueError).
+    """
+    steps = np.round(np.asarray(array, np.float64) / WEIGHT_SCALE)
+    largest = float(np.max(np.abs(array))) if np.size(array) else 0.0
+    if not np.all(np.isfinite(steps)) or np.max(np.abs(steps), initial=0) > LARGEST_STORED:
+        raise ValueError(f"the {what} has a weight of magnitude {largest:.4g}; magenta's format stores weights within "
+                         f"+-{LARGEST_STORED * WEIGHT_SCALE:g} (int16 * 10 / 32767), so this model cannot be exported "
+                         "(nothing was written)")
+    return base64.b64encode(steps.astype("<i2").tobytes()).decode("ascii")
+
+
+def gen_json_text(magenta: MagentaFile) -> str:
+    """The ``.gen.json`` text of a decoded model: compact JSON ``[info, dims, weights]`` and a newline, as published."""
+    arrays = (magenta.output_kernel, magenta.output_bias, magenta.input_kernel, magenta.recurrent_kernel,
+              magenta.lstm_bias)
+    info = {"mode": INFO_MODE, "version": INFO_VERSION, "max_seq_len": int(magenta.max_seq_len), "name": magenta.name,
+            "scale_factor": float(magenta.scale_factor)}
+    weights = [encoded_weight(array, what) for array, what in zip(arrays, WEIGHT_NAMES)]
+    return json.dumps([info, [list(array.shape) for array in arrays], weights], separators=(",", ":")) + "\n"
 
 
 # ----------------------------------------------------------------------------------------------

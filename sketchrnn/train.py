@@ -37,7 +37,7 @@ import tensorflow as tf
 
 from sketchrnn import checkpoint as ckpt
 from sketchrnn import files
-from sketchrnn.model import TrainedModel, build_network, reconstruction_loss
+from sketchrnn.model import TrainedModel, build_network, fold_embedding, reconstruction_loss
 from sketchrnn.model.vae import kl_annealing, kl_divergence, kl_term
 from sketchrnn.pipeline import Augmentation, BatchSource, evaluation_batches, normalized_split, tf_dataset
 from sketchrnn.settings import TrainSettings
@@ -255,7 +255,7 @@ def warm_start(model: TrainedModel, base: TrainedModel) -> None:
         rows = np.stack([table[base.categories.index(c)] if c in base.categories else table.mean(axis=0)
                          for c in model.categories])
     if new.category_embedding is None:
-        kernel, bias = kernel[:5], bias + (rows.mean(axis=0) @ kernel[5:] if rows is not None else 0.0)
+        kernel, bias = fold_embedding(kernel, bias, rows.mean(axis=0)) if rows is not None else (kernel[:5], bias)
     elif rows is not None:
         new.category_embedding.embeddings.assign(rows)
     else:

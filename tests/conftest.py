@@ -39,3 +39,41 @@ def tiny_vae(shared_data, tmp_path_factory) -> Path:
                              validate_every=15, checkpoint_every=15, learning_rate=3e-3, kl_decay_rate=0.99)
     train(settings, log=lambda *_: None)
     return run / "best"
+
+
+# A real browser for the browser tests (marker `browser`): Debian's chromium driven by Playwright
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TIMEOUT_MS = 60_000
+
+
+@pytest.fixture(scope="module")
+def browser_context(tmp_path_factory):
+    """A fresh headless chromium profile for a test module, or a skip (a failure in CI) when chromium is missing."""
+    if not CHROMIUM.exists():
+        if os.environ.get("SKETCHRNN_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"{CHROMIUM} is missing and SKETCHRNN_REQUIRE_BROWSER=1 (apt-get install chromium)")
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium-profile")),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_ARGS,
+            accept_downloads=True,
+            viewport={"width": 1280, "height": 1000},
+        )
+        context.set_default_timeout(TIMEOUT_MS)
+        yield context
+        context.close()

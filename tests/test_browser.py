@@ -26,20 +26,8 @@ from sketchrnn.canvas import StrokeCanvas
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOT = REPO_ROOT / "docs" / "demo.png"  # rewritten only with SKETCHRNN_UPDATE_SCREENSHOT=1
-TIMEOUT_MS = 60_000
 
 
 def free_port() -> int:
@@ -54,29 +42,6 @@ def launch(blocks: gr.Blocks) -> str:
     port = free_port()
     blocks.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     return f"http://127.0.0.1:{port}/"
-
-
-@pytest.fixture(scope="module")
-def browser_context(tmp_path_factory):
-    """A fresh headless chromium profile, or a skip (a failure in CI) when chromium is missing."""
-    if not CHROMIUM.exists():
-        if os.environ.get("SKETCHRNN_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"{CHROMIUM} is missing and SKETCHRNN_REQUIRE_BROWSER=1 (apt-get install chromium)")
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")),
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=CHROMIUM_ARGS,
-            accept_downloads=True,
-            viewport={"width": 1280, "height": 1000},
-        )
-        context.set_default_timeout(TIMEOUT_MS)
-        yield context
-        context.close()
 
 
 def drawable_canvas(page, selector: str = "#canvas canvas"):

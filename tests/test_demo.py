@@ -35,8 +35,8 @@ import numpy as np
 import pytest
 
 from sketchrnn import demo
-from sketchrnn.canvas import StrokeCanvas, parse_strokes
-from sketchrnn.sample import MAX_TRIES, MIN_ENDING_STEPS
+from sketchrnn.canvas import DEFAULT_SIZE, StrokeCanvas, parse_strokes
+from sketchrnn.sample import CANVAS_FILL, MAX_GUIDANCE, MAX_TRIES, MIN_ENDING_STEPS
 from sketchrnn.svg import DEFAULT_COLOR, DEFAULT_ENDING_COLOR
 
 SVG_NAMESPACE = "{http://www.w3.org/2000/svg}"
@@ -196,7 +196,7 @@ def test_a_model_of_several_categories_guides_its_endings(catalog, output_root):
         pages = [demo.complete_drawing(SQUIGGLE, single[0], 0.4, 2, 5, False, 1, guidance, catalog=catalog,
                                        output_root=output_root)[0] for guidance in (0, demo.DEFAULT_GUIDANCE)]
         assert pages[0] == pages[1]
-    for guidance in (-1, demo.MAX_GUIDANCE + 1, "strong", None):
+    for guidance in (-1, MAX_GUIDANCE + 1, "strong", None):
         with pytest.raises(gr.Error, match="guidance"):
             demo.complete_drawing(SQUIGGLE, label, 0.4, 2, 5, False, 1, guidance, catalog=catalog,
                                   output_root=output_root)
@@ -708,8 +708,8 @@ def test_test_drawings_are_the_models_own_test_split_fitted_to_the_canvas(redraw
     for strokes in test_drawings.values():
         points = np.concatenate([np.asarray(stroke) for stroke in strokes])
         extent = points.max(axis=0) - points.min(axis=0)
-        assert extent.max() == pytest.approx(demo.CANVAS_FILL * demo.DEFAULT_SIZE, abs=0.2)
-        assert np.all(points >= 0) and np.all(points <= demo.DEFAULT_SIZE)
+        assert extent.max() == pytest.approx(CANVAS_FILL * DEFAULT_SIZE, abs=0.2)
+        assert np.all(points >= 0) and np.all(points <= DEFAULT_SIZE)
     elsewhere = dataclasses.replace(redrawers["tinyvae"], metadata={"data": ["../no/such/data.npz"]})
     assert demo.load_test_drawings(elsewhere) == {}
 
@@ -728,7 +728,7 @@ def test_a_vae_among_the_models_redraws_but_never_completes_or_guesses(tiny_vae,
     shutil.copytree(tiny_vae, tmp_path / "tinyvae")
     save_model(untrained_model(("pig", "face")), tmp_path / "decoder")
     warmed = []
-    monkeypatch.setattr(demo, "start_warm_up", warmed.extend)  # no background thread outliving the test
+    monkeypatch.setattr("sketchrnn.demo.catalog.start_warm_up", warmed.extend)  # no background thread outliving the test
     catalog, redrawers = demo.load_page_models(tmp_path)
     assert list(catalog) == ["face", "pig"] and list(redrawers) == ["tinyvae"]
     assert sorted(model.name for model in warmed) == ["decoder", "tinyvae"]

@@ -3,7 +3,8 @@
 Whatever arrives (a browser, a hand-made API call, a JSON file given to the CLI), `sample.complete`
 and `sample.guess` answer with a valid result or a ValueError with a message, and the demo's event
 functions with a valid result or a gr.Error with a message: never another exception, never a hang
-(each call must finish within CALL_LIMIT_S). Hypothesis generates the inputs: any JSON value (null,
+(each call must finish within CALL_LIMIT_TIMES the time of a plain call, measured in the same session, so a
+slow or busy machine is judged against itself). Hypothesis generates the inputs: any JSON value (null,
 booleans, integers far too large for a float, NaN and infinite floats, strings, lists, objects),
 drawing-shaped values with junk in them, and big structured drawings (hundreds of strokes).
 """
@@ -17,6 +18,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 import threading
+import time
 from pathlib import Path
 
 import gradio as gr
@@ -27,7 +29,11 @@ from hypothesis import strategies as st
 
 from sketchrnn import demo, sample
 
-CALL_LIMIT_S = 5.0  # one completion or guess, whatever its input
+# One completion or guess, whatever its input, takes at most this many times a plain one measured in the same
+# session (at least MIN_CALL_LIMIT_S): bounded work, judged against this machine's own speed, not a fixed clock
+CALL_LIMIT_TIMES = 25
+MIN_CALL_LIMIT_S = 5.0
+PLAIN_DRAWING = [[[100, 100], [150, 90], [200, 120], [210, 180]], [[120, 200], [180, 210]]]
 FUZZ_SETTINGS = settings(  # ~100 examples per property: about 15 s each here, after a ~40 s warm-up of the models
     max_examples=100, deadline=None, database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
@@ -100,7 +106,10 @@ def options(data, valid: dict) -> dict:
 
 
 class Catalog(dict):
-    """The demo's menu, shown briefly when Hypothesis reports a failing example."""
+    """The demo's menu, shown briefly when Hypothesis reports a failing example; ``call_limit_s`` is how long one
+    call may take here."""
+
+    call_limit_s = MIN_CALL_LIMIT_S
 
     def __repr__(self) -> str:
         return f"<the bundled models: {', '.join(self)}>"
@@ -112,7 +121,23 @@ def catalog():
     catalog = Catalog(demo.load_catalog())
     demo.warm_up(unique_models(catalog), (1, 2, 4, 8))  # 1-2 endings, times the default tries where a model chooses
     demo.warm_up_guesses(unique_models(catalog))
+    catalog.call_limit_s = max(MIN_CALL_LIMIT_S, CALL_LIMIT_TIMES * plain_call_seconds(unique_models(catalog)))
     return catalog
+
+
+def plain_call_seconds(models) -> float:
+    """The slowest of a plain 2-ending completion (per model) and a guess, each the median of 3 calls."""
+    calls = [lambda model=model: sample.complete(model, PLAIN_DRAWING, 2) for model in models]
+    calls.append(lambda: sample.guess(models, PLAIN_DRAWING))
+    medians = []
+    for call in calls:
+        times = []
+        for _ in range(3):
+            started = time.perf_counter()
+            call()
+            times.append(time.perf_counter() - started)
+        medians.append(sorted(times)[1])
+    return max(medians)
 
 
 @pytest.fixture(scope="module")
@@ -124,8 +149,8 @@ def unique_models(catalog):
     return list({id(choice.model): choice.model for choice in catalog.values()}.values())
 
 
-def answer(function, *args, **kwargs):
-    """Call ``function`` in a daemon thread: returns ``(result, error)``; fails the test after CALL_LIMIT_S."""
+def answer(limit_s: float, function, *args, **kwargs):
+    """Call ``function`` in a daemon thread: returns ``(result, error)``; fails the test after ``limit_s``."""
     outcome = {"result": None, "error": None}
 
     def run():
@@ -136,8 +161,8 @@ def answer(function, *args, **kwargs):
 
     worker = threading.Thread(target=run, daemon=True)
     worker.start()
-    worker.join(CALL_LIMIT_S)
-    assert not worker.is_alive(), f"{function.__name__} took over {CALL_LIMIT_S} s"
+    worker.join(limit_s)
+    assert not worker.is_alive(), f"{function.__name__} took over {limit_s:.1f} s"
     event("refused" if outcome["error"] is not None else "answered")  # --hypothesis-show-statistics
     return outcome["result"], outcome["error"]
 
@@ -182,7 +207,7 @@ def test_complete_answers_any_json(catalog, data, drawing):
         "category": st.none() | st.sampled_from(model.categories),
     })
     n = chosen.pop("n")
-    completion, error = answer(sample.complete, model, drawing, n, **chosen)
+    completion, error = answer(catalog.call_limit_s, sample.complete, model, drawing, n, **chosen)
     if error is not None:
         assert_message(error, ValueError)
         return
@@ -196,7 +221,7 @@ def test_complete_answers_any_json(catalog, data, drawing):
 @given(data=st.data(), drawing=ANY_DRAWING)
 def test_guess_answers_any_json(catalog, data, drawing):
     chosen = options(data, {"top": st.integers(1, 5), "canvas_size": st.none() | st.just((400, 400))})
-    ranked, error = answer(sample.guess, unique_models(catalog), drawing, **chosen)
+    ranked, error = answer(catalog.call_limit_s, sample.guess, unique_models(catalog), drawing, **chosen)
     if error is not None:
         assert_message(error, ValueError)
         return
@@ -211,7 +236,8 @@ def test_demo_complete_answers_any_json(catalog, output_root, data, drawing):
         "endings": st.integers(1, 2), "seed": st.integers(0, demo.MAX_SEED), "animate": JSON,
         "tries": st.integers(1, 2),
     })
-    result, error = answer(demo.complete_drawing, drawing, *inputs.values(), catalog=catalog, output_root=output_root)
+    result, error = answer(catalog.call_limit_s, demo.complete_drawing, drawing, *inputs.values(), catalog=catalog,
+                           output_root=output_root)
     if error is not None:
         assert_message(error, gr.Error)
         return
@@ -223,7 +249,7 @@ def test_demo_complete_answers_any_json(catalog, output_root, data, drawing):
 @FUZZ_SETTINGS
 @given(drawing=ANY_DRAWING)
 def test_demo_guess_answers_any_json(catalog, drawing):
-    guesses, error = answer(demo.guess_drawing, drawing, catalog=catalog)
+    guesses, error = answer(catalog.call_limit_s, demo.guess_drawing, drawing, catalog=catalog)
     if error is not None:
         assert_message(error, gr.Error)
         return

@@ -1,6 +1,6 @@
 """Magenta's pretrained models: exact conversion (against an independent NumPy decoder), bad files, CLI.
 
-The reference decoder below is written from the documented maths of magenta's files
+The reference decoder (``tests/magenta_js.py``) is written from the documented maths of magenta's files
 (``../shared/data/README.md``, "Magenta's pretrained models"), not from the project's code: it reads
 the base64 int16 weights itself and runs magenta's LSTM cell (gates i, j, f, o; forget bias 1.0 at
 run time). The project's compiled sampler and its scorer must agree with it along a real drawing.
@@ -8,50 +8,18 @@ run time). The project's compiled sampler and its scorer must agree with it alon
 
 from __future__ import annotations
 
-import base64
 import json
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from magenta_js import reference_outputs, reference_weights
 from sketchrnn import checkpoint, cli, magenta, sample, strokes
 from sketchrnn.data import load_dataset
 from sketchrnn.drawing_settings import MAGENTA_JS, MAGENTA_JS_NOTE
 from sketchrnn.model import mixture_params
 from test_download import server  # noqa: F401 (the local HTTP server fixture)
-
-
-def reference_weights(path):
-    """The five weight arrays of a .gen.json, decoded here independently: int16 * 10 / 32767."""
-    info, dims, encoded = json.loads(path.read_text())
-    arrays = [np.frombuffer(base64.b64decode(text), "<i2").astype(np.float64).reshape(shape) * 10.0 / 32767.0
-              for text, shape in zip(encoded, dims)]
-    return info, arrays
-
-
-def reference_outputs(arrays, stroke5):
-    """magenta's decoder along stroke-5 rows ``[T, 5]``: mixture parameters and pen probabilities per step."""
-    output_kernel, output_bias, input_kernel, recurrent_kernel, bias = arrays
-    sigmoid = lambda v: 1.0 / (1.0 + np.exp(-v))  # noqa: E731
-    units = recurrent_kernel.shape[0]
-    hidden, cell, outputs = np.zeros(units), np.zeros(units), []
-    for row in stroke5:
-        z = row @ input_kernel + hidden @ recurrent_kernel + bias
-        i, j, f, o = (z[k * units:(k + 1) * units] for k in range(4))
-        cell = cell * sigmoid(f + 1.0) + sigmoid(i) * np.tanh(j)
-        hidden = np.tanh(cell) * sigmoid(o)
-        outputs.append(hidden @ output_kernel + output_bias)
-    return split_outputs(np.array(outputs))
-
-
-def split_outputs(outputs):
-    """Row of 6M + 3 -> pen probabilities, mixture weights, means, sigmas, correlations (magenta's meaning)."""
-    pen_logits, rest = outputs[:, :3], outputs[:, 3:]
-    pi_logits, mu_x, mu_y, log_sigma_x, log_sigma_y, rho = np.split(rest, 6, axis=1)
-    softmax = lambda v: np.exp(v - v.max(1, keepdims=True)) / np.exp(v - v.max(1, keepdims=True)).sum(1, keepdims=True)  # noqa: E731
-    return {"pen": softmax(pen_logits), "pi": softmax(pi_logits), "mu_x": mu_x, "mu_y": mu_y,
-            "sigma_x": np.exp(log_sigma_x), "sigma_y": np.exp(log_sigma_y), "rho": np.tanh(rho)}
 
 
 def project_params(outputs, num_mixtures):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from sketchrnn import compile_cache
 from sketchrnn.cli.data_commands import add_data_command, add_render_command
 from sketchrnn.cli.draw_commands import (
     add_complete_command,
@@ -18,7 +19,7 @@ from sketchrnn.cli.draw_commands import (
     add_sample_command,
 )
 from sketchrnn.cli.model_commands import add_demo_command, add_models_command
-from sketchrnn.cli.quiet import quiet_tensorflow_start
+from sketchrnn.cli.quiet import filtered_stderr, quiet_tensorflow_start
 from sketchrnn.cli.train_commands import (
     add_calibrate_command,
     add_evaluate_command,
@@ -45,16 +46,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def run_handler(arguments) -> int:
+    """Run the parsed command. A drawing command (``compiles`` set by its parser) in a process that has not loaded
+    TensorFlow yet loads the sampler's compiled programs from the XLA cache (:mod:`sketchrnn.compile_cache`) and
+    keeps the cache's load notices off stderr."""
+    if not getattr(arguments, "compiles", False) or "tensorflow" in sys.modules:
+        return arguments.handler(arguments)
+    compile_cache.enable()
+    with filtered_stderr():
+        return arguments.handler(arguments)
+
+
 def main(argv=None) -> int:
     """Run the command line; returns the exit status (2 for bad input, with ``error: ...`` on stderr)."""
     quiet_tensorflow_start()
     parser = build_parser()
     try:
-        arguments = parser.parse_args(argv)
+        arguments, unknown = parser.parse_known_args(argv)
+        if unknown and not getattr(arguments, "passes_through", False):
+            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+        arguments.passed_through = unknown
     except SystemExit as exit_request:  # --help (0) or a usage error (2)
         return exit_request.code if isinstance(exit_request.code, int) else 2
     try:
-        return arguments.handler(arguments)
+        return run_handler(arguments)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

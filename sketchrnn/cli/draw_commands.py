@@ -74,7 +74,7 @@ def add_sample_command(subparsers) -> None:
         epilog="example: sketchrnn sample --category pig --n 16 --temperature 0.4 --seed 1 --out grid.svg",
     )
     add_drawing_options(parser, 16)
-    parser.set_defaults(handler=run_sample)
+    parser.set_defaults(handler=run_sample, compiles=True)
 
 
 def add_complete_command(subparsers) -> None:
@@ -91,7 +91,7 @@ def add_complete_command(subparsers) -> None:
     parser.add_argument("--input", required=True, metavar="FILE.json", help="the drawing to complete")
     parser.add_argument("--canvas-size", type=positive_size, nargs=2, default=None, metavar=("WIDTH", "HEIGHT"),
                         help="the canvas the drawing was made on (default: its own bounding box / 0.8)")
-    parser.set_defaults(handler=run_complete)
+    parser.set_defaults(handler=run_complete, compiles=True)
 
 
 def choose_model(path, category):
@@ -205,7 +205,7 @@ def add_reconstruct_command(subparsers) -> None:
                         help="decode each redrawing from its own sample of the posterior (default: its mean)")
     parser.add_argument("--out", default="reconstruction.svg", metavar="FILE.svg",
                         help="where to write (default reconstruction.svg)")
-    parser.set_defaults(handler=run_reconstruct)
+    parser.set_defaults(handler=run_reconstruct, compiles=True)
 
 
 def add_interpolate_command(subparsers) -> None:
@@ -229,7 +229,7 @@ def add_interpolate_command(subparsers) -> None:
     parser.add_argument("--out", default="interpolation.svg", metavar="FILE.svg",
                         help="where to write the strip (default interpolation.svg)")
     parser.add_argument("--animated", default=None, metavar="FILE.svg", help="also write the animated morph here")
-    parser.set_defaults(handler=run_interpolate)
+    parser.set_defaults(handler=run_interpolate, compiles=True)
 
 
 def choose_vae(path):

@@ -3,28 +3,36 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from sketchrnn import data
 
 
 def add_demo_command(subparsers) -> None:
-    """``sketchrnn demo``: the Gradio page (same as ``python app.py``)."""
+    """``sketchrnn demo [demo options]``: the Gradio page (same as ``python app.py``); every option after ``demo``,
+    ``--help`` included, goes to the demo's own parser (``passes_through``)."""
     parser = subparsers.add_parser("demo", help="start the Gradio demo (same as python app.py)", add_help=False)
-    parser.add_argument("demo_arguments", nargs=argparse.REMAINDER)
-    parser.set_defaults(handler=lambda arguments: __import__("sketchrnn.demo").demo.main(arguments.demo_arguments))
+    parser.set_defaults(handler=run_demo, passes_through=True)
+
+
+def run_demo(arguments) -> int:
+    """Start the page with the options given after ``demo``."""
+    from sketchrnn.demo import main as demo_main
+
+    return demo_main(arguments.passed_through)
 
 
 def add_models_command(subparsers) -> None:
     """``sketchrnn models import|download|list``."""
     parser = subparsers.add_parser(
-        "models", help="use magenta's pretrained Sketch-RNN models: import, download, list",
+        "models", help="magenta's pretrained Sketch-RNN models (import, download, list); yours for magenta.js (export-js)",
         description=(
             "Magenta's published decoder-only Sketch-RNN models (about 113 Quick, Draw! categories, Apache-2.0) "
             "converted exactly into this project's model directories, so sample, complete, evaluate, render, export "
             "and the demo use them like models trained here."
         ),
     )
-    commands = parser.add_subparsers(dest="models_command", required=True, metavar="{import,download,list}")
+    commands = parser.add_subparsers(dest="models_command", required=True, metavar="{import,download,list,export-js}")
     importer = commands.add_parser(
         "import", help="convert a magenta .gen.json into a model directory",
         description="Convert FILE.gen.json into OUT_DIR (default: <cache>/imported/magenta-NAME) with a MODEL_CARD.md.",
@@ -48,6 +56,7 @@ def add_models_command(subparsers) -> None:
     lister = commands.add_parser("list", help="the bundled, imported and cached models, one line each")
     lister.add_argument("--cache-dir", default=None, help="download cache (default $SKETCHRNN_DATA_DIR, else data/)")
     lister.set_defaults(handler=run_models_list)
+    add_models_export_js_command(commands)
 
 
 def run_models_import(arguments) -> int:
@@ -85,4 +94,46 @@ def run_models_list(arguments) -> int:
         print(f"{kind:<9} {name:<24} {categories:<40} {path}")
     if not rows:
         print("no models: train one, or sketchrnn models download pig")
+    return 0
+
+
+def add_models_export_js_command(commands) -> None:
+    """``sketchrnn models export-js``: a decoder as magenta's .gen.json, for magenta.js / ml5.js, or a web page."""
+    exporter = commands.add_parser(
+        "export-js", help="write a model as a magenta .gen.json (for @magenta/sketch, ml5.js) or as a web page",
+        description=("Write one category of a decoder-only model as magenta's .gen.json, the file magenta.js "
+                     "(@magenta/sketch) and ml5.js load: exact but for rounding each weight to a step of 10/32767. "
+                     "A model of several categories needs --category; VAEs and layer-normalised models are refused. "
+                     "With --page, OUT is a folder for a static page that draws with the model: index.html, "
+                     "model.gen.json and @magenta/sketch's browser build (installed with npm into the download "
+                     "cache the first time)."),
+        epilog="examples: sketchrnn models export-js data/models/quickdraw6 --category pig pig.gen.json\n"
+               "          sketchrnn models export-js data/models/magenta-pig --page web && python3 -m http.server -d web",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    exporter.add_argument("model", metavar="MODEL", help="a model directory (e.g. data/models/quickdraw6) or a run")
+    exporter.add_argument("out", metavar="OUT", help="the .gen.json file to write (with --page: the page's folder)")
+    exporter.add_argument("--category", default=None, help="the category to export (needed for a model of several)")
+    exporter.add_argument("--page", action="store_true",
+                          help="write a web page that draws with the model into the folder OUT (new, empty or a page)")
+    exporter.add_argument("--cache-dir", default=None, help="where npm's @magenta/sketch is kept (default "
+                                                            "$SKETCHRNN_DATA_DIR, else data/)")
+    exporter.set_defaults(handler=run_models_export_js)
+
+
+def run_models_export_js(arguments) -> int:
+    """Export one category as a .gen.json, or as a page; print what was written."""
+    from sketchrnn import checkpoint, files, magenta, web
+
+    if arguments.page:
+        files.check_directory_target(arguments.out, web.is_page_dir, web.PAGE_DIR_KIND)
+    else:
+        files.check_file_target(arguments.out)
+    model = checkpoint.load_model(arguments.model)
+    text = magenta.gen_json_text(magenta.from_trained_model(model, arguments.category))  # refusals come here
+    if arguments.page:
+        log = lambda message: print(message, file=sys.stderr)  # noqa: E731
+        print(web.write_page(text, arguments.out, arguments.cache_dir, log) / web.PAGE_FILE)
+    else:
+        print(files.atomic_write_text(arguments.out, text))
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.abc
 import importlib.util
 import os
@@ -19,12 +20,36 @@ TENSORFLOW_IMPORT_NOISE = (
     "To enable the following instructions:",
     "Unable to register cuDNN factory", "Unable to register cuFFT factory", "Unable to register cuBLAS factory",
     "computation_placer.cc", "TF-TRT Warning: Could not find TensorRT",
+    # loading a program from the XLA cache (sketchrnn.compile_cache) names LLVM's tuning pseudo-features
+    # (+prefer-no-scatter, +prefer-no-gather) as missing from the host: the cache folder is keyed by the CPU
+    "Target machine feature +prefer-no-",
+    # and reading an entry tries the text format before the binary one it is written in
+    "Error parsing text-format tensorflow.XlaSerializedCacheEntry",
 )
 
 
 def keep_stderr_line(line: str) -> bool:
     """False for TensorFlow's start-up noise, True for anything else (a real error at import stays visible)."""
     return not any(noise in line for noise in TENSORFLOW_IMPORT_NOISE)
+
+
+@contextlib.contextmanager
+def filtered_stderr():
+    """Run the body with file descriptor 2 captured, then write back every captured line that is not noise."""
+    sys.stderr.flush()
+    saved_stderr = os.dup(2)
+    with tempfile.TemporaryFile() as capture:  # a file, not a pipe: a long error cannot block the body
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved_stderr, 2)
+            os.close(saved_stderr)
+            capture.seek(0)
+            kept = [line for line in capture.read().decode(errors="replace").splitlines(True) if keep_stderr_line(line)]
+            sys.stderr.write("".join(kept))
+            sys.stderr.flush()
 
 
 class QuietLoader(importlib.abc.Loader):
@@ -40,21 +65,11 @@ class QuietLoader(importlib.abc.Loader):
         return self.loader.create_module(spec)
 
     def exec_module(self, module):
-        sys.stderr.flush()
-        saved_stderr = os.dup(2)
-        with tempfile.TemporaryFile() as capture:  # a file, not a pipe: a long error cannot block the import
-            os.dup2(capture.fileno(), 2)
+        with filtered_stderr():
             try:
                 self.loader.exec_module(module)
             finally:
                 module.__loader__ = module.__spec__.loader = self.loader  # the package keeps its own loader
-                sys.stderr.flush()
-                os.dup2(saved_stderr, 2)
-                os.close(saved_stderr)
-                capture.seek(0)
-                kept = [line for line in capture.read().decode(errors="replace").splitlines(True) if keep_stderr_line(line)]
-                sys.stderr.write("".join(kept))
-                sys.stderr.flush()
 
 
 class QuietTensorFlowImport(importlib.abc.MetaPathFinder):

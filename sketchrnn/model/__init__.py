@@ -29,7 +29,7 @@ from sketchrnn.model.mixture import (
     mixture_params,
     reconstruction_loss,
 )
-from sketchrnn.model.network import SketchRNN
+from sketchrnn.model.network import SketchRNN, fold_embedding
 from sketchrnn.model.trained import TrainedModel, weight_key
 from sketchrnn.model.vae import SketchVAE, kl_annealing, kl_divergence, kl_term
 
@@ -44,6 +44,7 @@ __all__ = [
     "TrainedModel",
     "bivariate_normal_log_pdf",
     "build_network",
+    "fold_embedding",
     "kl_annealing",
     "kl_divergence",
     "kl_term",

@@ -36,6 +36,25 @@ class SketchRNN(keras.Model):
                                layer_norm=config.layer_norm, name="lstm")
         self.head = keras.layers.Dense(config.output_size, name="mixture_head")
 
+    def lstm_input_size(self) -> int:
+        """Width of the LSTM's input rows: stroke-5 and the category embedding (if any)."""
+        return 5 + (self.config.category_embedding_size if self.category_embedding is not None else 0)
+
+    def build_weights(self) -> None:
+        """Create every weight from the config alone, without a forward pass (which would trace and compile the
+        LSTM's training loops: seconds that loading a model for drawing does not need). The weights are named
+        as a forward pass names them (``<model>/lstm/kernel``), within the network's name scope."""
+        with keras.name_scope(self.name, caller=self):
+            self.build_layers()
+        self.built = True
+
+    def build_layers(self) -> None:
+        """Build each layer for the input shape it will see."""
+        if self.category_embedding is not None:
+            self.category_embedding.build((None,))
+        self.lstm.build((None, None, self.lstm_input_size()))
+        self.head.build((None, None, self.config.hidden_size))
+
     def lstm_inputs(self, stroke5, category_ids=None):
         """Concatenate the category embedding (if any) to every stroke-5 row: ``[B, T, 5 (+E)]``."""
         if self.category_embedding is None:
@@ -70,4 +89,14 @@ class SketchRNN(keras.Model):
             bias += tf.matmul(self.category_embedding(category_ids), self.lstm.kernel[5:])
         zeros = tf.zeros(tf.stack([batch, self.config.hidden_size]))
         return bias, zeros, zeros
+
+
+def fold_embedding(kernel, bias, embedding):
+    """An LSTM's input weights for one fixed embedding: ``(kernel[:5] (5, 4H), bias + embedding @ kernel[5:] (4H,))``.
+
+    ``kernel (5 + E, 4H)`` reads a stroke-5 row and an embedding ``(E,)`` fed beside every row; a fixed embedding
+    contributes the same to every step, so it moves into the bias (the sum :meth:`SketchRNN.decoder_start` makes
+    per sequence). NumPy arrays in and out.
+    """
+    return kernel[:5], bias + embedding @ kernel[5:]
 

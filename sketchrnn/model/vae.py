@@ -34,6 +34,19 @@ class SketchVAE(SketchRNN):
         self.initial_state_layer = keras.layers.Dense(2 * config.hidden_size, activation="tanh", name="initial_state")
         self.noise_seed = keras.random.SeedGenerator(None)
 
+    def lstm_input_size(self) -> int:
+        """Width of the decoder's input rows: stroke-5, z and the category embedding (if any)."""
+        return super().lstm_input_size() + self.config.latent_size
+
+    def build_layers(self) -> None:
+        """As :meth:`SketchRNN.build_layers`, with the encoder, the latent layers and the initial-state layer."""
+        super().build_layers()
+        for encoder in (self.encoder_forward, self.encoder_backward):
+            encoder.build((None, None, 5))
+        for latent in (self.latent_mean, self.latent_sigma_hat):
+            latent.build((None, 2 * self.config.encoder_size))
+        self.initial_state_layer.build((None, self.config.latent_size))
+
     def encode(self, drawing, training=False):
         """``drawing [B, T, 5]`` (points, then end rows as padding) -> ``(mu, sigma_hat)``, each ``[B, N_z]``."""
         lengths = tf.cast(tf.reduce_sum(1.0 - drawing[..., 4], axis=1), tf.int32)  # real points per drawing
