@@ -137,7 +137,7 @@ def chosen_note(arguments, today: str) -> str:
             f"{'/'.join(f'{p:g}' for p in arguments.pen_temperature)} for models of several categories, "
             f"temperature x pen temperature {'/'.join(f'{p:g}' for p in arguments.one_category_pen_temperature)} for "
             f"one, tries 1; best mean over the categories, a "
-            f"category's own setting where it was at least {arguments.category_margin:.0%} better")
+            f"category's own setting where it was at least {arguments.category_margin * 100:g} points better")
 
 
 def write_settings(model, chosen: ModelDrawingSettings) -> None:
