@@ -16,7 +16,8 @@ its MODEL_CARD.md (this script is the verb that writes them; ``sketchrnn models 
 settings, see sketchrnn/drawing_settings.py). A model with no validation drawings here (magenta-cat) gets the
 setting best on average over the imported one-category models that have some, and its card says so. Then it ranks,
 per category, the models that draw it by their figure at their chosen settings on the shared cuts, and writes
-data/models/drawing_ranking.json, which the demo reads to put the best first. ``--dry-run`` prints only.
+data/models/drawing_ranking.json, which the demo reads to put the best first (a run over some ``--models`` merges
+into it: the others keep their places, measured on the same cuts). ``--dry-run`` prints only.
 
     nice -n 10 python benchmarks/choose_drawing_settings.py [--per-category 40] [--models quickdraw6 magenta-pig ...]
         [--temperature 0.25 0.4 0.6] [--guidance 0 8] [--pen-temperature 1.0] [--one-category-pen-temperature 0.625 1]
@@ -168,6 +169,16 @@ def ranking(entries: list, measured: dict, chosen: dict, valid_sets: dict, recog
             for category, models in sorted(ranked.items())}
 
 
+def merged(previous: dict, ranked: dict, measured: set) -> dict:
+    """A run over some models (``--models``) merged into the previous ranking: the models measured now replace their
+    own entries; the others keep theirs (from an earlier run with the same cuts: keep ``--per-category`` the same)."""
+    combined = {category: [(n, s) for n, s in models if n not in measured] for category, models in previous.items()}
+    for category, models in ranked.items():
+        combined.setdefault(category, []).extend(models)
+    return {category: sorted(models, key=lambda item: (item[1] is None, -(item[1] or 0.0), item[0]))
+            for category, models in sorted(combined.items())}
+
+
 def ranking_json(ranked: dict, candidates: set, note: str) -> str:
     """data/models/drawing_ranking.json: per category, the bundled models that draw it, best first."""
     return json.dumps({"chosen_by": note, "categories": {
@@ -269,9 +280,10 @@ def main(argv=None) -> int:
             if name not in candidates:
                 write_settings(bundled[name], picked)
                 print(f"wrote {bundled[name].path / checkpoint.CONFIG_FILE}", file=sys.stderr)
-        if arguments.models is None:  # a ranking over some of the models would leave the others out of it
-            files.atomic_write_text(RANKING_PATH, ranking_json(ranked, candidates, note))
-            print(f"wrote {RANKING_PATH}", file=sys.stderr)
+        if arguments.models is not None:  # the other models keep their places (measured on the same cuts)
+            ranked = merged(checkpoint.drawing_ranking(RANKING_PATH.parent), ranked, set(measured))
+        files.atomic_write_text(RANKING_PATH, ranking_json(ranked, candidates, note))
+        print(f"wrote {RANKING_PATH}", file=sys.stderr)
     return 0
 
 

@@ -96,6 +96,17 @@ def check_canvas_size(canvas_size) -> None:
                          f"pixels, got {shown(canvas_size)}")
 
 
+def settings_for_drawing(model, category, n, temperature, pen_temperature, guidance, tries) -> tuple:
+    """``(temperature, pen_temperature, guidance, tries)`` a drawing uses: those given, else the model's for the
+    category (:func:`sketchrnn.drawing_settings.resolved`), checked with messages naming what is accepted."""
+    settings = resolved(model, category, temperature=temperature, pen_temperature=pen_temperature,
+                        guidance=guidance, tries=tries)
+    check_sampling_options(n, settings.temperature, settings.pen_temperature)
+    check_tries(settings.tries)
+    check_guidance(settings.guidance)
+    return settings.temperature, settings.pen_temperature, settings.guidance, settings.tries
+
+
 def sample(model, n: int = 1, *, temperature: float | None = None, seed: int = 0, category=None,
            max_steps: int | None = None, greedy: bool = False, pen_temperature: float | None = None,
            tries: int | None = None, calibration=None, guidance: float | None = None):
@@ -110,14 +121,9 @@ def sample(model, n: int = 1, *, temperature: float | None = None, seed: int = 0
     :mod:`sketchrnn.drawing_settings`; the project's defaults when it has none), as the CLI and the demo use.
     """
     check_seed(seed)
-    settings = resolved(model, category, temperature=temperature, pen_temperature=pen_temperature,
-                        guidance=guidance, tries=tries)
-    temperature, pen_temperature, guidance, tries = (settings.temperature, settings.pen_temperature,
-                                                     settings.guidance, settings.tries)
-    check_sampling_options(n, temperature, pen_temperature)
+    temperature, pen_temperature, guidance, tries = settings_for_drawing(model, category, n, temperature,
+                                                                         pen_temperature, guidance, tries)
     check_max_steps(max_steps)
-    check_tries(tries)
-    check_guidance(guidance)
     category_id = model.category_id(category)
     drawn = drawings_to_draw(model, n, tries, greedy)
     drawings = model.sampler.generate(
@@ -325,15 +331,10 @@ def complete(model, strokes_in, n: int = 4, *, temperature: float | None = None,
     :func:`sample`; a setting left None is the model's, as in :func:`sample`.
     """
     check_seed(seed)
-    settings = resolved(model, category, temperature=temperature, pen_temperature=pen_temperature,
-                        guidance=guidance, tries=tries)
-    temperature, pen_temperature, guidance, tries = (settings.temperature, settings.pen_temperature,
-                                                     settings.guidance, settings.tries)
-    check_sampling_options(n, temperature, pen_temperature)
+    temperature, pen_temperature, guidance, tries = settings_for_drawing(model, category, n, temperature,
+                                                                         pen_temperature, guidance, tries)
     check_max_steps(max_steps)
     check_canvas_size(canvas_size)
-    check_tries(tries)
-    check_guidance(guidance)
     polylines = check_canvas_strokes(strokes_in)
     category_id = model.category_id(category)
     drawn = drawings_to_draw(model, n, tries, greedy)
