@@ -53,7 +53,7 @@ def write_samples(model, out: Path) -> list[str]:
         cells = []
         for temperature in TEMPERATURES:
             drawings = sample.sample(model, 16, temperature=temperature, seed=1, category=category,
-                                     pen_temperature=PEN_TEMPERATURE)
+                                     pen_temperature=PEN_TEMPERATURE, guidance=0.0, tries=1)
             name = f"samples_{category.replace(' ', '_')}_t{temperature}.svg"
             svg.save_svg(svg.grid_svg(drawings, columns=8, cell_size=96), out / name)
             cells.append(f"![{category} at temperature {temperature}]({out.name}/{name})")
@@ -76,7 +76,7 @@ def write_completions(model, test, names, out: Path) -> list[str]:
         for index, drawing in enumerate(chosen):
             completion = sample.complete(model, prefix(drawing, PRIME_FRACTION), ENDINGS, temperature=0.3,
                                          seed=index, category=category, canvas_size=data_canvas(model),
-                                         pen_temperature=PEN_TEMPERATURE)
+                                         pen_temperature=PEN_TEMPERATURE, guidance=0.0, tries=1)
             items += [(completion.prime, ending) for ending in completion.endings]
         name = f"completions_{category.replace(' ', '_')}.svg"
         svg.save_svg(svg.grid_svg(items, columns=ENDINGS, cell_size=110), out / name)

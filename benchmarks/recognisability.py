@@ -198,11 +198,12 @@ def training_data(datasets: dict) -> tuple[list[str], list, np.ndarray]:
     return categories, drawings, np.asarray(labels, dtype=np.int64)
 
 
-def test_sets(datasets: dict) -> dict[str, list[TestSet]]:
-    """``{category: [TestSet per own-trained model whose data has it]}``, in model order."""
+def test_sets(datasets: dict, split: str = "test") -> dict[str, list[TestSet]]:
+    """``{category: [TestSet per own-trained model whose data has it]}``, in model order (``split="valid"``: the
+    validation drawings instead, for choosing settings)."""
     found: dict[str, list[TestSet]] = {}
     for name, dataset in datasets.items():
-        for category, group in split_by_category(dataset, "test").items():
+        for category, group in split_by_category(dataset, split).items():
             found.setdefault(category, []).append(TestSet(category, group, name))
     return found
 
@@ -432,12 +433,11 @@ def test_set_for(entry: Entry, category: str, tests: dict[str, list[TestSet]]) -
     return candidates[0] if candidates else None
 
 
-def completed(model, category: str, cuts: list, tries: int = demo.DEFAULT_TRIES,
-              guidance: float = demo.DEFAULT_GUIDANCE, temperature: float = demo.DEFAULT_TEMPERATURE,
-              pen_temperature: float = demo.PEN_TEMPERATURE) -> list:
+def completed(model, category: str, cuts: list, tries: int | None = None, guidance: float | None = None,
+              temperature: float | None = None, pen_temperature: float | None = None) -> list:
     """Each cut's :class:`sketchrnn.sample.Completion` (the prime and its endings), as the demo draws them: its
-    endings, seeds and canvas, and its settings unless given (``tries=1, guidance=0``: the first endings drawn,
-    unguided: plain sampling)."""
+    endings, seeds and canvas, and the model's settings for the category unless given (``model.drawing``, what the
+    demo's sliders start at; ``tries=1, guidance=0``: the first endings drawn, unguided: plain sampling)."""
     return [sample.complete(model, as_payload(cut), n=demo.DEFAULT_ENDINGS, temperature=temperature,
                             seed=SEED + index, category=category, canvas_size=demo.CANVAS_SIZE,
                             pen_temperature=pen_temperature, tries=tries, calibration=demo.guess_calibration(),
@@ -445,8 +445,7 @@ def completed(model, category: str, cuts: list, tries: int = demo.DEFAULT_TRIES,
             for index, cut in enumerate(cuts)]
 
 
-def completions(model, category: str, cuts: list, tries: int = demo.DEFAULT_TRIES,
-                guidance: float = demo.DEFAULT_GUIDANCE) -> list:
+def completions(model, category: str, cuts: list, tries: int | None = None, guidance: float | None = None) -> list:
     """Every ending of every cut as one whole drawing (prime + ending), as :func:`completed` draws them."""
     return wholes(completed(model, category, cuts, tries, guidance))
 
@@ -456,15 +455,13 @@ def wholes(completions: list) -> list:
     return [list(completion.prime) + list(ending) for completion in completions for ending in completion.endings]
 
 
-def unconditional(model, category: str, count: int, tries: int = demo.DEFAULT_TRIES,
-                  guidance: float = demo.DEFAULT_GUIDANCE) -> list:
-    """``count`` drawings from nothing, in batches of the demo's default size, at its defaults (``tries=1,
-    guidance=0``: the first drawn, unguided)."""
+def unconditional(model, category: str, count: int, tries: int | None = None, guidance: float | None = None) -> list:
+    """``count`` drawings from nothing, in batches of the demo's default size, at the model's settings unless given
+    (``tries=1, guidance=0``: the first drawn, unguided)."""
     drawings, batch = [], 0
     while len(drawings) < count:
         size = min(demo.DEFAULT_ENDINGS, count - len(drawings))
-        drawings += sample.sample(model, size, temperature=demo.DEFAULT_TEMPERATURE, seed=SEED + batch,
-                                  category=category, pen_temperature=demo.PEN_TEMPERATURE, tries=tries,
+        drawings += sample.sample(model, size, seed=SEED + batch, category=category, tries=tries,
                                   calibration=demo.guess_calibration(), guidance=guidance)
         batch += 1
     return drawings

@@ -188,6 +188,7 @@ def stand_in_drawings(model, category: str, count: int, seed: int = 0) -> list[n
     found, batch = [], 0
     while len(found) < count and batch * sample.MAX_ENDINGS < 2 * count:
         for polylines in sample.sample(model, sample.MAX_ENDINGS, temperature=STAND_IN_TEMPERATURE,
+                                       pen_temperature=STAND_IN_TEMPERATURE, guidance=0.0, tries=1,
                                        seed=seed + batch, category=category):
             polylines = [p for p in polylines if len(p)]
             if not polylines:

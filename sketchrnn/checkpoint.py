@@ -26,6 +26,8 @@ import numpy as np
 from numpy.lib import format as npy_format
 
 from sketchrnn import files
+from sketchrnn.drawing_settings import SECTION as DRAWING_SECTION
+from sketchrnn.drawing_settings import ModelDrawingSettings
 from sketchrnn.model import TrainedModel, build_network, weight_key
 from sketchrnn.strokes import DataStats
 
@@ -91,6 +93,8 @@ def _write_model_files(directory: Path, model: TrainedModel, weights_dtype=np.fl
         "name": model.name,
         "metadata": model.metadata,
     }
+    if model.drawing.chosen:  # a model without settings of its own draws with the project's defaults, whatever they become
+        config[DRAWING_SECTION] = model.drawing.to_dict()
     (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
     (directory / MARKER_FILE).write_text("written by sketchrnn: a model directory it may replace as a whole\n")
     np.savez(directory / WEIGHTS_FILE, **{k: v.astype(weights_dtype) for k, v in model.numpy_weights().items()})
@@ -268,6 +272,7 @@ def load_model(path) -> TrainedModel:
     _check_weight_shapes(directory / WEIGHTS_FILE, config["model"])
     network = build_network(config["model"])
     restore_weights(network, directory)
+    drawing = read_drawing_settings(config, directory)
     return TrainedModel(
         network=network,
         config=config["model"],
@@ -277,7 +282,35 @@ def load_model(path) -> TrainedModel:
         name=config["name"] or directory.name,
         path=directory,
         metadata=config["metadata"],
+        drawing=drawing,
     )
+
+
+def read_drawing_settings(config: dict, directory: Path) -> ModelDrawingSettings:
+    """The model's drawing settings from its parsed config.json (the project's defaults when it has none)."""
+    if DRAWING_SECTION not in config:
+        return ModelDrawingSettings()
+    try:
+        return ModelDrawingSettings.from_dict(config[DRAWING_SECTION], list(config["categories"]))
+    except ValueError as error:
+        raise ValueError(f"{directory / CONFIG_FILE}: bad drawing settings: {error}; fix or remove the "
+                         f"\"{DRAWING_SECTION}\" section (without it the model draws with the project's defaults)") from None
+
+
+def write_drawing_settings(directory, drawing: ModelDrawingSettings) -> Path:
+    """Replace the drawing settings in a model directory's config.json (atomically; nothing else changes).
+
+    The settings are checked against the model's categories first: a section the loader would refuse is never written.
+    """
+    directory = resolve_model_dir(directory)
+    categories = list(_read_config(directory)["categories"])  # the whole config checked as the loader checks it
+    config = files.read_json(directory / CONFIG_FILE)  # and rewritten as it is, but for the drawing section
+    ModelDrawingSettings.from_dict(drawing.to_dict(), categories)
+    if drawing.chosen:
+        config[DRAWING_SECTION] = drawing.to_dict()
+    else:
+        config.pop(DRAWING_SECTION, None)
+    return atomic_write_text(directory / CONFIG_FILE, json.dumps(config, indent=2) + "\n")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -343,7 +376,27 @@ def read_state(checkpoint: Path) -> dict:
         raise ValueError(f"{checkpoint / STATE_FILE} is unreadable ({error})") from None
 
 
+BUNDLED_ROOT = Path(__file__).resolve().parent.parent / "data" / "models"
+
+
 def bundled_model_dirs(root=None) -> list[Path]:
     """Model directories shipped with the project under ``data/models/`` (sorted by name)."""
-    root = Path(root) if root is not None else Path(__file__).resolve().parent.parent / "data" / "models"
+    root = Path(root) if root is not None else BUNDLED_ROOT
     return sorted(p for p in root.iterdir() if (p / CONFIG_FILE).is_file()) if root.is_dir() else []
+
+
+def drawing_ranking(root=None) -> dict[str, list[tuple[str, float | None]]]:
+    """Per category, the models beside each other under ``root`` (default ``data/models/``) that draw it, best first
+    on validation (``drawing_ranking.json``, written by benchmarks/choose_drawing_settings.py); {} when there is none.
+    A damaged file is a ValueError."""
+    from sketchrnn.drawing_settings import RANKING_FILE, read_ranking
+
+    path = (Path(root) if root is not None else BUNDLED_ROOT) / RANKING_FILE
+    return read_ranking(path) if path.exists() else {}
+
+
+def best_first(directories: list[Path], category: str | None, ranking: dict) -> list[Path]:
+    """Model directories with those that draw ``category`` best (by ``ranking``, see :func:`drawing_ranking`) first;
+    the rest keep their order."""
+    order = [name for name, _ in ranking.get(category, [])]
+    return sorted(directories, key=lambda d: order.index(d.name) if d.name in order else len(order))

@@ -110,6 +110,7 @@ def model_card(model) -> str:
         lines.append(f"- validation L_R {valid['loss']:.4f}" + (f", L_KL {valid['kl_loss']:.4f}" if "kl_loss" in valid else ""))
     if meta.get("test_loss"):
         lines += ["", *_test_loss_table(meta["test_loss"], meta.get("reference_test_loss"))]
+    lines += ["", *model.drawing.card_lines(model.categories)]
     return "\n".join(lines) + "\n"
 
 

@@ -45,6 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from sketchrnn import checkpoint, data, files
+from sketchrnn.drawing_settings import MAGENTA_JS, MAGENTA_JS_NOTE, ModelDrawingSettings
 from sketchrnn.model import ModelConfig, TrainedModel, build_network, fold_embedding
 from sketchrnn.strokes import DataStats
 
@@ -229,6 +230,7 @@ def to_trained_model(magenta: MagentaFile, source: str = "", measure_size: bool 
             raise ValueError(f"{source or magenta.name}: its own drawings, measured at import, give {error}; "
                              "the file holds no usable model") from None
     model.metadata["rescale_to"] = model.stats.typical_extent * model.stats.scale_factor
+    model.drawing = ModelDrawingSettings(MAGENTA_JS, chosen_by=MAGENTA_JS_NOTE)  # as magenta.js's demos draw
     return model
 
 
@@ -243,7 +245,7 @@ def own_size(model, count: int = SIZE_SAMPLES, seed: int = SIZE_SEED) -> DataSta
 
     drawings = []
     for batch_seed in range(seed, seed + math.ceil(count / sample.MAX_ENDINGS)):
-        drawings += sample.sample(model, sample.MAX_ENDINGS, temperature=1.0, seed=batch_seed)
+        drawings += sample.sample(model, sample.MAX_ENDINGS, temperature=1.0, pen_temperature=1.0, seed=batch_seed)
     stroke3 = [strokes.polylines_to_stroke3(d) for d in drawings if d]
     extents = [strokes.drawing_extent(d) / model.stats.scale_factor for d in stroke3]
     return DataStats(scale_factor=model.stats.scale_factor, typical_extent=float(np.median(extents)),
@@ -530,6 +532,7 @@ def model_card(model) -> str:
             _loss_row(f"magenta's evaluation (end rows masked, divided by max_seq_len = {model.config.max_length}, "
                       "-log(p + 1e-6))", result["magenta"]),
         ]
+    lines += ["", *model.drawing.card_lines(model.categories)]
     return "\n".join(lines) + "\n"
 
 

@@ -20,10 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from sketchrnn import strokes
+from sketchrnn.drawing_settings import MAX_GUIDANCE, MAX_TEMPERATURE, MAX_TRIES, resolved
 
 MAX_ENDINGS = 16
-MAX_TRIES = 4  # drawings drawn per drawing kept, at most (see `most_like`)
-MAX_GUIDANCE = 16.0  # guidance's upper end (see `Sampler.generate`); 8 and 16 measured alike
 SCORING_THREADS = 2  # models scored at once by guess (one per CPU core here)
 MAX_INPUT_POINTS = 20000  # more raw points than this is not a drawing we can take
 MAX_COORDINATE = 1e6
@@ -63,8 +62,9 @@ def check_sampling_options(n: int, temperature: float, pen_temperature: float | 
     if not is_number(n) or not isinstance(n, (int, np.integer)) or not 1 <= n <= MAX_ENDINGS:
         raise ValueError(f"number of drawings must be a whole number from 1 to {MAX_ENDINGS}, got {shown(n)}")
     for name, value in (("temperature", temperature), ("pen temperature", pen_temperature)):
-        if (value is not None or name == "temperature") and not (is_number(value) and 0.0 < value <= 2.0):
-            raise ValueError(f"{name} must be a number in (0, 2], got {shown(value)}; 0.2-0.6 gives tidy drawings")
+        if (value is not None or name == "temperature") and not (is_number(value) and 0.0 < value <= MAX_TEMPERATURE):
+            raise ValueError(f"{name} must be a number in (0, {MAX_TEMPERATURE:g}], got {shown(value)}; "
+                             "0.2-0.6 gives tidy drawings")
 
 
 def check_guidance(guidance) -> None:
@@ -96,22 +96,34 @@ def check_canvas_size(canvas_size) -> None:
                          f"pixels, got {shown(canvas_size)}")
 
 
-def sample(model, n: int = 1, *, temperature: float = 0.4, seed: int = 0, category=None,
+def settings_for_drawing(model, category, n, temperature, pen_temperature, guidance, tries) -> tuple:
+    """``(temperature, pen_temperature, guidance, tries)`` a drawing uses: those given, else the model's for the
+    category (:func:`sketchrnn.drawing_settings.resolved`), checked with messages naming what is accepted."""
+    settings = resolved(model, category, temperature=temperature, pen_temperature=pen_temperature,
+                        guidance=guidance, tries=tries)
+    check_sampling_options(n, settings.temperature, settings.pen_temperature)
+    check_tries(settings.tries)
+    check_guidance(settings.guidance)
+    return settings.temperature, settings.pen_temperature, settings.guidance, settings.tries
+
+
+def sample(model, n: int = 1, *, temperature: float | None = None, seed: int = 0, category=None,
            max_steps: int | None = None, greedy: bool = False, pen_temperature: float | None = None,
-           tries: int = 1, calibration=None, guidance: float = 0.0):
+           tries: int | None = None, calibration=None, guidance: float | None = None):
     """Draw ``n`` new drawings; each is a list of polylines in the data's units (e.g. 0-255-like).
 
-    ``temperature`` tau divides the mixture and pen logits and scales sigma by sqrt(tau), as the
-    paper; ``pen_temperature`` (default: tau) sets the pen state's separately. With ``tries`` > 1 the
-    model draws ``n * tries`` and keeps the ``n`` it finds most like ``category`` (:func:`most_like`).
-    ``guidance`` > 0 steers each step towards what the chosen category draws and the model's other
-    categories do not (:meth:`sketchrnn.model.Sampler.generate`; a model of one category ignores it).
+    ``temperature`` tau divides the mixture logits and scales sigma by sqrt(tau), as the paper;
+    ``pen_temperature`` tempers the pen state's logits (the paper uses tau: pass the same value for that).
+    With ``tries`` > 1 the model draws ``n * tries`` and keeps the ``n`` it finds most like ``category``
+    (:func:`most_like`). ``guidance`` > 0 steers each step towards what the chosen category draws and the
+    model's other categories do not (:meth:`sketchrnn.model.Sampler.generate`; a model of one category
+    ignores it). A setting left None is the model's for the category (``model.drawing``, see
+    :mod:`sketchrnn.drawing_settings`; the project's defaults when it has none), as the CLI and the demo use.
     """
-    check_sampling_options(n, temperature, pen_temperature)
     check_seed(seed)
+    temperature, pen_temperature, guidance, tries = settings_for_drawing(model, category, n, temperature,
+                                                                         pen_temperature, guidance, tries)
     check_max_steps(max_steps)
-    check_tries(tries)
-    check_guidance(guidance)
     category_id = model.category_id(category)
     drawn = drawings_to_draw(model, n, tries, greedy)
     drawings = model.sampler.generate(
@@ -306,24 +318,23 @@ def _rdp_in_pieces(polylines, epsilon: float) -> list[np.ndarray]:
     return [np.concatenate(parts) for parts in joined]
 
 
-def complete(model, strokes_in, n: int = 4, *, temperature: float = 0.4, seed: int = 0, category=None,
+def complete(model, strokes_in, n: int = 4, *, temperature: float | None = None, seed: int = 0, category=None,
              max_steps: int | None = None, greedy: bool = False, canvas_size=None,
-             pen_temperature: float | None = None, tries: int = 1, calibration=None,
-             guidance: float = 0.0) -> Completion:
+             pen_temperature: float | None = None, tries: int | None = None, calibration=None,
+             guidance: float | None = None) -> Completion:
     """Complete a person's drawing ``n`` ways; the endings continue from their last point (canvas units).
 
     ``max_steps`` caps each ending's points (default: what the model's length cap leaves after the
     person's drawing, at least ``MIN_ENDING_STEPS``). Temperatures as in :func:`sample`. With ``tries`` > 1
     the model draws ``n * tries`` endings and keeps the ``n`` whose whole drawings it finds most like
     ``category`` (:func:`most_like`, with the guess ``calibration`` if given), best first. ``guidance`` as in
-    :func:`sample`.
+    :func:`sample`; a setting left None is the model's, as in :func:`sample`.
     """
-    check_sampling_options(n, temperature, pen_temperature)
     check_seed(seed)
+    temperature, pen_temperature, guidance, tries = settings_for_drawing(model, category, n, temperature,
+                                                                         pen_temperature, guidance, tries)
     check_max_steps(max_steps)
     check_canvas_size(canvas_size)
-    check_tries(tries)
-    check_guidance(guidance)
     polylines = check_canvas_strokes(strokes_in)
     category_id = model.category_id(category)
     drawn = drawings_to_draw(model, n, tries, greedy)

@@ -66,8 +66,8 @@ def test_tries_choose_what_sample_and_complete_write(model_dir, tmp_path, capsys
 
 
 def test_guidance_guides_what_sample_and_complete_write(model_dir, tmp_path, capsys):
-    """--guidance G guides each step towards --category (what it does: tests/test_sample.py); 0 is plain sampling,
-    the default; a value out of range gets the library's message."""
+    """--guidance G guides each step towards --category (what it does: tests/test_sample.py); 0 is plain sampling;
+    left out, the model's setting (here the project's default, 8); a value out of range gets the library's message."""
     canvas = tmp_path / "canvas.json"
     canvas.write_text(json.dumps([[[10, 10], [60, 80], [120, 30]], [[20, 100], [90, 110]]]))
     for command in (["sample"], ["complete", "--input", str(canvas)]):
@@ -77,7 +77,7 @@ def test_guidance_guides_what_sample_and_complete_write(model_dir, tmp_path, cap
             extra = [] if guidance is None else ["--guidance", guidance]
             assert cli.main([command[0], str(model_dir), *command[1:], "--category", "face", "--n", "2", "--seed", "4",
                              "--temperature", "0.8", *extra, "--out", str(outputs[guidance])]) == 0
-        assert outputs[None].read_bytes() == outputs["0"].read_bytes(), command[0]
+        assert outputs[None].read_bytes() == outputs["8"].read_bytes(), command[0]
         assert outputs["0"].read_bytes() != outputs["8"].read_bytes(), command[0]
         assert cli.main([command[0], str(model_dir), *command[1:], "--guidance", "17", "--out", str(tmp_path / "x.svg")]) == 2
         assert "guidance must be a number from 0 to 16" in capsys.readouterr().err

@@ -34,10 +34,11 @@ import gradio as gr
 import numpy as np
 import pytest
 
-from sketchrnn import demo
+from sketchrnn import checkpoint, cli, demo, sample
 from sketchrnn.canvas import DEFAULT_SIZE, StrokeCanvas, parse_strokes
 from sketchrnn.sample import CANVAS_FILL, MAX_GUIDANCE, MAX_TRIES, MIN_ENDING_STEPS
-from sketchrnn.svg import DEFAULT_COLOR, DEFAULT_ENDING_COLOR
+from sketchrnn.drawing_settings import resolved
+from sketchrnn.svg import DEFAULT_COLOR, DEFAULT_ENDING_COLOR, completion_svg
 
 SVG_NAMESPACE = "{http://www.w3.org/2000/svg}"
 SQUIGGLE = [[[100, 100], [140, 160], [180, 100], [220, 160]], [[120, 220], [200, 220]]]
@@ -174,32 +175,69 @@ def test_a_model_of_several_categories_shows_the_endings_it_finds_most_like_the_
         _, _, status = demo.complete_drawing(SQUIGGLE, single[0], 0.4, 2, 5, False, 3, catalog=catalog,
                                              output_root=output_root)
         assert "Chosen from" not in status
-    for tries in (0, 5, "many", None):
+    for tries in (0, 5, "many"):
         with pytest.raises(gr.Error, match="tries per drawing"):
             demo.complete_drawing(SQUIGGLE, label, 0.4, 2, 5, False, tries, catalog=catalog, output_root=output_root)
 
 
 def test_a_model_of_several_categories_guides_its_endings(catalog, output_root):
-    """Complete and Draw something guide each step by default (`DEFAULT_GUIDANCE`; what guidance does:
-    tests/test_sample.py): 0 draws without it, a one-category model is the same either way, and a guidance
-    outside the slider's range gets a message."""
+    """Complete and Draw something guide each step (what guidance does: tests/test_sample.py): 0 draws without it,
+    a one-category model is the same either way, and a guidance outside the slider's range gets a message."""
     choosing, single = labels_by_choosing(catalog)
     if not choosing:
         pytest.skip("no model of several categories in the catalog")
     assert demo.DEFAULT_GUIDANCE > 0
     label = choosing[0]
     for function, arguments in ((demo.complete_drawing, (SQUIGGLE, label)), (demo.draw_something, (label,))):
-        guided = function(*arguments, 0.4, 2, 5, False, 1, catalog=catalog, output_root=output_root)[0]
+        guided = function(*arguments, 0.4, 2, 5, False, 1, demo.DEFAULT_GUIDANCE, catalog=catalog,
+                          output_root=output_root)[0]
         plain = function(*arguments, 0.4, 2, 5, False, 1, 0, catalog=catalog, output_root=output_root)[0]
         assert len(inline_svgs(guided)) == len(inline_svgs(plain)) == 2 and guided != plain
     if single:
         pages = [demo.complete_drawing(SQUIGGLE, single[0], 0.4, 2, 5, False, 1, guidance, catalog=catalog,
                                        output_root=output_root)[0] for guidance in (0, demo.DEFAULT_GUIDANCE)]
         assert pages[0] == pages[1]
-    for guidance in (-1, MAX_GUIDANCE + 1, "strong", None):
+    for guidance in (-1, MAX_GUIDANCE + 1, "strong"):
         with pytest.raises(gr.Error, match="guidance"):
             demo.complete_drawing(SQUIGGLE, label, 0.4, 2, 5, False, 1, guidance, catalog=catalog,
                                   output_root=output_root)
+
+
+def slider_values(page: gr.Blocks) -> dict:
+    """The values the built page's temperature, tries and guidance sliders start at."""
+    return {block.elem_id: block.value for block in page.blocks.values()
+            if getattr(block, "elem_id", None) in ("temperature", "tries", "guidance")}
+
+
+def test_untouched_sliders_the_api_and_the_command_line_give_the_same_endings(catalog, output_root, tmp_path):
+    """The page with untouched sliders, `sample.complete(model, strokes)` with no settings and `sketchrnn complete
+    MODEL --input F` draw the same endings for the same drawing, canvas and seed: all three use the model's
+    settings (for the menu's first choice, and for each label the menu moves the sliders to)."""
+    first = demo.default_label(catalog)
+    page = demo.build_demo(catalog, output_root)
+    assert slider_values(page) == dict(zip(("temperature", "tries", "guidance"), demo.model_settings(first, catalog=catalog)))
+    moves = [fn for fn in page.fns.values() if fn.api_name == "model_settings"]  # the menu's change moves the sliders
+    assert [(fn.targets[0][1], [block.elem_id for block in fn.inputs], [block.elem_id for block in fn.outputs])
+            for fn in moves] == [("change", ["category"], ["temperature", "tries", "guidance"])]
+    several = next(label for label, choice in catalog.items() if demo.chooses(choice.model))
+    for label in (first, several):
+        choice = catalog[label]
+        temperature, tries, guidance = demo.model_settings(label, catalog=catalog)  # what the sliders show
+        assert (temperature, tries, guidance) == tuple(getattr(resolved(choice.model, choice.category), name)
+                                                       for name in ("temperature", "tries", "guidance"))
+        page_html, _, _ = demo.complete_drawing(SQUIGGLE, label, temperature, 4, 7, False, tries, guidance,
+                                                catalog=catalog, output_root=output_root)
+        completion = sample.complete(choice.model, SQUIGGLE, seed=7, category=choice.category,
+                                     canvas_size=demo.CANVAS_SIZE)
+        assert [ElementTree.tostring(svg) for svg in inline_svgs(page_html)] == [
+            ElementTree.tostring(ElementTree.fromstring(completion_svg(completion.prime, ending, size=demo.SVG_SIZE)))
+            for ending in completion.endings], label
+    drawing = tmp_path / "drawing.json"
+    drawing.write_text(json.dumps(SQUIGGLE))
+    assert cli.main(["complete", str(choice.model.path), "--input", str(drawing), "--category", choice.category,
+                     "--seed", "7", "--canvas-size", *map(str, demo.CANVAS_SIZE), "--out-dir", str(tmp_path / "cli")]) == 0
+    written = [path.read_text() for path in sorted((tmp_path / "cli").iterdir())]
+    assert written == [completion_svg(completion.prime, ending) for ending in completion.endings]
 
 
 def test_complete_is_reproducible_from_the_seed(catalog, output_root):
@@ -358,6 +396,19 @@ def test_catalog_names_shared_categories_by_model():
     assert list(demo.build_catalog([first, second])) == ["cow", "pig (farm)", "pig (pig-model)"]
 
 
+def test_the_menu_puts_the_model_that_draws_a_category_best_first_and_says_how_well():
+    """With the ranking benchmarks/choose_drawing_settings.py writes: best first within a category, its share in
+    the label, and the menu starts on the best pig; a model the ranking does not name comes last."""
+    first = SimpleNamespace(name="pig-model", categories=["pig"])
+    second = SimpleNamespace(name="farm", categories=["pig", "cow"])
+    third = SimpleNamespace(name="imported", categories=["pig"])
+    ranking = {"pig": [("pig-model", 0.7), ("farm", 0.5)], "cow": [("farm", 0.9)], "cat": [("cats", None)]}
+    catalog = demo.build_catalog([first, second, third], ranking)
+    assert list(catalog) == ["cow (farm, 90% recognisable)", "pig (pig-model, 70% recognisable)",
+                             "pig (farm, 50% recognisable)", "pig (imported)"]
+    assert demo.default_label(catalog) == "pig (pig-model, 70% recognisable)"
+
+
 def test_command_line_defaults_bind_to_this_machine_only(tmp_path):
     args = demo.parse_args([])
     assert (args.host, args.port, args.share, args.model_dir) == ("127.0.0.1", 7860, False, None)
@@ -405,8 +456,11 @@ def client(catalog, output_root):
 
 
 def remote_complete(client, catalog, strokes=SQUIGGLE, seed=0, endings=4, temperature=0.4):
+    """/complete with the first label's model's tries and guidance (what the menu moves the sliders to; left out,
+    gradio_client would send the sliders' first values, those of the menu's first choice)."""
+    _, tries, guidance = demo.model_settings(first_label(catalog), catalog=catalog)
     return client.predict(
-        strokes, first_label(catalog), temperature, endings, seed, False, api_name="/complete"
+        strokes, first_label(catalog), temperature, endings, seed, False, tries, guidance, api_name="/complete"
     )
 
 
@@ -555,13 +609,19 @@ def test_server_keeps_its_files_private_and_removes_them_on_sigterm(tmp_path):
             process.wait()
 
 
-def test_the_menu_offers_the_bundled_magenta_models_and_starts_on_the_strongest_pig(catalog):
+def test_the_menu_offers_the_bundled_magenta_models_and_starts_on_the_best_pig(catalog):
     if os.environ.get("SKETCHRNN_DEMO_MODEL_DIR"):
         pytest.skip("runs on the bundled models only")
     names = {choice.model.name for choice in catalog.values()}
     assert {"magenta-pig", "magenta-cat", "magenta-alarm_clock", "quickdraw6", "spg20"} <= names
     assert catalog["cat"].model.name == "magenta-cat"
-    assert demo.default_label(catalog) == "pig (magenta-pig)"
+    ranking = checkpoint.drawing_ranking()
+    assert ranking, "data/models/drawing_ranking.json: benchmarks/choose_drawing_settings.py writes it"
+    best_pig = catalog[demo.default_label(catalog)]
+    assert (best_pig.category, best_pig.model.name) == ("pig", ranking["pig"][0][0])
+    pigs = [label for label, choice in catalog.items() if choice.category == "pig"]
+    assert [catalog[label].model.name for label in pigs] == [name for name, _ in ranking["pig"]]
+    assert all(f"{share:.0%} recognisable" in label for label, (_, share) in zip(pigs, ranking["pig"]))
 
 
 def test_guess_counts_each_category_once_across_models(catalog):

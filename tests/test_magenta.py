@@ -17,6 +17,7 @@ import tensorflow as tf
 from magenta_js import reference_outputs, reference_weights
 from sketchrnn import checkpoint, cli, magenta, sample, strokes
 from sketchrnn.data import load_dataset
+from sketchrnn.drawing_settings import MAGENTA_JS, MAGENTA_JS_NOTE
 from sketchrnn.model import mixture_params
 from test_download import server  # noqa: F401 (the local HTTP server fixture)
 
@@ -106,6 +107,10 @@ def test_import_writes_a_model_every_command_loads(pig_file, tmp_path, capsys):
     assert 5 < model.stats.typical_extent < 30  # measured on its own samples (about 12 for the pig)
     card = (out / "MODEL_CARD.md").read_text()
     assert "Apache-2.0" in card and "Magenta" in card and "CC BY 4.0" in card
+    # it draws as magenta.js's demos do, unless told otherwise: written into config.json and shown in the card
+    assert model.drawing.default == MAGENTA_JS and model.drawing.chosen_by == MAGENTA_JS_NOTE
+    assert json.loads((out / "config.json").read_text())["drawing"]["temperature"] == MAGENTA_JS.temperature
+    assert "## Drawing settings" in card and "magenta.js" in card
     squiggle = tmp_path / "squiggle.json"
     squiggle.write_text(json.dumps([[[100, 100], [140, 160], [180, 100]], [[120, 220], [200, 220]]]))
     assert cli.main(["sample", str(out), "--n", "2", "--out", str(tmp_path / "s.svg")]) == 0

@@ -463,7 +463,7 @@ def test_tries_change_nothing_where_there_is_nothing_to_choose(model):
         assert same_drawings(whole_drawings(tried), whole_drawings(first))
 
 
-@pytest.mark.parametrize("tries", [0, 5, 2.5, "3", True, None])
+@pytest.mark.parametrize("tries", [0, 5, 2.5, "3", True])
 def test_bad_tries_are_refused(model, tries):
     with pytest.raises(ValueError, match="tries must be a whole number from 1 to 4"):
         sample.complete(model, SQUIGGLE, 1, tries=tries)
@@ -558,7 +558,8 @@ def test_guided_drawings_follow_the_seed(model):
     assert not same_drawings(first, whole_drawings(sample.complete(model, SQUIGGLE, 2, seed=5, **options)))
     plain = whole_drawings(sample.complete(model, SQUIGGLE, 2, seed=4, **{**options, "guidance": 0.0}))
     assert not same_drawings(first, plain)
-    assert same_drawings(plain, whole_drawings(sample.complete(model, SQUIGGLE, 2, seed=4, temperature=0.8,
+    # guidance left out is the model's: the project's default, 8, for a model that has chosen none
+    assert same_drawings(first, whole_drawings(sample.complete(model, SQUIGGLE, 2, seed=4, temperature=0.8,
                                                                category="face", canvas_size=(300, 300))))
 
 
@@ -582,7 +583,7 @@ def test_guidance_and_tries_together(model):
     assert same_drawings(kept, [drawn[i] for i in np.argsort(face)[::-1][:2]])
 
 
-@pytest.mark.parametrize("guidance", [-1.0, 17.0, float("nan"), float("inf"), "8", None, True])
+@pytest.mark.parametrize("guidance", [-1.0, 17.0, float("nan"), float("inf"), "8", True])
 def test_bad_guidance_is_refused(model, guidance):
     with pytest.raises(ValueError, match="guidance must be a number from 0 to 16"):
         sample.complete(model, SQUIGGLE, 1, guidance=guidance)

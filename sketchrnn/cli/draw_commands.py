@@ -10,31 +10,60 @@ from sketchrnn.cli.outputs import (
     check_output_file,
     write_drawings,
 )
+from sketchrnn.drawing_settings import DEFAULTS, MAX_GUIDANCE, MAX_TEMPERATURE, MAX_TRIES, resolved
 
 
 def add_drawing_options(parser, n_default: int) -> None:
     """Options shared by ``sample`` and ``complete``."""
     parser.add_argument("model", nargs="?", default=None, metavar="MODEL",
-                        help="model or run directory (default: the bundled model that draws --category)")
+                        help="model or run directory (default: the bundled model that draws --category best)")
     parser.add_argument("--category", default=None, help="what to draw, for models of several categories")
     parser.add_argument("--n", type=int, default=n_default, help=f"how many drawings, 1-16 (default {n_default})")
-    parser.add_argument("--temperature", type=float, default=0.4,
-                        help="randomness in (0, 2]: low is tidy and typical, high is wild (default 0.4)")
-    parser.add_argument("--seed", type=int, default=0, help="same seed, same drawings (default 0)")
-    parser.add_argument("--pen-temperature", type=float, default=1.0,
-                        help="temperature of the pen state (default 1.0, so drawings end where people's do; "
-                             "the paper uses --temperature for it too: pass the same value for that)")
-    parser.add_argument("--greedy", action="store_true", help="always take the most likely move (no randomness)")
-    parser.add_argument("--tries", type=int, default=1,
-                        help="draw this many per drawing kept, 1-4, and keep those the model itself finds most like "
-                             "--category (a model of several categories; default 1, as the demo: keep all drawn)")
-    parser.add_argument("--guidance", type=float, default=0.0,
-                        help="0-16: at each step prefer what --category draws and the model's other categories do "
-                             "not (a model of several categories; costs a batch as many times larger as it has "
-                             "categories; the demo uses 8; default 0: plain sampling)")
+    add_settings_options(parser)
     parser.add_argument("--out", default=None, metavar="FILE.svg", help="write one SVG grid here")
     parser.add_argument("--out-dir", default=None, metavar="DIR", help="write one SVG per drawing here")
     parser.add_argument("--animate", action="store_true", help="SVGs in which the strokes draw themselves")
+
+
+def add_settings_options(parser) -> None:
+    """``--temperature``, ``--pen-temperature``, ``--guidance``, ``--tries`` (and ``--seed``, ``--greedy``): each left
+    out is the model's setting for the category (see sketchrnn.drawing_settings), which the command prints."""
+    from_model = "default: the model's setting for the category, printed when drawing; the project's is"
+    parser.add_argument("--temperature", type=float, default=None,
+                        help=f"randomness in (0, {MAX_TEMPERATURE:g}]: low is tidy and typical, high is wild "
+                             f"({from_model} {DEFAULTS.temperature:g})")
+    parser.add_argument("--seed", type=int, default=0, help="same seed, same drawings (default 0)")
+    parser.add_argument("--pen-temperature", type=float, default=None,
+                        help=f"temperature of the pen state ({from_model} {DEFAULTS.pen_temperature:g}, so drawings end "
+                             "where people's do; the paper uses --temperature for it too: pass the same value for that)")
+    parser.add_argument("--greedy", action="store_true", help="always take the most likely move (no randomness)")
+    parser.add_argument("--tries", type=int, default=None,
+                        help=f"draw this many per drawing kept, 1-{MAX_TRIES}, and keep those the model itself finds "
+                             f"most like --category (a model of several categories; {from_model} {DEFAULTS.tries}: "
+                             "keep all drawn)")
+    parser.add_argument("--guidance", type=float, default=None,
+                        help=f"0-{MAX_GUIDANCE:g}: at each step prefer what --category draws and the model's other "
+                             "categories do not (a model of several categories; costs a batch as many times larger as "
+                             f"it has categories; 0: plain sampling; {from_model} {DEFAULTS.guidance:g})")
+
+
+def drawing_settings_for(model, arguments):
+    """The settings a ``sample`` or ``complete`` run draws with: those given, else the model's for the category
+    (:func:`sketchrnn.drawing_settings.resolved`)."""
+    return resolved(model, arguments.category, **given_settings(arguments))
+
+
+def given_settings(arguments) -> dict:
+    """The drawing settings given on the command line (None: the model's)."""
+    return {name: getattr(arguments, name) for name in ("temperature", "pen_temperature", "guidance", "tries")}
+
+
+def note_settings(model, arguments, settings) -> None:
+    """Once the drawings are written: say which settings they were drawn with, when any came from the model."""
+    if any(value is None for value in given_settings(arguments).values()):
+        whose = "its own" if model.drawing.chosen else "the project's defaults"
+        print(f"drawing with {settings.describe()} (settings not given: {model.name}'s for "
+              f"{model.categories[model.category_id(arguments.category)]}, {whose})", file=sys.stderr)
 
 
 def add_sample_command(subparsers) -> None:
@@ -84,13 +113,15 @@ def choose_model(path, category):
 
 
 def bundled_model(kind: str, category=None):
-    """The first bundled model of this kind ("decoder" or "vae") that draws ``category`` (any when None), or None.
+    """The bundled model of this kind ("decoder" or "vae") that draws ``category`` best (any when None), or None.
 
-    Each model's kind is read from its config.json first, so models of the other kind are never loaded.
+    Best: first in data/models/drawing_ranking.json for the category (measured on validation cuts by
+    benchmarks/choose_drawing_settings.py, as the demo's menu orders them); else the first by name. Each model's kind
+    is read from its config.json first, so models of the other kind are never loaded.
     """
     from sketchrnn import checkpoint, files
 
-    for directory in checkpoint.bundled_model_dirs():
+    for directory in checkpoint.best_first(checkpoint.bundled_model_dirs(), category, checkpoint.drawing_ranking()):
         if files.read_json(directory / checkpoint.CONFIG_FILE)["model"].get("kind", "decoder") != kind:
             continue
         model = checkpoint.load_model(directory)
@@ -105,11 +136,13 @@ def run_sample(arguments) -> int:
 
     check_drawing_outputs(arguments)
     model = choose_model(arguments.model, arguments.category)
-    drawings = sample.sample(model, arguments.n, temperature=arguments.temperature, seed=arguments.seed,
+    settings = drawing_settings_for(model, arguments)
+    drawings = sample.sample(model, arguments.n, temperature=settings.temperature, seed=arguments.seed,
                              category=arguments.category, greedy=arguments.greedy,
-                             pen_temperature=arguments.pen_temperature, tries=arguments.tries,
-                             calibration=guess_calibration(arguments.tries), guidance=arguments.guidance)
+                             pen_temperature=settings.pen_temperature, tries=settings.tries,
+                             calibration=guess_calibration(settings.tries), guidance=settings.guidance)
     write_drawings(arguments, drawings, lambda drawing: svg.drawing_svg(drawing, animate=arguments.animate))
+    note_settings(model, arguments, settings)
     return 0
 
 
@@ -127,14 +160,16 @@ def run_complete(arguments) -> int:
     from sketchrnn import sample, svg
 
     model = choose_model(arguments.model, arguments.category)
+    settings = drawing_settings_for(model, arguments)
     completion = sample.complete(
-        model, drawing, arguments.n, temperature=arguments.temperature,
+        model, drawing, arguments.n, temperature=settings.temperature,
         seed=arguments.seed, category=arguments.category, greedy=arguments.greedy, canvas_size=arguments.canvas_size,
-        pen_temperature=arguments.pen_temperature, tries=arguments.tries,
-        calibration=guess_calibration(arguments.tries), guidance=arguments.guidance,
+        pen_temperature=settings.pen_temperature, tries=settings.tries,
+        calibration=guess_calibration(settings.tries), guidance=settings.guidance,
     )
     items = [(completion.prime, ending) for ending in completion.endings]
     write_drawings(arguments, items, lambda item: svg.completion_svg(*item, animate=arguments.animate))
+    note_settings(model, arguments, settings)
     return 0
 
 

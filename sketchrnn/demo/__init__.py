@@ -28,7 +28,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 from sketchrnn.demo.catalog import (  # noqa: E402
     REPO_ROOT, TEST_DRAWINGS_PER_CATEGORY, WARM_UP_BATCHES, WARM_UP_GUESS_POINTS, Choice, build_catalog,
     canvas_strokes, chooses, default_batch, default_label, load_catalog, load_models, load_page_models,
-    load_test_drawings, page_batches, start_warm_up, warm_up, warm_up_guesses,
+    load_test_drawings, menu_label, page_batches, page_ranking, start_warm_up, warm_up, warm_up_guesses,
 )
 from sketchrnn.demo.checks import (  # noqa: E402
     checked_choice, checked_drawing, checked_guidance, checked_number, checked_redrawer, checked_settings,
@@ -40,8 +40,8 @@ from sketchrnn.demo.defaults import (  # noqa: E402
     TEMPERATURE_RANGE,
 )
 from sketchrnn.demo.handlers import (  # noqa: E402
-    NO_VAE, complete_drawing, draw_something, guess_calibration, guess_drawing, morph_drawings, new_seed,
-    pick_test_drawing, redraw_drawing, redrawer_for, tries_note, vae_category,
+    NO_VAE, complete_drawing, draw_something, guess_calibration, guess_drawing, model_settings, morph_drawings,
+    new_seed, pick_test_drawing, redraw_drawing, redrawer_for, tries_note, vae_category,
 )
 from sketchrnn.demo.layout import CSS, build_demo  # noqa: E402
 from sketchrnn.demo.outputs import (  # noqa: E402
@@ -66,8 +66,9 @@ __all__ = [
     "checked_guidance", "checked_number", "checked_redrawer", "checked_settings", "checked_tries", "chooses",
     "complete_drawing", "default_batch", "default_label", "draw_something", "drawing_lane", "endings_html",
     "file_stem", "gradio_temp_dir", "guess_calibration", "guess_drawing", "guided_streams", "launch_demo",
-    "load_catalog", "load_models", "load_page_models", "load_test_drawings", "main", "morph_drawings",
-    "new_output_root", "new_seed", "number_text", "page_batches", "parse_args", "pick_test_drawing",
+    "load_catalog", "load_models", "load_page_models", "load_test_drawings", "main", "menu_label", "model_settings",
+    "morph_drawings", "new_output_root", "new_seed", "number_text", "page_batches", "page_ranking", "parse_args",
+    "pick_test_drawing",
     "private_server_folder", "prune_outputs", "redraw_drawing", "redrawer_for", "scored_pairs", "sigterm_exits",
     "start_warm_up", "tries_note", "vae_category", "warm_up", "warm_up_guesses", "write_named_svg_files",
     "write_svg_files",

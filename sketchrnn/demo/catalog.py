@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from sketchrnn import data, magenta
-from sketchrnn.checkpoint import bundled_model_dirs, load_model
-from sketchrnn.demo.defaults import CANVAS_SIZE, DEFAULT_CATEGORY, DEFAULT_ENDINGS, DEFAULT_TRIES, MAX_ENDINGS
+from sketchrnn.checkpoint import bundled_model_dirs, drawing_ranking, load_model
+from sketchrnn.demo.defaults import CANVAS_SIZE, DEFAULT_CATEGORY, DEFAULT_ENDINGS, MAX_ENDINGS
 from sketchrnn.model import TrainedModel
 from sketchrnn.model.config import MODEL_KINDS
 from sketchrnn.model.inference import padded_batch
@@ -96,7 +96,7 @@ def load_catalog(model_dir=None) -> dict[str, Choice]:
     up: the default number of endings before returning; other batch sizes and guesses in the background."""
     models = load_models(model_dir)
     start_warm_up(models)
-    return build_catalog(models)
+    return build_catalog(models, page_ranking(model_dir))
 
 
 def load_page_models(model_dir=None) -> tuple[dict[str, Choice], dict[str, TrainedModel]]:
@@ -106,7 +106,7 @@ def load_page_models(model_dir=None) -> tuple[dict[str, Choice], dict[str, Train
     models = load_models(model_dir, kinds=MODEL_KINDS)
     start_warm_up(models)
     redrawers = {model.name: model for model in models if model.config.kind == "vae"}
-    return build_catalog([model for model in models if model.config.kind != "vae"]), redrawers
+    return build_catalog([model for model in models if model.config.kind != "vae"], page_ranking(model_dir)), redrawers
 
 
 def chooses(model: TrainedModel) -> bool:
@@ -115,9 +115,9 @@ def chooses(model: TrainedModel) -> bool:
 
 
 def default_batch(model: TrainedModel) -> int:
-    """The batch the sampler runs for the page's default settings: the default endings, times the default
-    tries for a model that chooses, padded to a power of two as the sampler pads it."""
-    return padded_batch(DEFAULT_ENDINGS * (DEFAULT_TRIES if chooses(model) else 1))
+    """The batch the sampler runs for the page's default settings: the default endings, times the model's tries
+    for a model that chooses, padded to a power of two as the sampler pads it."""
+    return padded_batch(DEFAULT_ENDINGS * (model.drawing.default.tries if chooses(model) else 1))
 
 
 def page_batches(model: TrainedModel) -> list[int]:
@@ -136,27 +136,55 @@ def start_warm_up(models: list[TrainedModel]) -> None:
     atexit.register(_finish_warm_up, thread, stop)
 
 
-def build_catalog(models: list[TrainedModel]) -> dict[str, Choice]:
-    """Menu label -> (model, category) for every category of every model, in alphabetical order.
+def build_catalog(models: list[TrainedModel], ranking: dict | None = None) -> dict[str, Choice]:
+    """Menu label -> (model, category) for every category of every model: categories in alphabetical order, and
+    within a category the model that draws it best first.
 
-    A label is the category name, plus the model's name when two models serve the same category.
+    Best: first in ``ranking`` (category -> [(model name, share recognised on validation or None)], best first:
+    `sketchrnn.checkpoint.drawing_ranking`); models it does not name follow, by name. A label is the category
+    name, plus the model's name and its share where two models serve the category or the share is known:
+    "pig (magenta-pig, 73% recognisable)".
     """
+    ranking = ranking or {}
     pairs = [(model, category) for model in models for category in model.categories]
     counts: dict[str, int] = {}
     for _, category in pairs:
         counts[category] = counts.get(category, 0) + 1
+
+    def order(pair):
+        model, category = pair
+        ranked = [name for name, _ in ranking.get(category, [])]
+        return category, ranked.index(model.name) if model.name in ranked else len(ranked), model.name
+
     catalog = {}
-    for model, category in pairs:
-        label = category if counts[category] == 1 else f"{category} ({model.name})"
+    for model, category in sorted(pairs, key=order):
+        share = dict(ranking.get(category, [])).get(model.name)
+        label = category if counts[category] == 1 and share is None else menu_label(category, model.name, share)
         catalog[label] = Choice(model, category)
-    return dict(sorted(catalog.items()))
+    return catalog
+
+
+def menu_label(category: str, model_name: str, share: float | None) -> str:
+    """A menu entry naming the model and, when measured, how often its completions were recognised."""
+    return f"{category} ({model_name})" if share is None else f"{category} ({model_name}, {share:.0%} recognisable)"
+
+
+def page_ranking(model_dir=None) -> dict:
+    """The ranking beside the models the page loads (data/models/drawing_ranking.json, or the one in a folder of
+    models `model_dir`); none when there is none. A damaged file is logged and ignored: the menu then orders models by name."""
+    if model_dir is not None and (Path(model_dir) / "config.json").is_file():
+        return {}  # one model: nothing to rank it against
+    try:
+        return drawing_ranking(model_dir)
+    except ValueError as error:
+        logger.warning("the models' ranking is ignored: %s", error)
+        return {}
 
 
 def default_label(catalog: dict[str, Choice]) -> str:
-    """The menu's first choice: a pig, by the strongest model that draws one (magenta's, when present)."""
-    pigs = sorted((not choice.model.name.startswith("magenta-"), label)
-                  for label, choice in catalog.items() if choice.category == DEFAULT_CATEGORY)
-    return pigs[0][1] if pigs else next(iter(catalog))
+    """The menu's first choice: a pig, by the model that draws it best (the first of its labels, see
+    `build_catalog`)."""
+    return next((label for label, choice in catalog.items() if choice.category == DEFAULT_CATEGORY), next(iter(catalog)))
 
 
 def load_test_drawings(model: TrainedModel, per_category: int = TEST_DRAWINGS_PER_CATEGORY,

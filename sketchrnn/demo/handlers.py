@@ -12,14 +12,13 @@ import gradio as gr
 
 from sketchrnn import calibration, morph
 from sketchrnn.canvas import parse_strokes
+from sketchrnn.drawing_settings import DrawingSettings, resolved
 from sketchrnn.demo.checks import (
     checked_choice, checked_drawing, checked_guidance, checked_number, checked_redrawer, checked_settings,
     checked_tries,
 )
-from sketchrnn.demo.defaults import (
-    CANVAS_SIZE, DEFAULT_GUIDANCE, DEFAULT_TRIES, MAX_SEED, MORPH_STEPS, PEN_TEMPERATURE, SVG_SIZE,
-    TEMPERATURE_RANGE,
-)
+from sketchrnn.demo.catalog import Choice
+from sketchrnn.demo.defaults import CANVAS_SIZE, MAX_SEED, MORPH_STEPS, PEN_TEMPERATURE, SVG_SIZE, TEMPERATURE_RANGE
 from sketchrnn.demo.messages import markdown_text, refusal
 from sketchrnn.demo.outputs import endings_html, file_stem, write_named_svg_files, write_svg_files
 from sketchrnn.demo.running import call_model, drawing_lane, guided_streams, scored_pairs
@@ -50,23 +49,38 @@ def tries_note(model: TrainedModel, shown: int, tries: int, category: str) -> st
     return f" Chosen from {shown * tries}: those the model itself finds most like a {markdown_text(category)}."
 
 
-def complete_drawing(strokes, label, temperature, endings, seed, animate, tries=DEFAULT_TRIES, guidance=DEFAULT_GUIDANCE,
+def model_settings(label, *, catalog) -> tuple[float, int, float]:
+    """What the sliders move to when the menu picks `label`: the temperature, tries and guidance its model draws
+    its category with when not told otherwise (`sketchrnn.drawing_settings.resolved`: the model's own settings,
+    else the project's defaults), as `sample.complete` and `sketchrnn complete` use them."""
+    settings = resolved_settings(checked_choice(catalog, label))
+    return settings.temperature, settings.tries, settings.guidance
+
+
+def resolved_settings(choice: Choice) -> DrawingSettings:
+    """The settings the choice's model draws its category with, unless the sliders say otherwise."""
+    return resolved(choice.model, choice.category)
+
+
+def complete_drawing(strokes, label, temperature, endings, seed, animate, tries=None, guidance=None,
                      *, catalog, output_root):
-    """Complete the person's drawing `endings` ways (each chosen from `tries`: see `DEFAULT_TRIES`; each step
-    guided by `guidance`: see `DEFAULT_GUIDANCE`).
+    """Complete the person's drawing `endings` ways (each chosen from `tries`; each step guided by `guidance`;
+    None: the model's, see `model_settings`). The pen temperature is the model's (it has no slider).
 
     Returns (HTML with the endings as inline SVG, the .svg files to download, a status line).
     """
     drawing = checked_drawing(strokes)
     choice = checked_choice(catalog, label)
+    settings = resolved_settings(choice)
     temperature, endings, seed = checked_settings(temperature, endings, seed)
-    tries, guidance = checked_tries(tries), checked_guidance(guidance)
+    tries = checked_tries(settings.tries if tries is None else tries)
+    guidance = checked_guidance(settings.guidance if guidance is None else guidance)
     started = time.perf_counter()
     with drawing_lane(drawing, scored_pairs(choice.model, endings, tries),
                       guided_streams(choice.model, endings, tries, guidance)):
         completion = call_model(
             complete, choice.model, drawing, n=endings, temperature=temperature, seed=seed,
-            category=choice.category, canvas_size=CANVAS_SIZE, pen_temperature=PEN_TEMPERATURE,
+            category=choice.category, canvas_size=CANVAS_SIZE, pen_temperature=settings.pen_temperature,
             tries=tries, calibration=guess_calibration(), guidance=guidance,
         )
         pairs = [(completion.prime, ending) for ending in completion.endings]
@@ -88,21 +102,22 @@ def complete_drawing(strokes, label, temperature, endings, seed, animate, tries=
     return endings_html(svg_texts, captions), files, status
 
 
-def draw_something(label, temperature, endings, seed, animate, tries=DEFAULT_TRIES, guidance=DEFAULT_GUIDANCE, *,
-                   catalog, output_root):
+def draw_something(label, temperature, endings, seed, animate, tries=None, guidance=None, *, catalog, output_root):
     """Let the model draw `endings` new drawings of the chosen category from nothing (each chosen from
-    `tries` and guided by `guidance`, as `complete_drawing`'s endings).
+    `tries` and guided by `guidance`, as `complete_drawing`'s endings; the model's pen temperature).
 
     Returns the same three things as `complete_drawing`.
     """
     choice = checked_choice(catalog, label)
+    settings = resolved_settings(choice)
     temperature, endings, seed = checked_settings(temperature, endings, seed)
-    tries, guidance = checked_tries(tries), checked_guidance(guidance)
+    tries = checked_tries(settings.tries if tries is None else tries)
+    guidance = checked_guidance(settings.guidance if guidance is None else guidance)
     started = time.perf_counter()
     with drawing_lane([], scored_pairs(choice.model, endings, tries), guided_streams(choice.model, endings, tries, guidance)):
         drawings = call_model(
             sample, choice.model, endings, temperature=temperature, seed=seed, category=choice.category,
-            pen_temperature=PEN_TEMPERATURE, tries=tries, calibration=guess_calibration(), guidance=guidance,
+            pen_temperature=settings.pen_temperature, tries=tries, calibration=guess_calibration(), guidance=guidance,
         )
     svg_texts = [
         drawing_svg(drawing, color=DEFAULT_ENDING_COLOR, size=SVG_SIZE, animate=bool(animate)) for drawing in drawings

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sketchrnn.drawing_settings import NO_SETTINGS, ModelDrawingSettings
 from sketchrnn.model.inference import Sampler
 from sketchrnn.sample import cut, shown
 from sketchrnn.strokes import DataStats
@@ -25,6 +26,7 @@ class TrainedModel:
     name: str = ""
     path: Path | None = None
     metadata: dict = field(default_factory=dict)  # free-form facts (data sources, losses) from config.json
+    drawing: ModelDrawingSettings = NO_SETTINGS  # how it draws when not told (config.json "drawing"; see drawing_settings)
 
     def category_id(self, category: str | None) -> int:
         """Index of a category name; ``None`` means the first (or only) category."""
