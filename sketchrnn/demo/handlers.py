@@ -62,6 +62,17 @@ def resolved_settings(choice: Choice) -> DrawingSettings:
     return resolved(choice.model, choice.category)
 
 
+def checked_request(catalog, label, temperature, endings, seed, tries, guidance):
+    """The menu choice, its model's settings, and the request's values checked; tries and guidance left out
+    (None) are the model's. Returns ``(choice, settings, temperature, endings, seed, tries, guidance)``."""
+    choice = checked_choice(catalog, label)
+    settings = resolved_settings(choice)
+    temperature, endings, seed = checked_settings(temperature, endings, seed)
+    tries = checked_tries(settings.tries if tries is None else tries)
+    guidance = checked_guidance(settings.guidance if guidance is None else guidance)
+    return choice, settings, temperature, endings, seed, tries, guidance
+
+
 def complete_drawing(strokes, label, temperature, endings, seed, animate, tries=None, guidance=None,
                      *, catalog, output_root):
     """Complete the person's drawing `endings` ways (each chosen from `tries`; each step guided by `guidance`;
@@ -70,11 +81,8 @@ def complete_drawing(strokes, label, temperature, endings, seed, animate, tries=
     Returns (HTML with the endings as inline SVG, the .svg files to download, a status line).
     """
     drawing = checked_drawing(strokes)
-    choice = checked_choice(catalog, label)
-    settings = resolved_settings(choice)
-    temperature, endings, seed = checked_settings(temperature, endings, seed)
-    tries = checked_tries(settings.tries if tries is None else tries)
-    guidance = checked_guidance(settings.guidance if guidance is None else guidance)
+    choice, settings, temperature, endings, seed, tries, guidance = checked_request(
+        catalog, label, temperature, endings, seed, tries, guidance)
     started = time.perf_counter()
     with drawing_lane(drawing, scored_pairs(choice.model, endings, tries),
                       guided_streams(choice.model, endings, tries, guidance)):
@@ -108,11 +116,8 @@ def draw_something(label, temperature, endings, seed, animate, tries=None, guida
 
     Returns the same three things as `complete_drawing`.
     """
-    choice = checked_choice(catalog, label)
-    settings = resolved_settings(choice)
-    temperature, endings, seed = checked_settings(temperature, endings, seed)
-    tries = checked_tries(settings.tries if tries is None else tries)
-    guidance = checked_guidance(settings.guidance if guidance is None else guidance)
+    choice, settings, temperature, endings, seed, tries, guidance = checked_request(
+        catalog, label, temperature, endings, seed, tries, guidance)
     started = time.perf_counter()
     with drawing_lane([], scored_pairs(choice.model, endings, tries), guided_streams(choice.model, endings, tries, guidance)):
         drawings = call_model(
