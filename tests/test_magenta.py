@@ -200,17 +200,17 @@ def test_download_fetches_once_imports_and_lists(shared_data, tmp_path, capsys, 
 
 
 def test_a_cached_file_not_yet_imported_is_listed_then_imported_for_use(shared_data, tmp_path, capsys):
-    cache = tmp_path / "cache"
+    cache = tmp_path / "cache"  # crab: a magenta model that is not bundled (a bundled one is listed as bundled)
     (cache / "magenta").mkdir(parents=True)
-    (cache / "magenta" / "eye.gen.json").write_bytes((shared_data / "magenta" / "eye.gen.json").read_bytes())
+    (cache / "magenta" / "crab.gen.json").write_bytes((shared_data / "magenta" / "crab.gen.json").read_bytes())
     (cache / "magenta" / "broken.gen.json").write_text("[1, 2")
     assert cli.main(["models", "list", "--cache-dir", str(cache)]) == 0
     listed = capsys.readouterr().out.splitlines()
-    assert any(line.startswith("cached") and "eye" in line and "not imported" in line for line in listed)
+    assert any(line.startswith("cached") and "crab" in line and "not imported" in line for line in listed)
     skipped = []
     directories = magenta.usable_model_dirs(cache, log=skipped.append)
-    assert cache / "imported" / "magenta-eye" in directories and len(skipped) == 1 and "broken" in skipped[0]
-    assert checkpoint.load_model(cache / "imported" / "magenta-eye").categories == ["eye"]
+    assert cache / "imported" / "magenta-crab" in directories and len(skipped) == 1 and "broken" in skipped[0]
+    assert checkpoint.load_model(cache / "imported" / "magenta-crab").categories == ["crab"]
 
 
 def test_download_offline_names_the_url_and_where_to_put_the_file(tmp_path, capsys, monkeypatch):

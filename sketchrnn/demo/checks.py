@@ -12,7 +12,10 @@ from sketchrnn.demo.defaults import MAX_ENDINGS, MAX_SEED, TEMPERATURE_RANGE
 from sketchrnn.demo.messages import refusal
 from sketchrnn.demo.running import call_model
 from sketchrnn.model import TrainedModel
-from sketchrnn.sample import MAX_GUIDANCE, MAX_TRIES
+from sketchrnn.sample import MAX_GUIDANCE, MAX_TRIES, cut
+
+
+MAX_LISTED = 300  # characters of the menu's entries a refusal lists (the menu says how well each model draws)
 
 
 def checked_drawing(strokes, empty: str = "The canvas is empty: draw the start of something, or press Draw "
@@ -34,7 +37,7 @@ def checked_choice(catalog: dict[str, Choice], label) -> Choice:
     """The menu entry called `label`, or a gr.Error listing the entries."""
     if isinstance(label, str) and label in catalog:
         return catalog[label]
-    raise refusal(f"Pick what you are drawing from the list: {', '.join(catalog)}.")
+    raise refusal(f"Pick what you are drawing from the list: {cut(', '.join(catalog), MAX_LISTED)}.")
 
 
 def checked_number(value, name: str, low: float, high: float, *, integer: bool = False) -> float | int:
