@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from sketchrnn import checkpoint, cli, export
+from sketchrnn.drawing_settings import DrawingSettings, ModelDrawingSettings
 from sketchrnn.settings import TrainSettings
 from sketchrnn.train import train
 from test_sample import untrained_model
@@ -129,12 +130,18 @@ def test_export_writes_a_model_card_with_test_losses(shared_data, tmp_path, caps
     assert cli.main(["export", str(tmp_path / "run"), str(tmp_path / "exported")]) == 0
     card = (tmp_path / "exported" / "MODEL_CARD.md").read_text()
     assert "Held-out test L_R" in card and "| pig | 110 |" in card
+    assert "## Drawing settings" in card and "The project's defaults" in card  # none chosen for this run
     assert checkpoint.load_model(tmp_path / "exported").metadata["test_loss"]["pig"]["drawings"] == 110
     assert cli.main(["evaluate", str(tmp_path / "exported"), "--data", data]) == 0
     assert "pig" in capsys.readouterr().out
 
-    # --float16: half-size weights, and the card's test L_R is that of the stored weights, not of the run's float32
+    # --float16: half-size weights, and the card's test L_R is that of the stored weights, not of the run's float32;
+    # drawing settings chosen for the run's best model are carried into the export and its card
+    chosen = ModelDrawingSettings(DrawingSettings(temperature=0.3), chosen_by="a test", recognised={"pig": 0.5})
+    checkpoint.write_drawing_settings(tmp_path / "run" / "best", chosen)
     assert cli.main(["export", str(tmp_path / "run"), str(tmp_path / "half"), "--float16"]) == 0
+    assert checkpoint.load_model(tmp_path / "half").drawing == chosen
+    assert "Chosen by: a test" in (tmp_path / "half" / "MODEL_CARD.md").read_text()
     with np.load(tmp_path / "half" / "weights.npz") as half, np.load(tmp_path / "exported" / "weights.npz") as full:
         assert {half[key].dtype for key in half.files} == {np.dtype(np.float16)}
         assert not all(np.array_equal(half[key], full[key]) for key in half.files)  # rounded
