@@ -40,6 +40,7 @@ import httpx  # noqa: E402
 from gradio_client import Client  # noqa: E402
 
 from sketchrnn import demo  # noqa: E402
+from sketchrnn.demo.catalog import page_ranking  # noqa: E402
 from sketchrnn.canvas import MAX_PAYLOAD_POINTS, MAX_PAYLOAD_STROKES  # noqa: E402
 from sketchrnn.sample import MAX_GUIDANCE, MAX_TRIES  # noqa: E402
 
@@ -138,7 +139,7 @@ def worst_request(client: Client, label: str, drawing) -> float:
 def worst_label(model_dir) -> str:
     """The menu label of the first category of the decoder with the most categories (each ending is scored
     under every one of them when it chooses among tries), from the menu the page builds of the same models."""
-    catalog = demo.build_catalog(demo.load_models(model_dir))
+    catalog = demo.build_catalog(demo.load_models(model_dir), page_ranking(model_dir))  # the page's own labels
     widest = max((choice.model for choice in catalog.values()), key=lambda model: len(model.categories))
     return next(label for label, choice in catalog.items()
                 if choice.model is widest and choice.category == widest.categories[0])
