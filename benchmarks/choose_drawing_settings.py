@@ -243,10 +243,8 @@ def main(argv=None) -> int:
     except ValueError as error:
         print(f"choose_drawing_settings: {error}", file=sys.stderr)
         return 2
-    datasets = {n: recognisability.load_model_data(m) for n, m in bundled.items()
-                if "train_settings" in m.metadata and m.config.kind == "decoder"}
-    network, categories, _ = recognisability.load_or_train_recogniser(datasets, retrain=False)
-    recogniser = recognisability.Recogniser(network, categories)
+    datasets = recognisability.own_decoder_data(bundled)
+    recogniser = recognisability.cached_recogniser(datasets)
     valid_sets = recognisability.test_sets(datasets, split="valid")
     measured, candidates, entry_models = {}, set(), {}
     for entry in entries:

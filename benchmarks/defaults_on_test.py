@@ -44,9 +44,8 @@ def main(argv=None) -> int:
     arguments = parser.parse_args(argv)
     bundled = {d.name: checkpoint.load_model(d) for d in checkpoint.bundled_model_dirs()}
     decoders = {name: model for name, model in bundled.items() if model.config.kind == "decoder"}
-    datasets = {n: recognisability.load_model_data(m) for n, m in decoders.items() if "train_settings" in m.metadata}
-    network, categories, _ = recognisability.load_or_train_recogniser(datasets, retrain=False)
-    recogniser = recognisability.Recogniser(network, categories)
+    datasets = recognisability.own_decoder_data(decoders)
+    recogniser = recognisability.cached_recogniser(datasets)
     tests, ranking = recognisability.test_sets(datasets), checkpoint.drawing_ranking()
     lines = ["| category | test cuts | before: each model at the page's settings (T 0.4, pen 1, guidance 8) | now: each "
              "model at its own settings | the menu's first now |", "|---|---|---|---|---|"]

@@ -88,10 +88,8 @@ def main(argv=None) -> int:
     if unknown:
         print(f"guidance: {', '.join(unknown)} is not a bundled model trained here", file=sys.stderr)
         return 2
-    datasets = {n: recognisability.load_model_data(m) for n, m in bundled.items()
-                if "train_settings" in m.metadata and m.config.kind == "decoder"}
-    network, categories, _ = recognisability.load_or_train_recogniser(datasets, retrain=False)
-    recogniser = recognisability.Recogniser(network, categories)
+    datasets = recognisability.own_decoder_data(bundled)
+    recogniser = recognisability.cached_recogniser(datasets)
     lines = ["# Guidance, chosen on validation cuts", "",
              f"Written by `benchmarks/guidance.py` on {datetime.date.today().isoformat()} "
              f"(`python benchmarks/guidance.py {' '.join(sys.argv[1:] if argv is None else argv)}`); "

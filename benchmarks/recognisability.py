@@ -314,6 +314,19 @@ class Recogniser:
 # People's drawings on the demo's canvas
 
 
+def own_decoder_data(bundled: dict) -> dict:
+    """The data of each bundled decoder-only model trained here, loaded as its training loaded it: what the
+    recogniser learns from (its training splits) and is measured on (the others), by model name."""
+    return {name: load_model_data(model) for name, model in bundled.items()
+            if "train_settings" in model.metadata and model.config.kind == "decoder"}
+
+
+def cached_recogniser(datasets: dict) -> Recogniser:
+    """The recogniser trained on ``datasets``' training splits, from the cache (trained once when missing)."""
+    network, categories, _ = load_or_train_recogniser(datasets, retrain=False)
+    return Recogniser(network, categories)
+
+
 def on_canvas(stroke3, fill: float = sample.CANVAS_FILL) -> tuple[list[np.ndarray], Callable]:
     """A test drawing as a person would have drawn it on the demo's canvas, and the mapping used.
 
