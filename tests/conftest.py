@@ -6,12 +6,43 @@ they are found relative to the repository root's parent, wherever the clone is.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+# One XLA program cache for the whole run (sketchrnn.compile_cache): the sampler's programs are compiled once per
+# run, by whichever test needs one first, and loaded by every later test, xdist worker and subprocess (CLI, demo
+# server), as a user's second command loads them. It starts empty each run and is removed at its end, so no run
+# leans on what an earlier one compiled, and the tests never write into the user's own cache.
+XLA_CACHE_FLAG = "--tf_xla_persistent_cache_directory"
+XLA_CACHE_OWNER = "SKETCHRNN_TESTS_XLA_CACHE_OWNER"
+
+
+def _share_compiled_programs() -> None:
+    """Before TensorFlow is imported: point TF_XLA_FLAGS at a fresh folder, unless the run already has one (an
+    xdist worker inherits its controller's) or the caller set their own."""
+    flags = os.environ.get("TF_XLA_FLAGS", "")
+    if XLA_CACHE_FLAG in flags:
+        return
+    folder = tempfile.mkdtemp(prefix="sketchrnn-tests-xla-")
+    os.environ["TF_XLA_FLAGS"] = f"{flags} {XLA_CACHE_FLAG}={folder}".strip()
+    os.environ[XLA_CACHE_OWNER] = f"{os.getpid()}:{folder}"
+
+
+_share_compiled_programs()
+
+
+def pytest_unconfigure(config):
+    owner, _, folder = os.environ.get(XLA_CACHE_OWNER, "").partition(":")
+    if owner == str(os.getpid()) and folder:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -27,18 +58,36 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_vae(shared_data, tmp_path_factory) -> Path:
-    """A tiny VAE trained for 30 steps on the shared pigs (~15 s): the model directory ``.../tinyvae/best``.
+    """A tiny VAE trained for 30 steps on the shared pigs (~15 s), once per run: the model directory ``.../best``.
 
     Enough to exercise encoding, redrawing and morphing for real; its drawings are scribbles.
     """
     from sketchrnn.train import TrainSettings, train
 
-    run = tmp_path_factory.mktemp("vae") / "tinyvae"
-    settings = TrainSettings(data=[str(shared_data / "quickdraw_sketchrnn_pig_2200.npz")], out=str(run), model="vae",
-                             hidden_size=32, encoder_size=16, latent_size=8, num_mixtures=5, batch_size=50, steps=30,
-                             validate_every=15, checkpoint_every=15, learning_rate=3e-3, kl_decay_rate=0.99)
-    train(settings, log=lambda *_: None)
+    run = shared_between_workers(tmp_path_factory) / "tinyvae"
+    with exclusive(run.with_suffix(".lock")):  # trained by the first xdist worker that needs it, read by the other
+        if not (run / "finished").exists():
+            shutil.rmtree(run, ignore_errors=True)
+            settings = TrainSettings(data=[str(shared_data / "quickdraw_sketchrnn_pig_2200.npz")], out=str(run),
+                                     model="vae", hidden_size=32, encoder_size=16, latent_size=8, num_mixtures=5,
+                                     batch_size=50, steps=30, validate_every=15, checkpoint_every=15,
+                                     learning_rate=3e-3, kl_decay_rate=0.99)
+            train(settings, log=lambda *_: None)
+            (run / "finished").touch()
     return run / "best"
+
+
+def shared_between_workers(tmp_path_factory) -> Path:
+    """A temporary folder of this run that every xdist worker sees (its own one without xdist)."""
+    root = tmp_path_factory.getbasetemp()
+    return root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root
+
+
+@contextlib.contextmanager
+def exclusive(lock_path: Path):
+    with open(lock_path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
 
 
 # A real browser for the browser tests (marker `browser`): Debian's chromium driven by Playwright

@@ -23,6 +23,7 @@ import gradio as gr
 import pytest
 
 from sketchrnn.canvas import StrokeCanvas
+from test_demo import page_catalog
 
 pytestmark = pytest.mark.browser
 
@@ -157,7 +158,7 @@ def demo_url(browser_context):
     from sketchrnn import demo
 
     with demo.private_server_folder() as output_root:
-        catalog = demo.load_catalog(os.environ.get("SKETCHRNN_DEMO_MODEL_DIR"))
+        catalog = page_catalog(os.environ.get("SKETCHRNN_DEMO_MODEL_DIR"))  # compiled on first use
         blocks = demo.build_demo(catalog, output_root)
         port = free_port()
         demo.launch_demo(blocks, port=port, block=False)
@@ -226,6 +227,33 @@ def test_demo_completes_a_drawing_in_the_browser(browser_context, demo_url, tmp_
     page.screenshot(path=str(screenshot), full_page=True)
     assert screenshot.stat().st_size > 10_000
     page.close()
+
+
+def test_a_model_trained_on_imported_svg_icons_completes_a_drawing_in_the_browser(browser_context):
+    """Issue 35's path to its end: the model trained on SVG icon sets (`sketchrnn data import`, then `train`,
+    kept in data/examples/icons) as the page's only model, drawing on a person's strokes in the browser."""
+    from sketchrnn import demo
+
+    with demo.private_server_folder() as output_root:
+        catalog = demo.load_catalog(REPO_ROOT / "data" / "examples" / "icons")  # warmed up, as `app.py` does
+        assert [choice.category for choice in catalog.values()] == ["icons"]
+        blocks = demo.build_demo(catalog, output_root)
+        port = free_port()
+        demo.launch_demo(blocks, port=port, block=False)
+        try:
+            page = browser_context.new_page()
+            page.goto(f"http://127.0.0.1:{port}/")
+            draw_two_strokes(page, drawable_canvas(page))
+            page.wait_for_timeout(300)
+            page.click("#complete")
+            page.wait_for_function("() => document.querySelectorAll('#endings svg').length === 4")
+            endings = ending_paths(page)
+            assert all(ending["person"] == 2 for ending in endings), endings
+            assert sum(ending["model"] >= 1 for ending in endings) >= 3, endings
+            assert "icons" in page.locator("#status").inner_text()
+            page.close()
+        finally:
+            blocks.close()
 
 
 # ----------------------------------------------------------------------------------------------

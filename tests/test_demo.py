@@ -44,6 +44,13 @@ SVG_NAMESPACE = "{http://www.w3.org/2000/svg}"
 SQUIGGLE = [[[100, 100], [140, 160], [180, 100], [220, 160]], [[120, 220], [200, 220]]]
 
 
+def page_catalog(model_dir=None) -> dict:
+    """The menu `demo.load_catalog` builds, without its warm-up: each program is compiled when a test first needs
+    it. (The page compiles every model's batches and guesses at start, most in a background thread, which in a test
+    process would take a core from the tests for a minute; the server tests run `app.py` with it.)"""
+    return demo.build_catalog(demo.load_models(model_dir), demo.page_ranking(model_dir))
+
+
 @pytest.fixture(scope="module")
 def catalog():
     """Every bundled model, loaded once, as the demo's menu.
@@ -51,7 +58,7 @@ def catalog():
     The models are committed with the code: a loader that fails on them is a regression, so it fails
     the tests (it used to skip them, which hid exactly that).
     """
-    return demo.load_catalog(os.environ.get("SKETCHRNN_DEMO_MODEL_DIR"))
+    return page_catalog(os.environ.get("SKETCHRNN_DEMO_MODEL_DIR"))
 
 
 @pytest.fixture(scope="module")
@@ -552,13 +559,17 @@ def test_a_server_that_cannot_start_leaves_nothing_behind(tmp_path, monkeypatch)
 
 
 def start_server(tmp_path: Path, port: int) -> subprocess.Popen:
-    """`python app.py` on one model, with its temporary files under `tmp_path`."""
-    model_dir = str(REPO_ROOT / "data" / "models" / "quickdraw6")  # one bundled model (it draws pigs): a quick start
+    """`python app.py` on one small model of pigs (what is served does not depend on the model), with its temporary
+    files under `tmp_path`."""
+    from test_sample import untrained_model
+
+    model_dir = tmp_path / "models" / "pig"
+    checkpoint.save_model(untrained_model(("pig",), hidden_size=16), model_dir)
     environment = {**os.environ, "TMPDIR": str(tmp_path), "GRADIO_ANALYTICS_ENABLED": "False",
                    "HF_HUB_OFFLINE": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
     environment.pop("GRADIO_TEMP_DIR", None)
     return subprocess.Popen(
-        [sys.executable, "app.py", "--port", str(port), "--model-dir", model_dir], cwd=REPO_ROOT, env=environment,
+        [sys.executable, "app.py", "--port", str(port), "--model-dir", str(model_dir)], cwd=REPO_ROOT, env=environment,
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
 

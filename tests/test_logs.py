@@ -76,24 +76,31 @@ def test_only_tensorflows_start_up_lines_are_dropped():
     assert keep_stderr_line("E0000 00:00:1 something.cc:1] a real error\n")
 
 
+# TensorFlow reports "retracing" once one Python function has been traced more than 5 times: seven models in one
+# process (as the page holds), each with its own compiled sampler and scorer, decoders of one and several categories
+# and a VAE. Small untrained ones: what is traced depends on the kind of model, not on its size or weights.
 SEVERAL_MODELS = textwrap.dedent("""
     from sketchrnn.cli.quiet import quiet_tensorflow_start
     quiet_tensorflow_start()
-    from sketchrnn import checkpoint, sample
-    for directory in checkpoint.bundled_model_dirs():
-        model = checkpoint.load_model(directory)
-        model.sampler.warm_up((1, 2))
-        z = sample.np.zeros((1, model.config.latent_size), sample.np.float32) if model.config.kind == "vae" else None
-        model.sampler.score_outputs(sample.np.zeros((3, 5), sample.np.float32), [0], z=z)
-    print("sampled")
+    import numpy as np
+    from sketchrnn.model import ModelConfig, TrainedModel, build_network
+    from sketchrnn.strokes import DataStats
+    kinds = [dict(num_categories=n) for n in (1, 1, 3, 6, 20, 2)] + [dict(kind="vae", encoder_size=8, latent_size=4)]
+    for index, kind in enumerate(kinds):
+        config = ModelConfig(hidden_size=16 + 8 * index, num_mixtures=5, max_length=60, **kind)
+        categories = [f"category {c}" for c in range(config.num_categories)]
+        model = TrainedModel(build_network(config), config, DataStats(20.0, 8.0, 40.0), categories)
+        model.sampler.warm_up((1,))
+        z = np.zeros((1, config.latent_size), np.float32) if config.kind == "vae" else None
+        model.sampler.score_outputs(np.zeros((3, 5), np.float32), [0], z=z)
+    print("sampled", len(kinds))
 """)
 
 
 def test_one_compiled_sampler_per_model_is_not_reported_as_retracing():
     completed = subprocess.run([sys.executable, "-c", SEVERAL_MODELS], cwd=REPO, env=environment(None),
                                capture_output=True, text=True, timeout=300)
-    assert completed.returncode == 0 and "sampled" in completed.stdout, completed.stderr
-    assert len(list((REPO / "data" / "models").glob("*/config.json"))) >= 3, "several models are loaded"
+    assert completed.returncode == 0 and "sampled 7" in completed.stdout, completed.stderr
     assert not any(noise in completed.stderr for noise in TENSORFLOW_NOISE), completed.stderr
 
 
