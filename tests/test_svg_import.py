@@ -555,3 +555,17 @@ def test_a_model_card_credits_imported_line_art(tmp_path):
     both = export.data_credit({"data": [str(tmp_path / "boxes.npz"), "pig.npz"], "imported_from": imported})
     assert both.startswith("Quick, Draw! drawings (Google, CC BY 4.0) and line art imported")
     assert export.data_credit({"data": ["pig.npz"]}) == "Quick, Draw! drawings (Google, CC BY 4.0)"
+
+
+def test_the_model_trained_on_imported_icons_samples_and_completes_on_the_command_line(tmp_path):
+    """data/examples/icons, trained on the two icon sets as imported here, draws from nothing and finishes a
+    drawing like any other model (the browser test draws on it in the demo)."""
+    icons = Path(__file__).resolve().parents[1] / "data" / "examples" / "icons"
+    frame = tmp_path / "frame.json"
+    frame.write_text(json.dumps([[[100, 100], [300, 100], [300, 300]], [[150, 200], [250, 200]]]))
+    assert cli.main(["sample", str(icons), "--n", "2", "--seed", "1", "--out", str(tmp_path / "sampled.svg")]) == 0
+    assert cli.main(["complete", str(icons), "--input", str(frame), "--n", "2", "--seed", "1",
+                     "--out", str(tmp_path / "completed.svg")]) == 0
+    for name in ("sampled.svg", "completed.svg"):
+        nested = ElementTree.parse(tmp_path / name).getroot().findall("{http://www.w3.org/2000/svg}svg")
+        assert len(nested) == 2 and all(drawing.findall(".//{http://www.w3.org/2000/svg}path") for drawing in nested)
