@@ -703,8 +703,9 @@ def model_lines(entry: Entry, per_category: int) -> list[str]:
     lines = [f"### {entry.name} ({kind}; {path}; measured in {entry.seconds:.0f} s)", "",
              f"top-1 / top-3 of the recogniser; the first n (at most {per_category}) test drawings of each category, "
              f"{demo.DEFAULT_ENDINGS} endings of each cut ({demo.DEFAULT_ENDINGS} x n completions), {per_category} "
-             f"unconditional samples; as the demo draws them (a model of several categories: {demo_choosing()}) and, "
-             "for such a model, the first drawn with plain sampling (no choosing, no guidance).", "",
+             f"unconditional samples; as the demo draws them, at the model's own settings ({settings_text(entry.model)}) "
+             "and, for a model of several categories, also the first drawn with plain sampling (no choosing, no "
+             "guidance).", "",
              "| category | test drawings from | people's drawings (ceiling) | cut to 40% (floor) | completions (demo) "
              "| completions, first drawn | unconditional (demo) | unconditional, first drawn | reconstructions (VAE) |",
              "|---|---|---|---|---|---|---|---|---|"]
@@ -731,9 +732,9 @@ def comparison_lines(entries: list[Entry]) -> list[str]:
     lines = ["## Completions compared across models (top-1)", "",
              "Each model's completions of its test drawings cut to 40% (an imported model or a candidate completes the "
              "first own model's test drawings of the category, so e.g. magenta-pig and quickdraw6 complete the same "
-             f"pigs). As the demo draws them; in brackets, for a model of several categories, its first endings drawn "
-             f"with plain sampling (the demo's: {demo_choosing()}; a model of one category has nothing to compare "
-             "with and shows the first, unguided), and the floor.", "",
+             f"pigs). As the demo draws them, at each model's own settings; in brackets, for a model of several "
+             f"categories, its first endings drawn with plain sampling (a model of one category has nothing to "
+             "compare with and shows the first, unguided), and the floor.", "",
              "| category | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
     for category, rows in sorted(shared.items()):
         lines.append(f"| {category} | " + " | ".join(
@@ -741,15 +742,13 @@ def comparison_lines(entries: list[Entry]) -> list[str]:
     return lines + [""]
 
 
-def demo_choosing() -> str:
-    """How the demo draws with a model of several categories, for the tables' captions."""
-    parts = []
-    if demo.DEFAULT_GUIDANCE > 0:
-        parts.append(f"each step guided, guidance {demo.DEFAULT_GUIDANCE:g}")
-    if demo.DEFAULT_TRIES > 1:
-        parts.append(f"the {demo.DEFAULT_ENDINGS} of {demo.DEFAULT_ENDINGS * demo.DEFAULT_TRIES} drawn it finds most "
-                     "like the category by its own guess")
-    return "; ".join(parts) or "its first drawings, unguided"
+def settings_text(model) -> str:
+    """A model's drawing settings for the tables' captions: its default, and each category's own where it has one."""
+    drawing = model.drawing
+    text = drawing.default.describe()
+    for category, own in sorted(drawing.categories.items()):
+        text += f"; {category}: {own.describe()}"
+    return text
 
 
 def cell(row: dict) -> str:
@@ -865,8 +864,9 @@ def document(header: dict, sections: list[list[str]], reading: str) -> str:
              f"- Command: `{header['command']}`", f"- Date: {header['date']}", f"- Code: {header['code']}",
              f"- Machine: {header['machine']}",
              f"- Run time: {header['minutes']:.1f} min", f"- Drawings per cell: {header['cells']}",
-             f"- Demo settings used: temperature {demo.DEFAULT_TEMPERATURE}, pen temperature {demo.PEN_TEMPERATURE}, "
-             f"{demo.DEFAULT_ENDINGS} endings (a model of several categories: {demo_choosing()}), canvas {demo.CANVAS_SIZE[0]}x{demo.CANVAS_SIZE[1]}, seeds {SEED} + drawing index", "",
+             f"- Settings: each model's own (the `drawing` section of its config.json, where the page's sliders start; "
+             f"given under each model's table), {demo.DEFAULT_ENDINGS} endings, canvas "
+             f"{demo.CANVAS_SIZE[0]}x{demo.CANVAS_SIZE[1]}, seeds {SEED} + drawing index", "",
              "## Reading", "", READING_START, reading or "(to be written after reading the tables)", READING_END, ""]
     return "\n".join(lines + [line for section in sections for line in section])
 
