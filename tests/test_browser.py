@@ -14,6 +14,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
+import contextlib
 import socket
 import time
 import xml.etree.ElementTree as ElementTree
@@ -43,6 +44,20 @@ def launch(blocks: gr.Blocks) -> str:
     port = free_port()
     blocks.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     return f"http://127.0.0.1:{port}/"
+
+
+@contextlib.contextmanager
+def serving(catalog, output_root):
+    """The demo page on `catalog`, served on a free port for the `with` block: yields its URL."""
+    from sketchrnn import demo
+
+    blocks = demo.build_demo(catalog, output_root)
+    port = free_port()
+    demo.launch_demo(blocks, port=port, block=False)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        blocks.close()
 
 
 def drawable_canvas(page, selector: str = "#canvas canvas"):
@@ -159,11 +174,8 @@ def demo_url(browser_context):
 
     with demo.private_server_folder() as output_root:
         catalog = page_catalog(os.environ.get("SKETCHRNN_DEMO_MODEL_DIR"))  # compiled on first use
-        blocks = demo.build_demo(catalog, output_root)
-        port = free_port()
-        demo.launch_demo(blocks, port=port, block=False)
-        yield f"http://127.0.0.1:{port}/"
-        blocks.close()
+        with serving(catalog, output_root) as url:
+            yield url
 
 
 def ending_paths(page) -> list[dict[str, int]]:
@@ -237,12 +249,9 @@ def test_a_model_trained_on_imported_svg_icons_completes_a_drawing_in_the_browse
     with demo.private_server_folder() as output_root:
         catalog = demo.load_catalog(REPO_ROOT / "data" / "examples" / "icons")  # warmed up, as `app.py` does
         assert [choice.category for choice in catalog.values()] == ["icons"]
-        blocks = demo.build_demo(catalog, output_root)
-        port = free_port()
-        demo.launch_demo(blocks, port=port, block=False)
-        try:
+        with serving(catalog, output_root) as url:
             page = browser_context.new_page()
-            page.goto(f"http://127.0.0.1:{port}/")
+            page.goto(url)
             draw_two_strokes(page, drawable_canvas(page))
             page.wait_for_timeout(300)
             page.click("#complete")
@@ -252,8 +261,6 @@ def test_a_model_trained_on_imported_svg_icons_completes_a_drawing_in_the_browse
             assert sum(ending["model"] >= 1 for ending in endings) >= 3, endings
             assert "icons" in page.locator("#status").inner_text()
             page.close()
-        finally:
-            blocks.close()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -385,12 +392,9 @@ def test_a_name_from_an_imported_model_shows_as_text_in_the_status_line(browser_
     from test_sample import untrained_model
 
     catalog = demo.build_catalog([untrained_model((HOSTILE_CATEGORY,), hidden_size=16)])
-    blocks = demo.build_demo(catalog, tmp_path)
-    port = free_port()
-    demo.launch_demo(blocks, port=port, block=False)
-    try:
+    with serving(catalog, tmp_path) as url:
         page = browser_context.new_page()
-        page.goto(f"http://127.0.0.1:{port}/")
+        page.goto(url)
         page.locator("#endings-count input[type=number]").fill("1")
         page.locator("#endings-count input[type=number]").press("Enter")
         page.click("#draw-something")
@@ -400,5 +404,3 @@ def test_a_name_from_an_imported_model_shows_as_text_in_the_status_line(browser_
         assert status.locator("img, a, em, strong").count() == 0, status.inner_html()
         assert page.evaluate("() => window.pwned") is None
         page.close()
-    finally:
-        blocks.close()
