@@ -732,8 +732,8 @@ def comparison_lines(entries: list[Entry]) -> list[str]:
     lines = ["## Completions compared across models (top-1)", "",
              "Each model's completions of its test drawings cut to 40% (an imported model or a candidate completes the "
              "first own model's test drawings of the category, so e.g. magenta-pig and quickdraw6 complete the same "
-             f"pigs). As the demo draws them, at each model's own settings; in brackets, for a model of several "
-             f"categories, its first endings drawn with plain sampling (a model of one category has nothing to "
+             "pigs). As the demo draws them, at each model's own settings; in brackets, for a model of several "
+             "categories, its first endings drawn with plain sampling (a model of one category has nothing to "
              "compare with and shows the first, unguided), and the floor.", "",
              "| category | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
     for category, rows in sorted(shared.items()):

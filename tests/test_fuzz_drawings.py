@@ -34,7 +34,7 @@ from sketchrnn import checkpoint, demo, sample
 CALL_LIMIT_TIMES = 25
 MIN_CALL_LIMIT_S = 5.0
 PLAIN_DRAWING = [[[100, 100], [150, 90], [200, 120], [210, 180]], [[120, 200], [180, 210]]]
-FUZZ_SETTINGS = settings(  # ~100 examples per property: about 10 s each here, after a ~20 s warm-up of the models
+FUZZ_SETTINGS = settings(  # ~100 examples per property: 2-6 s each here, after a ~30 s warm-up of the two models
     max_examples=100, deadline=None, database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
