@@ -332,8 +332,8 @@ def check_run_folder(settings: TrainSettings) -> None:
 
 def check_same_run(settings: TrainSettings, saved: TrainSettings) -> None:
     """Refuse to continue a run with settings that change what it trains."""
-    different = [k for k, v in dataclasses.asdict(settings).items()
-                 if k not in RESUMABLE_CHANGES and getattr(saved, k) != v]
+    different = [k for k, v in dataclasses.asdict(settings).items()  # a moved run is still the run: "out" may differ
+                 if k not in RESUMABLE_CHANGES and k != "out" and getattr(saved, k) != v]
     if different:
         raise ValueError(
             f"{settings.out} already holds a run with other settings ({', '.join(different)}); "

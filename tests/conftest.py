@@ -39,6 +39,18 @@ def _share_compiled_programs() -> None:
 _share_compiled_programs()
 
 
+# The files whose tests take longest (docs/testing.md), started first. With `--dist loadfile` each file runs whole on
+# one worker, in collection order as workers come free: a long file collected last (test_train.py, alphabetically)
+# kept one core busy for a minute after the other had run out of files.
+LONGEST_FIRST = ("test_train.py", "test_demo.py", "test_multiworker.py", "test_logs.py", "test_fuzz_drawings.py",
+                 "test_browser.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: index for index, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: every other file keeps its order
+
+
 def pytest_unconfigure(config):
     owner, _, folder = os.environ.get(XLA_CACHE_OWNER, "").partition(":")
     if owner == str(os.getpid()) and folder:

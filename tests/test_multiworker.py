@@ -1,5 +1,6 @@
 """Two real MultiWorkerMirroredStrategy workers on 127.0.0.1: only the chief writes the run; after a worker
-is killed, the cluster stops cleanly and both workers resume from the chief's checkpoint."""
+is killed, the cluster stops cleanly; workers that do not share one run folder refuse to train; and both
+workers resume from the chief's checkpoint. One scenario, so that its clusters start as few processes as it needs."""
 
 import json
 import os
@@ -40,13 +41,13 @@ def train_command(shared_data, out, steps):
             "--steps", str(steps), "--checkpoint-every", "5", "--validate-every", "10", "--log-every", "5"]
 
 
-def start_workers(shared_data, tmp_path, outs, steps, name, extras=((), ())):
+def start_workers(shared_data, tmp_path, outs, steps, name, extras=((), ()), temporaries="tmp"):
     """Both workers of a fresh two-worker cluster; each gets its own TMPDIR (to see its private folder)."""
     ports = free_ports(2)
     workers = []
     for index, out in enumerate(outs):
         command = train_command(shared_data, out, steps) + list(extras[index])
-        temporary = tmp_path / f"tmp-worker-{index}"
+        temporary = tmp_path / f"{temporaries}-worker-{index}"
         temporary.mkdir(exist_ok=True)
         environment = {**os.environ, "TF_CONFIG": tf_config(ports, index), "TMPDIR": str(temporary),
                        "TF_CPP_MIN_LOG_LEVEL": "2"}
@@ -72,7 +73,7 @@ def latest_step(out):
     return checkpoint.read_state(latest)["step"] if latest else 0
 
 
-def test_only_the_chief_writes_and_a_restarted_cluster_resumes_from_its_checkpoint(shared_data, tmp_path):
+def test_only_the_chief_writes_split_folders_are_refused_and_a_restarted_cluster_resumes(shared_data, tmp_path):
     out = tmp_path / "run"
     workers = start_workers(shared_data, tmp_path, [out, out], 400, "first")
     try:
@@ -98,6 +99,18 @@ def test_only_the_chief_writes_and_a_restarted_cluster_resumes_from_its_checkpoi
     killed_at = latest_step(out)
     assert killed_at >= 10 and killed_at % 5 == 0
 
+    # workers that do not share one run folder refuse to train: worker 0 sees an empty --out, worker 1 the run
+    workers = start_workers(shared_data, tmp_path, [tmp_path / "elsewhere", out], killed_at + 10, "split",
+                            temporaries="split")
+    try:
+        codes = [worker.wait(timeout=120) for worker in workers]
+    finally:
+        stop_all(workers)
+    for index in range(2):
+        text = output(tmp_path, "split", index)
+        assert "found different checkpoints" in text and "same --out on a file system they all share" in text, text
+    assert codes == [2, 2] and latest_step(tmp_path / "elsewhere") == 0 and latest_step(out) == killed_at
+
     # restarted with time budgets: each worker has its own clock (here even its own budget), yet they stop together
     budgets = (["--max-minutes", "0.1"], ["--max-minutes", "5"])
     workers = start_workers(shared_data, tmp_path, [out, out], killed_at + 1000, "second", budgets)
@@ -120,24 +133,6 @@ def test_only_the_chief_writes_and_a_restarted_cluster_resumes_from_its_checkpoi
     # leaves generated sources of its own in TMPDIR)
     assert list((tmp_path / "tmp-worker-1").glob("sketchrnn-*")) == []
     assert list((tmp_path / "tmp-worker-0").glob("sketchrnn-*")) == []
-
-
-def test_workers_whose_run_folders_differ_refuse_to_train(shared_data, tmp_path):
-    # a run with a checkpoint at step 5 (one process: multi-worker without TF_CONFIG is a cluster of one)
-    environment = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
-    first = subprocess.run(train_command(shared_data, tmp_path / "b", 5), cwd=REPO, capture_output=True, text=True,
-                           env={**environment, "TF_CPP_MIN_LOG_LEVEL": "2"}, timeout=120)
-    assert first.returncode == 0 and latest_step(tmp_path / "b") == 5, first.stderr
-    # worker 0 sees an empty --out, worker 1 that run: not one shared folder
-    workers = start_workers(shared_data, tmp_path, [tmp_path / "a", tmp_path / "b"], 10, "split")
-    try:
-        codes = [worker.wait(timeout=120) for worker in workers]
-    finally:
-        stop_all(workers)
-    for index in range(2):
-        text = output(tmp_path, "split", index)
-        assert "found different checkpoints" in text and "same --out on a file system they all share" in text, text
-    assert codes == [2, 2] and latest_step(tmp_path / "a") == 0 and latest_step(tmp_path / "b") == 5
 
 
 @pytest.mark.parametrize("config, chief", [

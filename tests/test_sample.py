@@ -596,3 +596,19 @@ def test_warm_up_compiles_the_guided_program(model):
     traced = model.sampler._compiled_guided.experimental_get_tracing_count()
     sample.sample(model, 2, seed=1, category="pig", guidance=4.0)
     assert model.sampler._compiled_guided.experimental_get_tracing_count() == traced
+
+
+def test_models_of_one_shape_share_compiled_loops_yet_draw_with_their_own_weights():
+    first, other, again = untrained_model(seed=0), untrained_model(seed=1), untrained_model(seed=0)
+    assert first.sampler.loops is other.sampler.loops is again.sampler.loops
+    assert untrained_model(hidden_size=48).sampler.loops is not first.sampler.loops
+    drawn = sample.sample(first, 2, seed=3, temperature=0.8, tries=1, guidance=0.0)
+    loop = first.sampler.loops.compiled_sample
+    traced = loop.experimental_get_tracing_count()
+    # another model of that shape: no new trace, and its own weights draw (another model's drawings are not its)
+    by_other = sample.sample(other, 2, seed=3, temperature=0.8, tries=1, guidance=0.0)
+    by_again = sample.sample(again, 2, seed=3, temperature=0.8, tries=1, guidance=0.0)
+    assert loop.experimental_get_tracing_count() == traced
+    points = lambda drawings: [np.concatenate([np.zeros((0, 2)), *polylines]) for polylines in drawings]  # noqa: E731
+    assert any(a.shape != b.shape or not np.allclose(a, b) for a, b in zip(points(drawn), points(by_other)))
+    assert all(a.shape == b.shape and np.array_equal(a, b) for a, b in zip(points(drawn), points(by_again)))

@@ -1,6 +1,7 @@
 """The VAE (Ha & Eck section 3): encoder shapes and masking, the KL term, its annealing, training and evaluation."""
 
 import math
+import shutil
 
 import numpy as np
 import pytest
@@ -8,7 +9,7 @@ import tensorflow as tf
 
 from sketchrnn import checkpoint, strokes
 from sketchrnn.model import ModelConfig, build_network, kl_annealing, kl_divergence, kl_term
-from sketchrnn.train import TrainSettings, Trainer, evaluate, load_training_data, new_model, train
+from sketchrnn.train import Trainer, evaluate, load_training_data, new_model, read_settings, train
 
 RNG = np.random.default_rng(7)
 
@@ -119,21 +120,23 @@ def pig(shared_data):
     return [str(shared_data / "quickdraw_sketchrnn_pig_2200.npz")]
 
 
-def test_a_vae_learns_saves_resumes_and_reports_kl(shared_data, tmp_path):
-    settings = TrainSettings(data=pig(shared_data), out=str(tmp_path / "run"), model="vae", hidden_size=32,
-                             encoder_size=16, latent_size=8, num_mixtures=5, batch_size=50, steps=30,
-                             validate_every=15, checkpoint_every=15, learning_rate=3e-3, kl_decay_rate=0.99)
+def test_a_vae_learns_saves_resumes_and_reports_kl(shared_data, tiny_vae, tmp_path):
+    # the run the tiny_vae fixture trained (30 steps, checkpoints every 15), copied: this test resumes its copy
+    shutil.copytree(tiny_vae.parent, tmp_path / "run")
+    settings = read_settings(tmp_path / "run")
+    settings.out = str(tmp_path / "run")
+    assert (settings.model, settings.latent_size, settings.kl_decay_rate, settings.steps) == ("vae", 8, 0.99, 30)
     dataset, stats = load_training_data(settings)
     trainer = Trainer(settings, new_model(settings, dataset, stats), tf.distribute.get_strategy())
     assert trainer.model.config.kind == "vae" and trainer.model.config.num_categories == 1
     assert float(trainer.kl_weight(0)) == pytest.approx(0.5 * 0.01)
     assert float(trainer.kl_weight(1000)) == pytest.approx(0.5 * (1 - 0.99 * 0.99**1000))
 
-    summary = train(settings, log=lambda *_: None)
-    assert summary["status"] == "finished" and summary["step"] == 30
+    assert checkpoint.read_state(checkpoint.latest_checkpoint(tmp_path / "run"))["step"] == 30
     rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
     header = rows[0].split(",")
     first, last = (dict(zip(header, row.split(","))) for row in (rows[1], rows[-1]))
+    assert len(rows) == 31 and last["step"] == "30"
     assert float(first["kl_weight"]) < float(last["kl_weight"]) <= 0.5
     assert float(last["kl_loss"]) >= 0 and float(last["valid_kl_loss"]) >= 0
     assert float(last["valid_loss"]) < 3.0  # L_R of an untrained decoder is ~4-5 on pigs
@@ -146,3 +149,4 @@ def test_a_vae_learns_saves_resumes_and_reports_kl(shared_data, tmp_path):
 
     settings.steps = 40
     assert train(settings, log=lambda *_: None)["step"] == 40  # resumed from step 30's checkpoint
+    assert tiny_vae.parent.joinpath("metrics.csv").read_text().count("\n") == 31, "the fixture's own run is untouched"
