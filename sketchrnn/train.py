@@ -356,12 +356,13 @@ def check_enough_drawings(count: int, batch_size: int) -> None:
 
 
 def read_settings(run_dir) -> TrainSettings:
-    """The settings saved in a run directory's train.json."""
+    """The settings saved in a run directory's train.json, with ``out`` the directory they were read from: a run
+    moved or copied elsewhere is the run in its new folder, not in the one it was started in."""
     path = Path(run_dir) / "train.json"
     if not path.is_file():
         raise ValueError(f"{run_dir} is not a training run: {path.name} is missing")
     try:
-        return TrainSettings(**files.read_json(path))
+        return TrainSettings(**{**files.read_json(path), "out": str(run_dir)})
     except (ValueError, TypeError) as error:
         raise ValueError(f"{path} is corrupt ({error})") from None
 

@@ -84,7 +84,7 @@ def tiny_vae(shared_data, tmp_path_factory) -> Path:
                                      model="vae", hidden_size=32, encoder_size=16, latent_size=8, num_mixtures=5,
                                      batch_size=50, steps=30, validate_every=15, checkpoint_every=15,
                                      learning_rate=3e-3, kl_decay_rate=0.99)
-            train(settings, log=lambda *_: None)
+            assert train(settings, log=lambda *_: None)["status"] == "finished"
             (run / "finished").touch()
     return run / "best"
 

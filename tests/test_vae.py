@@ -123,8 +123,7 @@ def pig(shared_data):
 def test_a_vae_learns_saves_resumes_and_reports_kl(shared_data, tiny_vae, tmp_path):
     # the run the tiny_vae fixture trained (30 steps, checkpoints every 15), copied: this test resumes its copy
     shutil.copytree(tiny_vae.parent, tmp_path / "run")
-    settings = read_settings(tmp_path / "run")
-    settings.out = str(tmp_path / "run")
+    settings = read_settings(tmp_path / "run")  # its out: the copy
     assert (settings.model, settings.latent_size, settings.kl_decay_rate, settings.steps) == ("vae", 8, 0.99, 30)
     dataset, stats = load_training_data(settings)
     trainer = Trainer(settings, new_model(settings, dataset, stats), tf.distribute.get_strategy())

@@ -97,7 +97,6 @@ def train_settings_from_arguments(arguments):
             raise ValueError(f"--resume keeps the run's saved settings; only --steps, --max-minutes, --validate-every, "
                              f"--checkpoint-every and --log-every may change (got {', '.join(refused)})")
         settings = read_settings(arguments.resume)
-        settings.out = arguments.resume  # where the run is now: a moved or copied run resumes in its own folder
         settings.max_minutes = None
         for name, value in given.items():
             setattr(settings, name, value)

@@ -138,7 +138,7 @@ class SamplingLoops:
         )[1:]
 
     def sample_loop(self, weights, prime, prime_length, bias, hidden, cell, seed, temperature, pen_temperature, greedy,
-                     max_steps):
+                    max_steps):
         """From ``(bias, hidden, cell)``, feed ``prime [B, R, 5]`` rows ``0..prime_length-2``, then sample from
         its last row."""
         hidden, cell = self._primed(weights, prime, prime_length, bias, hidden, cell)
@@ -156,8 +156,8 @@ class SamplingLoops:
         steps, _, _, _, _, rows = tf.while_loop(keep_going, body, (0, last_row, hidden, cell, ended, rows))
         return tf.transpose(rows.stack(), [1, 0, 2]), steps
 
-    def guided_loop(self, weights, prime, prime_length, bias, hidden, cell, seed, temperature, pen_temperature, targets,
-                     guidance, max_steps):
+    def guided_loop(self, weights, prime, prime_length, bias, hidden, cell, seed, temperature, pen_temperature,
+                    targets, guidance, max_steps):
         """:meth:`sample_loop`, guided (see :meth:`Sampler.generate`): ``prime`` and the start have one row per stream
         (``[N * C, ...]``, ending i's streams at rows i*C .. i*C + C - 1), ``targets [N]`` the endings' categories."""
         drawings = tf.shape(targets)[0]  # dynamic: a retraced function has no static batch
@@ -199,7 +199,6 @@ class SamplingLoops:
         weights = tf.where(plain_pen, guidance * (own_log_likelihood - mean_log_likelihood), -np.inf)
         pick = tf.random.stateless_categorical(weights, 1, key + [0, 3 << 20])[:, 0]
         return tf.gather(drawn, pick, batch_dims=1)
-
 
 
 _LOOPS: dict[tuple, SamplingLoops] = {}
