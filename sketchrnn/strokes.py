@@ -261,19 +261,20 @@ def simplification_epsilon(drawings) -> float:
     if not drawings:
         return RDP_EPSILON
     chosen = [drawings[i] for i in np.unique(np.linspace(0, len(drawings) - 1, SIMPLIFY_SAMPLE).astype(int))]
-    framed = []
+    strokes = []
     for drawing in chosen:
-        polylines = stroke3_to_polylines(drawing)
         extent = drawing_extent(drawing)
         if extent > 0:
-            framed.append([p * (255.0 / extent) for p in polylines])
-    total = sum(len(p) for drawing in framed for p in drawing)
-    best = SIMPLIFY_CANDIDATES[0]
-    for epsilon in SIMPLIFY_CANDIDATES:
-        kept = sum(len(p) for drawing in framed for p in rdp_polylines(drawing, epsilon))
-        if total and kept >= SIMPLIFY_KEEP * total:
-            best = epsilon
-    return float(best)
+            strokes.extend(p * (255.0 / extent) for p in stroke3_to_polylines(drawing) if len(p))
+    if not strokes:
+        return SIMPLIFY_CANDIDATES[0]
+    # RDP works stroke by stroke, so every sampled stroke goes through one vectorised pass per tolerance; a
+    # coarser tolerance keeps a subset of a finer one's points, so the first tolerance met from the top is the answer
+    points, ends = np.concatenate(strokes), np.cumsum([len(stroke) for stroke in strokes])
+    for epsilon in sorted(SIMPLIFY_CANDIDATES, reverse=True):
+        if rdp_keep_mask(points, ends, epsilon).sum() >= SIMPLIFY_KEEP * len(points):
+            return float(epsilon)
+    return float(SIMPLIFY_CANDIDATES[0])
 
 
 def normalize(stroke3, factor: float) -> np.ndarray:

@@ -38,6 +38,12 @@ def _share_compiled_programs() -> None:
 
 _share_compiled_programs()
 
+# XLA's LLVM back end at its lowest optimisation level, for this run and every process it starts. The tests' models
+# are tiny and their runs short, so most of their time went to compiling XLA programs (one per model shape, length
+# bucket and batch size), not to running them (docs/testing.md has the figures). The level changes how the machine
+# code is optimised, not what it computes; the whole suite passes either way. A caller's own XLA_FLAGS are kept.
+os.environ.setdefault("XLA_FLAGS", "--xla_backend_optimization_level=0")
+
 
 # The files whose tests take longest (docs/testing.md), started first. With `--dist loadfile` each file runs whole on
 # one worker, in collection order as workers come free: a long file collected last (test_train.py, alphabetically)

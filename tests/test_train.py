@@ -61,33 +61,33 @@ def test_resume_after_sigkill_continues_from_the_last_checkpoint_even_in_another
     out = tmp_path / "run"
     two_categories = [*pig(shared_data), str(shared_data / "quickdraw_sketchrnn_face_2200.npz")]
     command = ["train", "--data", *two_categories, "--out", str(out), "--hidden-size", "32", "--num-mixtures", "5",
-               "--batch-size", "50", "--steps", "400", "--checkpoint-every", "5", "--validate-every", "1000"]
+               "--batch-size", "50", "--steps", "400", "--checkpoint-every", "2", "--validate-every", "1000"]
     process = run_cli(*command)
     deadline = time.monotonic() + 240
-    while checkpoint.latest_checkpoint(out) is None or checkpoint.read_state(checkpoint.latest_checkpoint(out))["step"] < 10:
+    while checkpoint.latest_checkpoint(out) is None or checkpoint.read_state(checkpoint.latest_checkpoint(out))["step"] < 4:
         assert process.poll() is None, process.stdout.read()
         assert time.monotonic() < deadline, "no checkpoint appeared"
         time.sleep(0.2)
     process.send_signal(signal.SIGKILL)
     process.wait()
     killed_at = checkpoint.read_state(checkpoint.latest_checkpoint(out))["step"]
-    assert 10 <= killed_at < 400
+    assert 4 <= killed_at < 400
     # a half-written checkpoint is never the latest: what is there loads
     assert checkpoint.load_model(checkpoint.latest_checkpoint(out)).step == killed_at
 
     # moved to another folder (another disk, a backup), the run resumes there and leaves nothing where it was
     killed_out, out = out, tmp_path / "moved"
     killed_out.rename(out)
-    resumed = run_cli("train", "--resume", str(out), "--steps", str(killed_at + 10))
+    resumed = run_cli("train", "--resume", str(out), "--steps", str(killed_at + 4))
     output, _ = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, output
     assert f"resuming {out} from step {killed_at}" in output and not killed_out.exists()
     # not a terminal: plain progress lines (every --log-every steps and the last), no carriage-return frames
     assert "\r" not in output and "\x1b[" not in output
-    assert f"step {killed_at + 10}/{killed_at + 10} - loss" in output
-    assert checkpoint.load_model(out / "checkpoints" / f"ckpt-{killed_at + 10:08d}").step == killed_at + 10
+    assert f"step {killed_at + 4}/{killed_at + 4} - loss" in output
+    assert checkpoint.load_model(out / "checkpoints" / f"ckpt-{killed_at + 4:08d}").step == killed_at + 4
     steps = [int(row.split(",")[0]) for row in (out / "metrics.csv").read_text().splitlines()[1:]]
-    assert steps == sorted(set(steps)) and steps[-1] == killed_at + 10, "the metrics log continues without repeats"
+    assert steps == sorted(set(steps)) and steps[-1] == killed_at + 4, "the metrics log continues without repeats"
     assert checkpoint.load_model(out).path == out / "best"
     # several categories (a category embedding beside every row): once tiled, its gradient made oneDNN print
     # "E0000 ... oneDNN supports DT_INT32 only on platforms with AVX-512"; nor any of TensorFlow's start-up lines
