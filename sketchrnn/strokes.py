@@ -261,16 +261,16 @@ def simplification_epsilon(drawings) -> float:
     if not drawings:
         return RDP_EPSILON
     chosen = [drawings[i] for i in np.unique(np.linspace(0, len(drawings) - 1, SIMPLIFY_SAMPLE).astype(int))]
-    strokes = []
+    lines = []
     for drawing in chosen:
         extent = drawing_extent(drawing)
         if extent > 0:
-            strokes.extend(p * (255.0 / extent) for p in stroke3_to_polylines(drawing) if len(p))
-    if not strokes:
+            lines.extend(p * (255.0 / extent) for p in stroke3_to_polylines(drawing) if len(p))
+    if not lines:
         return SIMPLIFY_CANDIDATES[0]
     # RDP works stroke by stroke, so every sampled stroke goes through one vectorised pass per tolerance; a
     # coarser tolerance keeps a subset of a finer one's points, so the first tolerance met from the top is the answer
-    points, ends = np.concatenate(strokes), np.cumsum([len(stroke) for stroke in strokes])
+    points, ends = np.concatenate(lines), np.cumsum([len(line) for line in lines])
     for epsilon in sorted(SIMPLIFY_CANDIDATES, reverse=True):
         if rdp_keep_mask(points, ends, epsilon).sum() >= SIMPLIFY_KEEP * len(points):
             return float(epsilon)
