@@ -267,7 +267,7 @@ def simplification_epsilon(drawings) -> float:
         if extent > 0:
             lines.extend(p * (255.0 / extent) for p in stroke3_to_polylines(drawing) if len(p))
     if not lines:
-        return SIMPLIFY_CANDIDATES[0]
+        return float(SIMPLIFY_CANDIDATES[0])
     # RDP works stroke by stroke, so every sampled stroke goes through one vectorised pass per tolerance; a
     # coarser tolerance keeps a subset of a finer one's points, so the first tolerance met from the top is the answer
     points, ends = np.concatenate(lines), np.cumsum([len(line) for line in lines])

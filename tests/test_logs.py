@@ -108,10 +108,9 @@ def test_training_a_vae_prints_no_tensorflow_error_lines(shared_data, tmp_path):
     # a VAE of several categories (z and a category embedding beside every row): once tiled, whose gradient made
     # oneDNN print "E0000 ... oneDNN supports DT_INT32 only on platforms with AVX-512" (a decoder of several
     # categories: test_train.py's kill-and-resume run checks its output for the same)
-    model = "vae"
     files = [str(shared_data / f"quickdraw_sketchrnn_{name}_2200.npz") for name in ("pig", "face")]
     completed = subprocess.run(
-        [sys.executable, "-m", "sketchrnn", "train", "--model", model, "--data", *files, "--out", str(tmp_path / "run"),
+        [sys.executable, "-m", "sketchrnn", "train", "--model", "vae", "--data", *files, "--out", str(tmp_path / "run"),
          "--hidden-size", "16", "--encoder-size", "8", "--latent-size", "4", "--num-mixtures", "3", "--steps", "3",
          "--batch-size", "20", "--validate-every", "3", "--checkpoint-every", "3"],
         cwd=REPO, env=environment(None), capture_output=True, text=True, timeout=300)

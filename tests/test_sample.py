@@ -593,9 +593,9 @@ def test_bad_guidance_is_refused(model, guidance):
 
 def test_warm_up_compiles_the_guided_program(model):
     model.sampler.warm_up((2,), guided_categories=3)
-    traced = model.sampler._compiled_guided.experimental_get_tracing_count()
+    traced = model.sampler.loops.compiled_guided.experimental_get_tracing_count()
     sample.sample(model, 2, seed=1, category="pig", guidance=4.0)
-    assert model.sampler._compiled_guided.experimental_get_tracing_count() == traced
+    assert model.sampler.loops.compiled_guided.experimental_get_tracing_count() == traced
 
 
 def test_models_of_one_shape_share_compiled_loops_yet_draw_with_their_own_weights():

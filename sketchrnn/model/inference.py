@@ -254,14 +254,6 @@ class Sampler:
         return sampling_loops(self.recurrent_kernel.shape[0], self.num_mixtures, self.min_log_sigma, self.max_rows,
                               self.norm_weights is not None, self.guidance_candidates)
 
-    @property
-    def _compiled_guided(self):
-        return self.loops.compiled_guided
-
-    def step(self, row, hidden, cell, bias):
-        """One LSTM + head step: ``row [B, 5]`` -> outputs ``[B, 6M + 3]`` and the new hidden and cell ``[B, H]``."""
-        return self.loops.step(self.weights, row, hidden, cell, bias)
-
     def next_row(self, output, key, temperature, pen_temperature, greedy):
         """:meth:`SamplingLoops.next_row`: the next stroke-5 row ``[B, 5]`` from head outputs ``[B, 6M + 3]``."""
         return self.loops.next_row(output, key, temperature, pen_temperature, greedy)
